@@ -1,0 +1,91 @@
+import { forbidden, unauthenticated } from '../errors';
+import { SCOPES } from '../pii';
+import { bearerToken, type TokenVerifier } from './verifier';
+
+export type SubjectStatus = 'ACTIVE' | 'BLOCKED';
+
+export interface AnonymousPrincipal {
+  kind: 'anonymous';
+}
+export interface SubjectPrincipal {
+  kind: 'subject';
+  subjectId: string;
+  sub: string;
+  scopes: ReadonlySet<string>;
+}
+export interface TenantPrincipal {
+  kind: 'tenant';
+  tenantId: string;
+  /** The OAuth client acting for the tenant (token `sub`). */
+  clientId: string;
+  scopes: ReadonlySet<string>;
+  isTenantAdmin: boolean;
+}
+export interface PlatformAdminPrincipal {
+  kind: 'platform_admin';
+  sub: string;
+  scopes: ReadonlySet<string>;
+}
+export type Principal = AnonymousPrincipal | SubjectPrincipal | TenantPrincipal | PlatformAdminPrincipal;
+
+/** Maps IdP identities onto privgraph's internal ids. Implemented by the identity subgraph. */
+export interface Directory {
+  /** Returns the subject bound to (issuer, sub), provisioning it on first sight. */
+  resolveSubject(issuer: string, sub: string): Promise<{ subjectId: string; status: SubjectStatus }>;
+  /** The tenant that answers to an IdP organization id, or null. */
+  resolveTenant(organizationId: string): Promise<{ tenantId: string } | null>;
+}
+
+export const ANONYMOUS: AnonymousPrincipal = { kind: 'anonymous' };
+
+/**
+ * Authorization header → principal. Throws UNAUTHENTICATED for a present but invalid token;
+ * a missing header yields the anonymous principal, which every rule denies.
+ */
+export async function resolvePrincipal(
+  authorization: string | undefined,
+  verifier: TokenVerifier,
+  directory: Directory,
+): Promise<Principal> {
+  const token = bearerToken(authorization);
+  if (token === undefined) return ANONYMOUS;
+  if (token === null) throw unauthenticated('The Authorization header must be "Bearer <token>"');
+  const verified = await verifier.verify(token);
+
+  if (verified.organizationId !== undefined) {
+    const tenant = await directory.resolveTenant(verified.organizationId);
+    if (!tenant) throw forbidden("The token's organization is not a registered tenant");
+    return {
+      kind: 'tenant',
+      tenantId: tenant.tenantId,
+      clientId: verified.sub,
+      scopes: verified.scopes,
+      isTenantAdmin: verified.scopes.has(SCOPES.tenantAdmin),
+    };
+  }
+  if (verified.scopes.has(SCOPES.platformAdmin)) {
+    return { kind: 'platform_admin', sub: verified.sub, scopes: verified.scopes };
+  }
+  // A client-credentials token (RFC 9068 §2.2: sub is the client id) without a tenant is no end user.
+  if (verified.clientId !== undefined && verified.clientId === verified.sub) {
+    throw forbidden('A machine token must carry a tenant (organization) or the platform:admin scope');
+  }
+  const subject = await directory.resolveSubject(verified.issuer, verified.sub);
+  if (subject.status === 'BLOCKED') throw forbidden('This account is blocked');
+  return { kind: 'subject', subjectId: subject.subjectId, sub: verified.sub, scopes: verified.scopes };
+}
+
+export function actorOf(principal: Principal): { actorType: ActorType; actorId: string | null; tenantId: string | null } {
+  switch (principal.kind) {
+    case 'subject':
+      return { actorType: 'SUBJECT', actorId: principal.subjectId, tenantId: null };
+    case 'tenant':
+      return { actorType: 'TENANT', actorId: principal.clientId, tenantId: principal.tenantId };
+    case 'platform_admin':
+      return { actorType: 'PLATFORM_ADMIN', actorId: principal.sub, tenantId: null };
+    default:
+      return { actorType: 'ANONYMOUS', actorId: null, tenantId: null };
+  }
+}
+
+export type ActorType = 'SUBJECT' | 'TENANT' | 'PLATFORM_ADMIN' | 'ANONYMOUS' | 'SYSTEM';

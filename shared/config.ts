@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { AuthSettings } from './auth/verifier';
+import { DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, devIssuerJwksPath } from './auth/dev-issuer';
+
+/**
+ * Configuration shared by every service. Each service's config.ts composes these parsers with its
+ * own; together they are the only code that reads process.env.
+ */
+export type Env = Record<string, string | undefined>;
+export type RuntimeEnv = 'development' | 'test' | 'production';
+export type ServiceName = 'identity' | 'pii' | 'consent' | 'audit';
+export const SERVICE_NAMES: readonly ServiceName[] = ['identity', 'pii', 'consent', 'audit'];
+export const DEFAULT_PORTS: Record<ServiceName | 'gateway', number> = {
+  gateway: 4000,
+  identity: 4001,
+  pii: 4002,
+  consent: 4003,
+  audit: 4004,
+};
+
+export interface InternalApiConfig {
+  /** Shared secret for service-to-service calls (x-privgraph-internal-token). */
+  token: string;
+  endpoints: Record<ServiceName, string>;
+  timeoutMs: number;
+}
+
+export interface DatabaseConfig {
+  url: string;
+  /** Each service owns one PostgreSQL schema; no service reads another's. */
+  schema: string;
+  poolSize: number;
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  bodyLimit: string;
+}
+
+export interface CommonConfig {
+  env: RuntimeEnv;
+  dataDir: string;
+  auth: AuthSettings;
+  internal: InternalApiConfig;
+  http: HttpConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses with zod and reports every problem at once, by variable name. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`));
+  }
+  return result.data;
+}
+
+const runtimeEnv = z.enum(['development', 'test', 'production']).default('development');
+const port = z.coerce.number().int().min(0).max(65535);
+const url = z.url({ protocol: /^https?$/ });
+const FORBIDDEN_ALGORITHMS = /^(none|HS\d+)$/i;
+
+const commonSchema = z.object({
+  NODE_ENV: runtimeEnv,
+  PRIVGRAPH_DATA_DIR: z.string().min(1).default('.data'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/i, 'use a size like 100kb').default('100kb'),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_JWKS_URL: url.optional(),
+  LOGTO_ENDPOINT: url.optional(),
+  AUTH_ALGORITHMS: z
+    .string()
+    .default('ES384,ES256,RS256,PS256,EdDSA')
+    .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+    .refine((list) => list.length > 0 && !list.some((a) => FORBIDDEN_ALGORITHMS.test(a)), {
+      message: 'must list asymmetric JWS algorithms only (no "none", no HS*)',
+    }),
+  AUTH_TENANT_CLAIM: z.string().min(1).default('organization_id'),
+  AUTH_SCOPE_CLAIM: z.string().min(1).default('scope'),
+  AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  INTERNAL_API_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  INTERNAL_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  IDENTITY_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.identity}`),
+  PII_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.pii}`),
+  CONSENT_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.consent}`),
+  AUDIT_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.audit}`),
+});
+
+export function loadCommonConfig(env: Env, portVariable: string, defaultPort: number): CommonConfig {
+  const parsed = parseEnv(commonSchema, env);
+  const portSchema = z.object({ [portVariable]: port.default(defaultPort) }) as unknown as z.ZodType<Record<string, number>>;
+  const listenPort = parseEnv(portSchema, env)[portVariable];
+  const production = parsed.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (!parsed.INTERNAL_API_TOKEN) problems.push('INTERNAL_API_TOKEN: required (a random secret of 32+ characters, the same for every service)');
+  const auth = authSettings(parsed, production, problems);
+  if (problems.length > 0 || !auth) throw new ConfigError(problems);
+  return {
+    env: parsed.NODE_ENV,
+    dataDir: parsed.PRIVGRAPH_DATA_DIR,
+    auth,
+    internal: {
+      token: parsed.INTERNAL_API_TOKEN as string,
+      timeoutMs: parsed.INTERNAL_TIMEOUT_MS,
+      endpoints: { identity: parsed.IDENTITY_URL, pii: parsed.PII_URL, consent: parsed.CONSENT_URL, audit: parsed.AUDIT_URL },
+    },
+    http: { host: parsed.HOST, port: listenPort, bodyLimit: parsed.HTTP_BODY_LIMIT },
+  };
+}
+
+function authSettings(parsed: z.infer<typeof commonSchema>, production: boolean, problems: string[]): AuthSettings | undefined {
+  const claims = {
+    algorithms: parsed.AUTH_ALGORITHMS,
+    tenantClaim: parsed.AUTH_TENANT_CLAIM,
+    scopeClaim: parsed.AUTH_SCOPE_CLAIM,
+    clockToleranceSec: parsed.AUTH_CLOCK_TOLERANCE_SECONDS,
+  };
+  const logtoIssuer = parsed.LOGTO_ENDPOINT ? `${parsed.LOGTO_ENDPOINT.replace(/\/+$/, '')}/oidc` : undefined;
+  const issuer = parsed.AUTH_ISSUER ?? logtoIssuer;
+  if (issuer && issuer !== DEV_ISSUER) {
+    if (!parsed.AUTH_AUDIENCE) problems.push('AUTH_AUDIENCE: required with an external issuer (the API resource indicator)');
+    return {
+      ...claims,
+      issuer,
+      audience: parsed.AUTH_AUDIENCE ?? '',
+      jwks: { kind: 'remote', url: parsed.AUTH_JWKS_URL ?? `${issuer.replace(/\/+$/, '')}/jwks` },
+    };
+  }
+  if (production) {
+    problems.push('AUTH_ISSUER or LOGTO_ENDPOINT: required in production (the development token issuer is disabled)');
+    return undefined;
+  }
+  const jwksPath = devIssuerJwksPath(parsed.PRIVGRAPH_DATA_DIR);
+  let jwks;
+  try {
+    jwks = JSON.parse(readFileSync(jwksPath, 'utf8'));
+  } catch {
+    problems.push(`development issuer keys not found at ${jwksPath}: start privgraph once with "npm start" to create them`);
+    return undefined;
+  }
+  return { ...claims, algorithms: [DEV_ALGORITHM], issuer: DEV_ISSUER, audience: parsed.AUTH_AUDIENCE ?? DEV_AUDIENCE, jwks: { kind: 'local', jwks } };
+}
+
+const databaseSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  DB_SCHEMA_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,30}$/, 'lower-case letters, digits and _')
+    .optional(),
+});
+
+/** `<SERVICE>_DATABASE_URL` wins over `DATABASE_URL`, so each service can have its own database. */
+export function loadDatabaseConfig(env: Env, service: ServiceName): DatabaseConfig {
+  const specific = `${service.toUpperCase()}_DATABASE_URL`;
+  const parsed = parseEnv(databaseSchema, { ...env, DATABASE_URL: env[specific] ?? env.DATABASE_URL });
+  const dbUrl = parsed.DATABASE_URL;
+  if (!dbUrl) throw new ConfigError([`DATABASE_URL or ${specific}: required`]);
+  return { url: dbUrl, schema: `${parsed.DB_SCHEMA_PREFIX ?? ''}${service}`, poolSize: parsed.DB_POOL_SIZE };
+}

@@ -1,0 +1,68 @@
+import { LRUCache } from 'lru-cache';
+import type { Directory, SubjectStatus } from './auth/principal';
+import { createInternalClient, type InternalClient } from './internal-api';
+import type { InternalApiConfig } from './config';
+
+/** Paths of the identity service's internal directory API. */
+export const DIRECTORY_PATHS = {
+  resolveSubject: '/internal/v1/directory/subjects/resolve',
+  resolveTenant: '/internal/v1/directory/tenants/resolve',
+  findTenants: '/internal/v1/directory/tenants/find',
+  refsForSubjects: '/internal/v1/directory/refs/for-subjects',
+  subjectForRef: '/internal/v1/directory/refs/subject',
+} as const;
+
+export interface ExtendedDirectory extends Directory {
+  /** Which of these tenant ids exist. */
+  existingTenants(tenantIds: string[]): Promise<Set<string>>;
+  /** The tenant's pairwise refs for subjects linked to it (others are absent). */
+  refsForSubjects(tenantId: string, subjectIds: string[]): Promise<Map<string, string>>;
+  subjectForRef(tenantId: string, ref: string): Promise<string | null>;
+}
+
+/**
+ * The directory as seen from pii, consent and audit: HTTP calls to identity, with short-lived
+ * caches so the hot path makes no call at all. Blocking a subject takes effect within SUBJECT_TTL.
+ */
+export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirectory {
+  const client: InternalClient = createInternalClient({
+    baseUrl: config.endpoints.identity,
+    token: config.token,
+    timeoutMs: config.timeoutMs,
+    dependency: 'directory',
+  });
+  const subjects = new LRUCache<string, { subjectId: string; status: SubjectStatus }>({ max: 50_000, ttl: 30_000 });
+  const tenants = new LRUCache<string, { tenantId: string | null }>({ max: 10_000, ttl: 30_000 });
+
+  return {
+    async resolveSubject(issuer, sub) {
+      const key = `${issuer}\u0000${sub}`;
+      const cached = subjects.get(key);
+      if (cached) return cached;
+      const resolved = await client.post<{ subjectId: string; status: SubjectStatus }>(DIRECTORY_PATHS.resolveSubject, { issuer, sub });
+      subjects.set(key, resolved);
+      return resolved;
+    },
+    async resolveTenant(organizationId) {
+      const cached = tenants.get(organizationId);
+      if (cached) return cached.tenantId ? { tenantId: cached.tenantId } : null;
+      const { tenantId } = await client.post<{ tenantId: string | null }>(DIRECTORY_PATHS.resolveTenant, { organizationId });
+      // Unknown organizations are remembered only briefly, so a tenant created a moment ago is found.
+      tenants.set(organizationId, { tenantId }, tenantId ? undefined : { ttl: 1_000 });
+      return tenantId ? { tenantId } : null;
+    },
+    async existingTenants(tenantIds) {
+      const { tenantIds: found } = await client.post<{ tenantIds: string[] }>(DIRECTORY_PATHS.findTenants, { tenantIds });
+      return new Set(found);
+    },
+    async refsForSubjects(tenantId, subjectIds) {
+      if (subjectIds.length === 0) return new Map();
+      const { refs } = await client.post<{ refs: Record<string, string> }>(DIRECTORY_PATHS.refsForSubjects, { tenantId, subjectIds });
+      return new Map(Object.entries(refs));
+    },
+    async subjectForRef(tenantId, ref) {
+      const { subjectId } = await client.post<{ subjectId: string | null }>(DIRECTORY_PATHS.subjectForRef, { tenantId, ref });
+      return subjectId;
+    },
+  };
+}

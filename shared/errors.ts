@@ -1,0 +1,103 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+
+/**
+ * The closed set of error codes privgraph returns in `extensions.code`.
+ * Clients may switch on these; a code is never renamed or reused. The error reference in
+ * docs/errors.md is generated from this table (`npm run docs:errors`) and a test fails when it drifts.
+ */
+export const ERROR_CODES = {
+  UNAUTHENTICATED: 'No valid access token: missing, expired, wrong issuer or audience, bad signature or algorithm.',
+  FORBIDDEN: 'The caller is authenticated but this kind of principal may not perform the operation.',
+  SCOPE_REQUIRED: 'The token lacks the scope for this PII category (e.g. pii:contact:read).',
+  PURPOSE_REQUIRED: 'The request declares no purpose (x-privacy-purpose header) or one that no consent covers.',
+  CONSENT_REQUIRED: 'The subject has no active consent to this tenant for the declared purpose covering this category.',
+  NOT_FOUND: 'The object does not exist or is not visible to the caller (the two are indistinguishable).',
+  BAD_USER_INPUT: 'An argument is malformed or invalid; `extensions.field` names it when known.',
+  AUDIT_UNAVAILABLE: 'The audit log could not durably record the decision, so no PII was released or written.',
+  CONSENT_UNAVAILABLE: 'The consent service could not be reached, so no PII was released.',
+  DEPENDENCY_UNAVAILABLE: 'A platform service this request needs (directory, key provider) is unreachable; the request failed closed.',
+  GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax.',
+  GRAPHQL_VALIDATION_FAILED: 'The query does not match the schema or exceeds a depth, alias, cost or size limit.',
+  BAD_REQUEST: 'The HTTP request is malformed (e.g. not JSON, too large).',
+  PERSISTED_QUERY_NOT_FOUND: 'An automatic persisted query hash is unknown; resend with the full query.',
+  OPERATION_RESOLUTION_FAILURE: 'The operation name does not match an operation in the document.',
+  INTERNAL_SERVER_ERROR: 'An unexpected failure. Details are never sent to the client; the request id identifies it in logs.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const KNOWN_CODES = new Set<string>(Object.keys(ERROR_CODES));
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}
+
+export interface PrivgraphErrorOptions {
+  /** The input field (path) at fault, for BAD_USER_INPUT. Never the value. */
+  field?: string;
+  /** HTTP status for errors raised before execution (context creation). */
+  httpStatus?: number;
+}
+
+/** Build a GraphQL error with one of privgraph's codes. Messages must never contain personal data. */
+export function privgraphError(code: ErrorCode, message: string, options: PrivgraphErrorOptions = {}): GraphQLError {
+  const extensions: Record<string, unknown> = { code };
+  if (options.field) extensions.field = options.field;
+  if (options.httpStatus) extensions.http = { status: options.httpStatus };
+  return new GraphQLError(message, { extensions });
+}
+
+export const badInput = (field: string, message: string) => privgraphError('BAD_USER_INPUT', message, { field });
+export const notFound = (what: string) => privgraphError('NOT_FOUND', `${what} not found`);
+export const forbidden = (message = 'Not allowed for this principal') => privgraphError('FORBIDDEN', message);
+export const unauthenticated = (message = 'A valid access token is required') =>
+  privgraphError('UNAUTHENTICATED', message, { httpStatus: 401 });
+
+/**
+ * Apollo `formatError`: errors that carry one of our codes pass (without stack traces);
+ * everything else is masked. The original is logged by name and code only, because driver
+ * messages can quote SQL or values.
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (isErrorCode(code) && code !== 'INTERNAL_SERVER_ERROR') {
+      const extensions: Record<string, unknown> = { code };
+      if (typeof formatted.extensions?.field === 'string') extensions.field = formatted.extensions.field;
+      if (formatted.extensions?.serviceName) extensions.serviceName = formatted.extensions.serviceName;
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
+    }
+    const original = unwrap(error);
+    logger.error(
+      { err: { name: original?.name, code: (original as { code?: unknown } | undefined)?.code }, path: formatted.path },
+      'unexpected error masked',
+    );
+    return {
+      message: 'Internal server error',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}
+
+function unwrap(error: unknown): Error | undefined {
+  let current = error;
+  for (let depth = 0; depth < 5; depth += 1) {
+    if (current instanceof GraphQLError && current.originalError) current = current.originalError;
+    else break;
+  }
+  return current instanceof Error ? current : undefined;
+}
+
+/** Thrown by ports (consent, audit, directory, key provider) when their backend is unreachable. */
+export class DependencyUnavailableError extends Error {
+  constructor(
+    readonly dependency: 'audit' | 'consent' | 'directory' | 'keys',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DependencyUnavailableError';
+  }
+}

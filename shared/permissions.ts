@@ -1,0 +1,121 @@
+import { getDirective } from '@graphql-tools/utils';
+import { isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
+import type { Principal } from './auth/principal';
+import { forbidden, privgraphError } from './errors';
+import { isPiiCategory, type PiiCategory } from './pii';
+
+/** What every service's per-request context carries. */
+export interface ServiceContext {
+  principal: Principal;
+  requestId: string;
+  purpose: string | null;
+  purposeMalformed: boolean;
+}
+
+/** A shield rule (plain or logic); the library does not export the union from its entry point. */
+export type ShieldRule = Extract<IRules, { resolve: unknown } | { getRules: unknown }>;
+type FieldRules = Record<string, ShieldRule>;
+export type RuleTree = Record<string, ShieldRule | FieldRules>;
+
+export interface PiiField {
+  typeName: string;
+  fieldName: string;
+  category: PiiCategory;
+}
+
+/** Federation's own entry points; entities behind `_entities` are guarded by their field rules. */
+const FEDERATION_RULES: RuleTree = { Query: { _service: allow, _entities: allow }, _Service: allow };
+
+export function piiCategoryOf(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>): PiiCategory | undefined {
+  const [directive] = getDirective(schema, field, 'pii') ?? [];
+  if (!directive) return undefined;
+  const category = directive.category;
+  if (!isPiiCategory(category)) throw new Error(`@pii on ${field.name} has an unknown category`);
+  return category;
+}
+
+/** Every field marked `@pii` in the schema, the single source of truth for PII. */
+export function piiFieldsOf(schema: GraphQLSchema): PiiField[] {
+  const fields: PiiField[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    for (const field of Object.values(type.getFields())) {
+      const category = piiCategoryOf(schema, field);
+      if (category) fields.push({ typeName: type.name, fieldName: field.name, category });
+    }
+  }
+  return fields;
+}
+
+function isRule(value: unknown): value is ShieldRule {
+  const candidate = value as { resolve?: unknown; getRules?: unknown } | undefined;
+  return typeof candidate?.resolve === 'function' || typeof candidate?.getRules === 'function';
+}
+
+/**
+ * Applies a graphql-shield rule tree that covers every field of the schema explicitly, with
+ * `@pii` fields taking the rule built by `piiRule`. A field without a rule, or a PII field with a
+ * hand-written one, stops start-up. Anything the tree does not name is denied (fail closed).
+ */
+export function guardSchema(
+  schema: GraphQLSchema,
+  rules: RuleTree,
+  piiRule?: (field: PiiField) => ShieldRule,
+): GraphQLSchema {
+  const tree: Record<string, FieldRules> = {};
+  const missing: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    const given = rules[type.name] ?? FEDERATION_RULES[type.name];
+    const fieldRules: FieldRules = {};
+    for (const field of Object.values(type.getFields())) {
+      const coordinate = `${type.name}.${field.name}`;
+      const category = piiCategoryOf(schema, field);
+      const explicit = isRule(given)
+        ? given
+        : (given?.[field.name] ?? (FEDERATION_RULES[type.name] as FieldRules | undefined)?.[field.name]);
+      if (category) {
+        if (explicit && !isRule(given)) throw new Error(`${coordinate} is @pii: its rule is derived, do not write one`);
+        if (!piiRule) throw new Error(`${coordinate} is @pii but this service has no PII rule`);
+        fieldRules[field.name] = piiRule({ typeName: type.name, fieldName: field.name, category });
+      } else if (explicit) {
+        fieldRules[field.name] = explicit;
+      } else {
+        missing.push(coordinate);
+      }
+    }
+    tree[type.name] = fieldRules;
+  }
+  if (missing.length > 0) throw new Error(`No permission rule for: ${missing.join(', ')}`);
+  return applyMiddleware(
+    schema,
+    shield(tree, {
+      fallbackRule: deny,
+      fallbackError: () => forbidden(),
+      allowExternalErrors: true,
+      debug: false,
+    }),
+  );
+}
+
+/* Rules on the principal, shared by all services. Plain predicates first, so they can be reused outside shield. */
+
+type Ctx = ServiceContext;
+
+function requireKind(ctx: Ctx, kinds: Principal['kind'][]): true | Error {
+  if (ctx.principal.kind === 'anonymous') return privgraphError('UNAUTHENTICATED', 'A valid access token is required');
+  return kinds.includes(ctx.principal.kind) ? true : forbidden();
+}
+
+export const isAuthenticated = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) =>
+  requireKind(ctx, ['subject', 'tenant', 'platform_admin']),
+);
+export const isSubject = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => requireKind(ctx, ['subject']));
+export const isTenant = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => requireKind(ctx, ['tenant']));
+export const isPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => requireKind(ctx, ['platform_admin']));
+export const isTenantOrPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) =>
+  requireKind(ctx, ['tenant', 'platform_admin']),
+);
+export { allow };

@@ -1,0 +1,116 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import type { GatewayInterface } from '@apollo/server-gateway-interface';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type Request, type Router } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import type { HttpConfig } from '../config';
+import { createErrorFormatter } from '../errors';
+import { requireInternalToken } from '../internal-api';
+import type { Logger } from '../logger';
+
+export interface GraphqlServiceOptions<TContext extends BaseContext> {
+  name: string;
+  http: HttpConfig;
+  logger: Logger;
+  production: boolean;
+  /** A subgraph passes its guarded schema; the gateway passes itself. */
+  schema?: GraphQLSchema;
+  gateway?: GatewayInterface;
+  plugins?: ApolloServerPlugin<TContext>[];
+  context: (req: Request) => Promise<TContext>;
+  /** Extra public routes (e.g. the gateway's JWKS); mounted before /graphql. */
+  publicRoutes?: (app: express.Express) => void;
+  /** Service-to-service routes under /internal, guarded by the shared internal token. */
+  internal?: { token: string; routes: (router: Router) => void };
+  /** Readiness: resolves true when dependencies (database, upstreams) answer. */
+  ready: () => Promise<boolean>;
+  onStop?: () => Promise<void>;
+}
+
+export interface RunningService {
+  name: string;
+  port: number;
+  url: string;
+  graphqlUrl: string;
+  stop(): Promise<void>;
+}
+
+/** One HTTP shape for every privgraph service: /graphql, /healthz, /readyz, /internal/*. */
+export async function startGraphqlService<TContext extends BaseContext>(
+  options: GraphqlServiceOptions<TContext>,
+): Promise<RunningService> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const httpServer = http.createServer(app);
+  httpServer.keepAliveTimeout = 65_000;
+
+  const server = new ApolloServer<TContext>({
+    ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
+    introspection: !options.production,
+    includeStacktraceInErrorResponses: false,
+    formatError: createErrorFormatter(options.logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ...(options.gateway ? [] : [ApolloServerPluginLandingPageDisabled()]),
+      ...(options.plugins ?? []),
+    ],
+  } as import('@apollo/server').ApolloServerOptions<TContext>);
+  await server.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', service: options.name });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await options.ready().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', service: options.name });
+  });
+  options.publicRoutes?.(app);
+  if (options.internal) {
+    const router = express.Router();
+    router.use(requireInternalToken(options.internal.token));
+    router.use(express.json({ limit: '5mb' }));
+    options.internal.routes(router);
+    app.use('/internal', router);
+  }
+  app.use(
+    '/graphql',
+    express.json({ limit: options.http.bodyLimit }),
+    expressMiddleware(server, { context: async ({ req }) => options.context(req) }),
+  );
+  app.use((error: unknown, _req: Request, res: express.Response, _next: express.NextFunction) => {
+    const status = (error as { status?: number }).status;
+    const tooLarge = (error as { type?: string }).type === 'entity.too.large';
+    if (status && status >= 400 && status < 500) {
+      res.status(status).json({ errors: [{ message: tooLarge ? 'Request body too large' : 'Malformed request', extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    options.logger.error({ err: { name: (error as Error)?.name } }, 'unhandled http error');
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+  });
+
+  httpServer.listen(options.http.port, options.http.host);
+  await once(httpServer, 'listening');
+  const { port } = httpServer.address() as AddressInfo;
+  const host = options.http.host === '0.0.0.0' ? '127.0.0.1' : options.http.host;
+  const url = `http://${host}:${port}`;
+  let stopped: Promise<void> | undefined;
+  return {
+    name: options.name,
+    port,
+    url,
+    graphqlUrl: `${url}/graphql`,
+    stop() {
+      stopped ??= (async () => {
+        await server.stop();
+        await options.onStop?.();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import type { Request, Router } from 'express';
+import { parse, type GraphQLSchema } from 'graphql';
+import type { DataSource, EntitySchema, MigrationInterface } from 'typeorm';
+import type { CommonConfig, DatabaseConfig, ServiceName } from '../config';
+import { openDataSource } from '../db/data-source';
+import { componentLogger, type Logger } from '../logger';
+import type { ServiceContext } from '../permissions';
+import { startGraphqlService, type RunningService } from './graphql-service';
+
+export interface SubgraphDefinition<TContext extends ServiceContext> {
+  name: ServiceName;
+  common: CommonConfig;
+  database: DatabaseConfig;
+  sdlPath: string;
+  entities: EntitySchema[];
+  migrations: (new () => MigrationInterface)[];
+  resolvers: GraphQLResolverMap<TContext>;
+  applyPermissions: (schema: GraphQLSchema) => GraphQLSchema;
+  /** Wires repositories and services onto the opened data source. */
+  setup: (dataSource: DataSource, logger: Logger) => {
+    context: (req: Request) => Promise<TContext>;
+    internalRoutes?: (router: Router) => void;
+    onStop?: () => Promise<void>;
+  };
+}
+
+export function loadSdl(path: string) {
+  return parse(readFileSync(path, 'utf8'));
+}
+
+/** The one boot sequence every subgraph follows: data source → services → guarded schema → HTTP. */
+export async function startSubgraph<TContext extends ServiceContext>(definition: SubgraphDefinition<TContext>): Promise<RunningService> {
+  const logger = componentLogger(definition.name);
+  const schema = definition.applyPermissions(
+    buildSubgraphSchema({ typeDefs: loadSdl(definition.sdlPath), resolvers: definition.resolvers as GraphQLResolverMap<unknown> }),
+  );
+  const dataSource = await openDataSource({
+    database: definition.database,
+    entities: definition.entities,
+    migrations: definition.migrations,
+    applicationName: `privgraph-${definition.name}`,
+  });
+  try {
+    const wiring = definition.setup(dataSource, logger);
+    const running = await startGraphqlService<TContext>({
+      name: definition.name,
+      http: definition.common.http,
+      logger,
+      production: definition.common.env === 'production',
+      schema,
+      context: wiring.context,
+      internal: wiring.internalRoutes ? { token: definition.common.internal.token, routes: wiring.internalRoutes } : undefined,
+      ready: async () => {
+        await dataSource.query('SELECT 1');
+        return true;
+      },
+      onStop: async () => {
+        await wiring.onStop?.();
+        await dataSource.destroy();
+      },
+    });
+    logger.info({ url: running.graphqlUrl, schema: definition.database.schema }, 'subgraph listening');
+    return running;
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,60 @@
+import { EntitySchema } from 'typeorm';
+import type { SubjectStatus } from '../../../../../shared/auth/principal';
+
+export interface SubjectRow {
+  id: string;
+  issuer: string;
+  sub: string;
+  status: SubjectStatus;
+  createdAt: Date;
+}
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  idpOrganizationId: string;
+  createdAt: Date;
+}
+
+export interface TenantLinkRow {
+  tenantId: string;
+  subjectId: string;
+  ref: string;
+  createdAt: Date;
+}
+
+export const SubjectEntity = new EntitySchema<SubjectRow>({
+  name: 'Subject',
+  tableName: 'subject',
+  columns: {
+    id: { type: 'uuid', primary: true },
+    issuer: { type: 'text' },
+    sub: { type: 'text' },
+    status: { type: 'text' },
+    createdAt: { type: 'timestamptz', name: 'created_at' },
+  },
+});
+
+export const TenantEntity = new EntitySchema<TenantRow>({
+  name: 'Tenant',
+  tableName: 'tenant',
+  columns: {
+    id: { type: 'uuid', primary: true },
+    name: { type: 'text' },
+    idpOrganizationId: { type: 'text', name: 'idp_organization_id' },
+    createdAt: { type: 'timestamptz', name: 'created_at' },
+  },
+});
+
+export const TenantLinkEntity = new EntitySchema<TenantLinkRow>({
+  name: 'TenantLink',
+  tableName: 'tenant_link',
+  columns: {
+    tenantId: { type: 'uuid', primary: true, name: 'tenant_id' },
+    subjectId: { type: 'uuid', primary: true, name: 'subject_id' },
+    ref: { type: 'text' },
+    createdAt: { type: 'timestamptz', name: 'created_at' },
+  },
+});
+
+export const entities = [SubjectEntity, TenantEntity, TenantLinkEntity];

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { In, type DataSource } from 'typeorm';
+import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { SubjectEntity, TenantEntity, TenantLinkEntity, type SubjectRow, type TenantLinkRow, type TenantRow } from '../entities';
+
+export type IdentityRepository = ReturnType<typeof createIdentityRepository>;
+
+export function createIdentityRepository(dataSource: DataSource) {
+  const subjects = dataSource.getRepository(SubjectEntity);
+  const tenants = dataSource.getRepository(TenantEntity);
+  const links = dataSource.getRepository(TenantLinkEntity);
+  const subjectTable = qualifiedTable(dataSource, 'subject');
+  const linkTable = qualifiedTable(dataSource, 'tenant_link');
+
+  return {
+    /** One statement: returns the subject bound to (issuer, sub), inserting it on first sight. */
+    async upsertSubject(issuer: string, sub: string): Promise<Pick<SubjectRow, 'id' | 'status'>> {
+      const rows: { id: string; status: SubjectRow['status'] }[] = await dataSource.query(
+        `INSERT INTO ${subjectTable} (id, issuer, sub) VALUES ($1, $2, $3)
+         ON CONFLICT (issuer, sub) DO UPDATE SET issuer = EXCLUDED.issuer
+         RETURNING id, status`,
+        [randomUUID(), issuer, sub],
+      );
+      return rows[0];
+    },
+
+    findSubjectsByIds(ids: readonly string[]): Promise<SubjectRow[]> {
+      return subjects.findBy({ id: In([...ids]) });
+    },
+
+    async insertTenant(tenant: TenantRow): Promise<void> {
+      await tenants.insert(tenant);
+    },
+
+    findTenantsByIds(ids: readonly string[]): Promise<TenantRow[]> {
+      return tenants.findBy({ id: In([...ids]) });
+    },
+
+    findTenantByOrganization(idpOrganizationId: string): Promise<TenantRow | null> {
+      return tenants.findOneBy({ idpOrganizationId });
+    },
+
+    listTenants(): Promise<TenantRow[]> {
+      return tenants.find({ order: { createdAt: 'ASC', id: 'ASC' } });
+    },
+
+    /** Inserts the link unless it exists; returns the stored one either way (idempotent connect). */
+    async insertLinkIfAbsent(link: TenantLinkRow): Promise<TenantLinkRow> {
+      await dataSource.query(
+        `INSERT INTO ${linkTable} (tenant_id, subject_id, ref, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, subject_id) DO NOTHING`,
+        [link.tenantId, link.subjectId, link.ref, link.createdAt],
+      );
+      return links.findOneByOrFail({ tenantId: link.tenantId, subjectId: link.subjectId });
+    },
+
+    findLinkByRef(tenantId: string, ref: string): Promise<TenantLinkRow | null> {
+      return links.findOneBy({ tenantId, ref });
+    },
+
+    findLinksBySubjects(tenantId: string, subjectIds: readonly string[]): Promise<TenantLinkRow[]> {
+      return links.findBy({ tenantId, subjectId: In([...subjectIds]) });
+    },
+
+    findLinksOfSubject(subjectId: string): Promise<TenantLinkRow[]> {
+      return links.find({ where: { subjectId }, order: { createdAt: 'ASC' } });
+    },
+
+    /** Keyset page over a tenant's links, ordered by ref (stable, reveals nothing about sign-up order). */
+    pageLinks(tenantId: string, afterRef: string | null, limit: number): Promise<TenantLinkRow[]> {
+      const query = links
+        .createQueryBuilder('link')
+        .where('link.tenant_id = :tenantId', { tenantId })
+        .orderBy('link.ref', 'ASC')
+        .limit(limit);
+      if (afterRef !== null) query.andWhere('link.ref > :afterRef', { afterRef });
+      return query.getMany();
+    },
+  };
+}

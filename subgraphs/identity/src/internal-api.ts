@@ -1,0 +1,44 @@
+import type { Router } from 'express';
+import { z } from 'zod';
+import { DIRECTORY_PATHS } from '../../../shared/directory-client';
+import { internalHandler } from '../../../shared/internal-api';
+import type { Logger } from '../../../shared/logger';
+import type { IdentityService } from './services/identity-service';
+
+const id = z.string().min(1).max(200);
+const strip = (path: string) => path.replace(/^\/internal/, '');
+
+/** The directory other services use to map tokens and refs onto internal ids. */
+export function directoryRoutes(identity: IdentityService, logger: Logger) {
+  const { directory } = identity;
+  return (router: Router) => {
+    router.post(
+      strip(DIRECTORY_PATHS.resolveSubject),
+      internalHandler(z.object({ issuer: id, sub: id }), (b) => directory.resolveSubject(b.issuer, b.sub), logger),
+    );
+    router.post(
+      strip(DIRECTORY_PATHS.resolveTenant),
+      internalHandler(z.object({ organizationId: id }), async (b) => ({
+        tenantId: (await directory.resolveTenant(b.organizationId))?.tenantId ?? null,
+      }), logger),
+    );
+    router.post(
+      strip(DIRECTORY_PATHS.findTenants),
+      internalHandler(z.object({ tenantIds: z.array(id).max(1000) }), async (b) => ({
+        tenantIds: [...(await directory.existingTenants(b.tenantIds))],
+      }), logger),
+    );
+    router.post(
+      strip(DIRECTORY_PATHS.refsForSubjects),
+      internalHandler(z.object({ tenantId: id, subjectIds: z.array(id).max(5000) }), async (b) => ({
+        refs: Object.fromEntries(await directory.refsForSubjects(b.tenantId, b.subjectIds)),
+      }), logger),
+    );
+    router.post(
+      strip(DIRECTORY_PATHS.subjectForRef),
+      internalHandler(z.object({ tenantId: id, ref: id }), async (b) => ({
+        subjectId: await directory.subjectForRef(b.tenantId, b.ref),
+      }), logger),
+    );
+  };
+}

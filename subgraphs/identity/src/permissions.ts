@@ -1,0 +1,16 @@
+import type { GraphQLSchema } from 'graphql';
+import { allow, guardSchema, isAuthenticated, isPlatformAdmin, isSubject, isTenant } from '../../../shared/permissions';
+
+/** Every field named here; anything else stops start-up. Entity visibility is scoped in the service. */
+export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
+  return guardSchema(schema, {
+    Query: { me: isSubject, user: isTenant, users: isTenant, tenants: isPlatformAdmin, myTenantLinks: isSubject },
+    Mutation: { createTenant: isPlatformAdmin, connectTenant: isSubject },
+    Tenant: isAuthenticated,
+    TenantLink: isSubject,
+    User: isAuthenticated,
+    UserConnection: allow,
+    UserEdge: allow,
+    PageInfo: allow,
+  });
+}

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { QueryFailedError } from 'typeorm';
+import type { Principal } from '../../../../shared/auth/principal';
+import type { ExtendedDirectory } from '../../../../shared/directory-client';
+import { isUuid } from '../../../../shared/db/data-source';
+import { badInput, notFound } from '../../../../shared/errors';
+import type { IdentityRepository } from '../db/repositories/identity-repository';
+import type { SubjectRow, TenantLinkRow, TenantRow } from '../db/entities';
+import { pairwiseRef } from './pairwise-ref';
+
+/** A user as one caller may see them: refs and dates are per tenant so tenants cannot correlate. */
+export interface UserView {
+  id: string;
+  ref: string | null;
+  status: SubjectRow['status'];
+  createdAt: Date;
+}
+
+export interface Page<T> {
+  edges: { node: T; cursor: string }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+const ORGANIZATION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_PAGE = 100;
+
+export type IdentityService = ReturnType<typeof createIdentityService>;
+
+export function createIdentityService(deps: { repo: IdentityRepository; refSecret: string; now: () => Date }) {
+  const { repo, refSecret, now } = deps;
+
+  const directory: ExtendedDirectory = {
+    async resolveSubject(issuer, sub) {
+      const subject = await repo.upsertSubject(issuer, sub);
+      return { subjectId: subject.id, status: subject.status };
+    },
+    async resolveTenant(organizationId) {
+      const tenant = await repo.findTenantByOrganization(organizationId);
+      return tenant ? { tenantId: tenant.id } : null;
+    },
+    async existingTenants(tenantIds) {
+      const valid = tenantIds.filter(isUuid);
+      if (valid.length === 0) return new Set();
+      return new Set((await repo.findTenantsByIds(valid)).map((t) => t.id));
+    },
+    async refsForSubjects(tenantId, subjectIds) {
+      const valid = subjectIds.filter(isUuid);
+      if (!isUuid(tenantId) || valid.length === 0) return new Map();
+      return new Map((await repo.findLinksBySubjects(tenantId, valid)).map((l) => [l.subjectId, l.ref]));
+    },
+    async subjectForRef(tenantId, ref) {
+      if (!isUuid(tenantId)) return null;
+      return (await repo.findLinkByRef(tenantId, ref))?.subjectId ?? null;
+    },
+  };
+
+  return {
+    directory,
+
+    async createTenant(input: { name: string; idpOrganizationId?: string | null }): Promise<TenantRow> {
+      const name = input.name.trim();
+      if (name.length < 1 || name.length > 200) throw badInput('input.name', 'Tenant name must be 1-200 characters');
+      const id = randomUUID();
+      const idpOrganizationId = input.idpOrganizationId?.trim() || id;
+      if (!ORGANIZATION_ID_PATTERN.test(idpOrganizationId)) {
+        throw badInput('input.idpOrganizationId', 'Organization id must be 1-128 letters, digits or . _ : -');
+      }
+      const tenant: TenantRow = { id, name, idpOrganizationId, createdAt: now() };
+      try {
+        await repo.insertTenant(tenant);
+      } catch (error) {
+        if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === '23505') {
+          throw badInput('input.idpOrganizationId', 'Another tenant already answers to this organization id');
+        }
+        throw error;
+      }
+      return tenant;
+    },
+
+    listTenants: () => repo.listTenants(),
+
+    listTenantsByIds: (ids: readonly string[]) => repo.findTenantsByIds(ids.filter(isUuid)),
+
+    async connectTenant(subjectId: string, tenantId: string): Promise<TenantLinkRow> {
+      if (!isUuid(tenantId)) throw badInput('tenantId', 'tenantId is not a valid id');
+      const [tenant] = await repo.findTenantsByIds([tenantId]);
+      if (!tenant) throw notFound('Tenant');
+      return repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), createdAt: now() });
+    },
+
+    linksOfSubject: (subjectId: string) => repo.findLinksOfSubject(subjectId),
+
+    async userByRef(tenantId: string, ref: string): Promise<UserView | null> {
+      const link = await repo.findLinkByRef(tenantId, ref);
+      if (!link) return null;
+      const [subject] = await repo.findSubjectsByIds([link.subjectId]);
+      return subject ? { id: subject.id, ref: link.ref, status: subject.status, createdAt: link.createdAt } : null;
+    },
+
+    async pageUsers(tenantId: string, first: number | null | undefined, after: string | null | undefined): Promise<Page<UserView>> {
+      const limit = first ?? 20;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput('first', `first must be 1-${MAX_PAGE}`);
+      const afterRef = after ? decodeCursor(after) : null;
+      const links = await repo.pageLinks(tenantId, afterRef, limit + 1);
+      const pageLinks = links.slice(0, limit);
+      const subjects = new Map((await repo.findSubjectsByIds(pageLinks.map((l) => l.subjectId))).map((s) => [s.id, s]));
+      const edges = pageLinks.flatMap((link) => {
+        const subject = subjects.get(link.subjectId);
+        return subject
+          ? [{ node: { id: subject.id, ref: link.ref, status: subject.status, createdAt: link.createdAt }, cursor: encodeCursor(link.ref) }]
+          : [];
+      });
+      return { edges, pageInfo: { hasNextPage: links.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+
+    /** Batch view for entity resolution: each id as this principal may see it, or null. */
+    async userViews(principal: Principal, ids: readonly string[]): Promise<(UserView | null)[]> {
+      const valid = ids.filter(isUuid);
+      if (valid.length === 0) return ids.map(() => null);
+      if (principal.kind === 'subject') {
+        const [self] = valid.includes(principal.subjectId) ? await repo.findSubjectsByIds([principal.subjectId]) : [];
+        return ids.map((id) => (self && id === self.id ? { id, ref: null, status: self.status, createdAt: self.createdAt } : null));
+      }
+      if (principal.kind === 'tenant') {
+        const links = new Map((await repo.findLinksBySubjects(principal.tenantId, valid)).map((l) => [l.subjectId, l]));
+        const subjects = new Map((await repo.findSubjectsByIds([...links.keys()])).map((s) => [s.id, s]));
+        return ids.map((id) => {
+          const link = links.get(id);
+          const subject = subjects.get(id);
+          return link && subject ? { id, ref: link.ref, status: subject.status, createdAt: link.createdAt } : null;
+        });
+      }
+      return ids.map(() => null);
+    },
+  };
+}
+
+function encodeCursor(ref: string): string {
+  return Buffer.from(`ref:${ref}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!decoded.startsWith('ref:') || decoded.length > 200) throw badInput('after', 'after is not a cursor from this connection');
+  return decoded.slice(4);
+}
