@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import type { GatewayInterface } from '@apollo/server-gateway-interface';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Request, type Router } from 'express';
 import type { GraphQLSchema } from 'graphql';
@@ -57,7 +57,7 @@ export async function startGraphqlService<TContext extends BaseContext>(
     formatError: createErrorFormatter(options.logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      ...(options.gateway ? [] : [ApolloServerPluginLandingPageDisabled()]),
+      ...(options.gateway ? [] : [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()]),
       ...(options.plugins ?? []),
     ],
   } as import('@apollo/server').ApolloServerOptions<TContext>);

@@ -1,4 +1,4 @@
-import { DateTimeISOResolver } from 'graphql-scalars';
+import { DateTimeScalar } from '../../../../shared/scalars';
 import type { SubjectPrincipal, TenantPrincipal } from '../../../../shared/auth/principal';
 import type { IdentityContext } from '../context';
 import { userNotFound } from '../errors';
@@ -8,7 +8,7 @@ const subjectOf = (ctx: IdentityContext) => ctx.principal as SubjectPrincipal;
 const tenantOf = (ctx: IdentityContext) => ctx.principal as TenantPrincipal;
 
 export const resolvers = {
-  DateTime: DateTimeISOResolver,
+  DateTime: DateTimeScalar,
   Query: {
     me: (_: unknown, __: unknown, ctx: IdentityContext) => ctx.users.load(subjectOf(ctx).subjectId),
     user: async (_: unknown, args: { ref: string }, ctx: IdentityContext) => {

@@ -1,0 +1,36 @@
+import type { Router } from 'express';
+import { z } from 'zod';
+import { AUDIT_ACTIONS, AUDIT_INGEST_PATH, type AuditSink } from '../../../shared/audit/events';
+import { internalHandler } from '../../../shared/internal-api';
+import type { Logger } from '../../../shared/logger';
+
+const optionalId = z.string().max(200).nullable();
+const uuid = z.uuid().nullable();
+
+/** Validated strictly: the log must never hold free text that could carry personal data. */
+const eventSchema = z.strictObject({
+  occurredAt: z.iso.datetime({ offset: true }),
+  actorType: z.enum(['SUBJECT', 'TENANT', 'PLATFORM_ADMIN', 'ANONYMOUS', 'SYSTEM']),
+  actorId: optionalId,
+  tenantId: uuid,
+  subjectId: uuid,
+  action: z.enum(AUDIT_ACTIONS),
+  field: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/).nullable(),
+  purpose: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/).nullable(),
+  decision: z.enum(['ALLOW', 'DENY']),
+  reason: z.string().regex(/^[A-Z_]{1,64}$/),
+  consentId: uuid,
+  requestId: z.string().min(1).max(128),
+});
+
+export function ingestRoutes(sink: AuditSink, logger: Logger) {
+  return (router: Router) => {
+    router.post(
+      AUDIT_INGEST_PATH.replace(/^\/internal/, ''),
+      internalHandler(z.object({ events: z.array(eventSchema).min(1).max(10_000) }), async ({ events }) => {
+        await sink.append(events);
+        return { appended: events.length };
+      }, logger),
+    );
+  };
+}

@@ -1,0 +1,126 @@
+import type { ExtendedDirectory } from '../../../../shared/directory-client';
+import type { Principal } from '../../../../shared/auth/principal';
+import { isUuid } from '../../../../shared/db/data-source';
+import { badInput } from '../../../../shared/errors';
+import type { AuditEventRow } from '../db/entities';
+import type { AuditQuery, AuditRepository } from '../db/repositories/audit-repository';
+import { chainHash, GENESIS_HASH } from './hash-chain';
+
+export interface AuditFilterInput {
+  action?: string | null;
+  decision?: string | null;
+  field?: string | null;
+  purpose?: string | null;
+  subjectRef?: string | null;
+  tenantId?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface AuditEventView extends Omit<AuditEventRow, 'prevHash' | 'hash' | 'subjectId' | 'actorId'> {
+  subjectRef: string | null;
+}
+
+export interface Verification {
+  ok: boolean;
+  checked: number;
+  firstBadSeq: number | null;
+}
+
+const MAX_PAGE = 500;
+const VERIFY_CHUNK = 5000;
+
+export type AuditService = ReturnType<typeof createAuditService>;
+
+export function createAuditService(deps: { repo: AuditRepository; directory: ExtendedDirectory }) {
+  const { repo, directory } = deps;
+
+  /** Subject ids never leave the service: each event shows the pairwise ref of its own tenant. */
+  async function toViews(rows: AuditEventRow[]): Promise<AuditEventView[]> {
+    const byTenant = new Map<string, Set<string>>();
+    for (const row of rows) {
+      if (row.tenantId && row.subjectId) {
+        const set = byTenant.get(row.tenantId) ?? new Set<string>();
+        set.add(row.subjectId);
+        byTenant.set(row.tenantId, set);
+      }
+    }
+    const refs = new Map<string, string>();
+    await Promise.all(
+      [...byTenant].map(async ([tenantId, subjects]) => {
+        for (const [subjectId, ref] of await directory.refsForSubjects(tenantId, [...subjects])) {
+          refs.set(`${tenantId}/${subjectId}`, ref);
+        }
+      }),
+    );
+    return rows.map(({ prevHash: _p, hash: _h, subjectId, actorId: _a, ...rest }) => ({
+      ...rest,
+      subjectRef: rest.tenantId && subjectId ? (refs.get(`${rest.tenantId}/${subjectId}`) ?? null) : null,
+    }));
+  }
+
+  return {
+    async listEvents(principal: Principal, first: number | null | undefined, after: string | null | undefined, filter: AuditFilterInput | null | undefined) {
+      const limit = first ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput('first', `first must be 1-${MAX_PAGE}`);
+      const query: AuditQuery = { limit: limit + 1 };
+      if (after) query.beforeSeq = decodeCursor(after);
+      if (principal.kind === 'tenant') {
+        if (filter?.tenantId) throw badInput('filter.tenantId', 'Only platform admins filter by tenant');
+        query.tenantId = principal.tenantId;
+      } else if (filter?.tenantId) {
+        if (!isUuid(filter.tenantId)) throw badInput('filter.tenantId', 'filter.tenantId is not a valid id');
+        query.tenantId = filter.tenantId;
+      }
+      if (filter?.subjectRef) {
+        if (!query.tenantId) throw badInput('filter.subjectRef', 'A subject ref is only meaningful with a tenant');
+        const subjectId = await directory.subjectForRef(query.tenantId, filter.subjectRef);
+        if (!subjectId) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+        query.subjectId = subjectId;
+      }
+      if (filter?.since && filter?.until && filter.since >= filter.until) throw badInput('filter.until', 'until must be after since');
+      for (const key of ['action', 'decision', 'field', 'purpose'] as const) {
+        const value = filter?.[key];
+        if (value) query[key] = value;
+      }
+      if (filter?.since) query.since = filter.since;
+      if (filter?.until) query.until = filter.until;
+      const rows = await repo.findEvents(query);
+      const views = await toViews(rows.slice(0, limit));
+      const edges = views.map((node) => ({ node, cursor: encodeCursor(node.seq) }));
+      return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+
+    /** Streams the table in seq order, recomputing every link; stops at the first event that fails. */
+    async verify(): Promise<Verification> {
+      let prevHash: Buffer = GENESIS_HASH;
+      let expectedSeq = 1n;
+      let checked = 0;
+      for (;;) {
+        const rows = await repo.scanAfter((expectedSeq - 1n).toString(), VERIFY_CHUNK);
+        if (rows.length === 0) return { ok: true, checked, firstBadSeq: null };
+        for (const row of rows) {
+          const seq = BigInt(row.seq);
+          if (seq !== expectedSeq) return { ok: false, checked, firstBadSeq: Number(expectedSeq) };
+          const recomputed = chainHash(prevHash, { ...row, occurredAt: new Date(row.occurredAt) });
+          if (!row.prevHash.equals(prevHash) || !row.hash.equals(recomputed)) {
+            return { ok: false, checked, firstBadSeq: Number(seq) };
+          }
+          prevHash = row.hash;
+          expectedSeq += 1n;
+          checked += 1;
+        }
+      }
+    },
+  };
+}
+
+function encodeCursor(seq: string): string {
+  return Buffer.from(`seq:${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^seq:\d{1,19}$/.test(decoded)) throw badInput('after', 'after is not a cursor from this connection');
+  return decoded.slice(4);
+}

@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import type { AuditEventInput } from '../../../../shared/audit/events';
+
+/** The predecessor of event 1. */
+export const GENESIS_HASH: Buffer = Buffer.alloc(32);
+
+export type ChainedFields = Omit<AuditEventInput, 'occurredAt'> & { seq: string; occurredAt: Date };
+
+/**
+ * hash(n) = SHA-256(hash(n-1) ‖ canonical(event n)). The canonical form is a JSON array in a fixed
+ * order, with the sequence number included, so editing, reordering or renumbering any event breaks
+ * the chain from that event on.
+ */
+export function chainHash(prevHash: Buffer, event: ChainedFields): Buffer {
+  const canonical = JSON.stringify([
+    1,
+    event.seq,
+    event.occurredAt.toISOString(),
+    event.actorType,
+    event.actorId,
+    event.tenantId,
+    event.subjectId,
+    event.action,
+    event.field,
+    event.purpose,
+    event.decision,
+    event.reason,
+    event.consentId,
+    event.requestId,
+  ]);
+  return createHash('sha256').update(prevHash).update(canonical).digest();
+}
