@@ -1,0 +1,31 @@
+import { createInternalClient } from './internal-api';
+import type { InternalApiConfig } from './config';
+
+export const CONSENT_ACTIVE_PATH = '/internal/v1/consents/active';
+
+export interface ActiveConsent {
+  subjectId: string;
+  consentId: string;
+  categories: string[];
+}
+
+/** The consent service's decision API as the pii service sees it. */
+export interface ConsentLookups {
+  /** Consents in force now for one tenant and purpose, for all subjects of a request at once. */
+  activeConsents(tenantId: string, purpose: string, subjectIds: string[]): Promise<ActiveConsent[]>;
+}
+
+export function createRemoteConsentLookups(config: InternalApiConfig): ConsentLookups {
+  const client = createInternalClient({
+    baseUrl: config.endpoints.consent,
+    token: config.token,
+    timeoutMs: config.timeoutMs,
+    dependency: 'consent',
+  });
+  return {
+    async activeConsents(tenantId, purpose, subjectIds) {
+      const { grants } = await client.post<{ grants: ActiveConsent[] }>(CONSENT_ACTIVE_PATH, { tenantId, purpose, subjectIds });
+      return grants;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { In, IsNull, type DataSource } from 'typeorm';
+import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { ConsentEntity, ConsentEventEntity, type ConsentEventType, type ConsentRow } from '../entities';
+
+export interface ActiveGrant {
+  subjectId: string;
+  consentId: string;
+  categories: string[];
+}
+
+export type ConsentRepository = ReturnType<typeof createConsentRepository>;
+
+export function createConsentRepository(dataSource: DataSource) {
+  const consents = dataSource.getRepository(ConsentEntity);
+  const consentTable = qualifiedTable(dataSource, 'consent');
+
+  const historyOf = (consent: ConsentRow, type: ConsentEventType, occurredAt: Date) => ({
+    consentId: consent.id,
+    subjectId: consent.subjectId,
+    tenantId: consent.tenantId,
+    type,
+    occurredAt,
+    purpose: consent.purpose,
+    categories: consent.categories,
+    policyVersion: consent.policyVersion,
+  });
+
+  return {
+    /** One transaction: supersede the open consent for the same tenant and purpose, insert the new one, record history. */
+    async insertGrantSuperseding(consent: ConsentRow): Promise<void> {
+      await dataSource.transaction(async (manager) => {
+        const open = await manager.getRepository(ConsentEntity).find({
+          where: { subjectId: consent.subjectId, tenantId: consent.tenantId, purpose: consent.purpose, withdrawnAt: IsNull(), supersededAt: IsNull() },
+          lock: { mode: 'pessimistic_write' },
+        });
+        const events = manager.getRepository(ConsentEventEntity);
+        for (const previous of open) {
+          await manager.getRepository(ConsentEntity).update({ id: previous.id }, { supersededAt: consent.grantedAt });
+          await events.insert(historyOf(previous, 'SUPERSEDED', consent.grantedAt));
+        }
+        await manager.getRepository(ConsentEntity).insert(consent);
+        await events.insert(historyOf(consent, 'GRANTED', consent.grantedAt));
+      });
+    },
+
+    /** Marks the subject's own consent withdrawn (once) and records it; returns the row, or null if not theirs. */
+    async markConsentWithdrawn(id: string, subjectId: string, at: Date): Promise<ConsentRow | null> {
+      return dataSource.transaction(async (manager) => {
+        const repo = manager.getRepository(ConsentEntity);
+        const consent = await repo.findOne({ where: { id, subjectId }, lock: { mode: 'pessimistic_write' } });
+        if (!consent) return null;
+        if (consent.withdrawnAt === null) {
+          consent.withdrawnAt = at;
+          await repo.update({ id }, { withdrawnAt: at });
+          await manager.getRepository(ConsentEventEntity).insert(historyOf(consent, 'WITHDRAWN', at));
+        }
+        return consent;
+      });
+    },
+
+    findConsentsBySubjects(subjectIds: readonly string[], tenantId?: string): Promise<ConsentRow[]> {
+      return consents.find({
+        where: { subjectId: In([...subjectIds]), ...(tenantId ? { tenantId } : {}) },
+        order: { grantedAt: 'DESC', id: 'ASC' },
+      });
+    },
+
+    /** The consents in force at `at` for one tenant and purpose, for many subjects at once. */
+    findActiveGrants(tenantId: string, purpose: string, subjectIds: readonly string[], at: Date): Promise<ActiveGrant[]> {
+      return dataSource.query(
+        `SELECT subject_id AS "subjectId", id AS "consentId", categories
+           FROM ${consentTable}
+          WHERE tenant_id = $1 AND purpose = $2 AND subject_id = ANY($3::uuid[])
+            AND withdrawn_at IS NULL AND superseded_at IS NULL
+            AND (expires_at IS NULL OR expires_at > $4)`,
+        [tenantId, purpose, subjectIds, at],
+      );
+    },
+  };
+}

@@ -1,0 +1,11 @@
+import type { GraphQLSchema } from 'graphql';
+import { allow, guardSchema, isAuthenticated, isSubject } from '../../../shared/permissions';
+
+export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
+  return guardSchema(schema, {
+    Mutation: { grantConsent: isSubject, withdrawConsent: isSubject },
+    // Visibility is scoped per principal in the service: own consents, or those given to the calling tenant.
+    User: isAuthenticated,
+    Consent: allow,
+  });
+}
