@@ -1,0 +1,88 @@
+import DataLoader from 'dataloader';
+import type { GraphQLError } from 'graphql';
+import type { AuditEventInput, AuditSink } from '../../../../shared/audit/events';
+import { createRequestAuditRecorder } from '../../../../shared/audit/recorder';
+import { actorOf, type Principal, type TenantPrincipal } from '../../../../shared/auth/principal';
+import type { ActiveConsent, ConsentLookups } from '../../../../shared/consent-client';
+import { privgraphError } from '../../../../shared/errors';
+import type { PiiField } from '../../../../shared/permissions';
+import { decideAccess, needsConsent, type AccessDecision } from './access-policy';
+
+export interface GuardRequest {
+  principal: Principal;
+  purpose: string | null;
+  purposeMalformed: boolean;
+  requestId: string;
+}
+
+export type PrivacyGuard = ReturnType<typeof createPrivacyGuard>;
+
+/**
+ * Per-request enforcement of the privacy contract. For each PII field: decide, then durably audit
+ * the decision (allow and deny alike), and only then let the value go. Consents of all subjects in
+ * the request are fetched in one lookup; audit events of the request are committed in one batch.
+ */
+export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: AuditSink; now: () => Date }, request: GuardRequest) {
+  const { principal } = request;
+  const actor = actorOf(principal);
+  const recorder = createRequestAuditRecorder(deps.audit);
+  const consentOf = new DataLoader<string, ActiveConsent | null>(async (subjectIds) => {
+    const tenant = principal as TenantPrincipal;
+    const grants = await deps.consents.activeConsents(tenant.tenantId, request.purpose as string, [...subjectIds]);
+    const bySubject = new Map(grants.map((g) => [g.subjectId, g]));
+    return subjectIds.map((id) => bySubject.get(id) ?? null);
+  });
+
+  const event = (subjectId: string, field: string, decision: AccessDecision, action: AuditEventInput['action']): AuditEventInput => ({
+    occurredAt: deps.now().toISOString(),
+    ...actor,
+    subjectId,
+    action,
+    field,
+    purpose: request.purpose,
+    decision: decision.allow ? 'ALLOW' : 'DENY',
+    reason: decision.allow ? decision.reason : decision.code,
+    consentId: decision.consentId,
+    requestId: request.requestId,
+  });
+
+  async function decide(subjectId: string, field: PiiField): Promise<AccessDecision> {
+    const access = {
+      principal,
+      subjectId,
+      field: `${field.typeName}.${field.fieldName}`,
+      category: field.category,
+      purpose: request.purpose,
+      purposeMalformed: request.purposeMalformed,
+    };
+    if (!needsConsent(access)) return decideAccess(access);
+    try {
+      return decideAccess({ ...access, consent: await consentOf.load(subjectId) });
+    } catch {
+      return { allow: false, code: 'CONSENT_UNAVAILABLE', message: 'Consent could not be checked; no PII was released', consentId: null };
+    }
+  }
+
+  return {
+    /** true when the value may be released; otherwise the error to return in its place. */
+    async authorizeRead(subjectId: string, field: PiiField): Promise<true | GraphQLError> {
+      const decision = await decide(subjectId, field);
+      try {
+        await recorder.load(event(subjectId, `${field.typeName}.${field.fieldName}`, decision, 'PII_READ'));
+      } catch {
+        return privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; no PII was released');
+      }
+      return decision.allow ? true : privgraphError(decision.code, decision.message);
+    },
+
+    /** Audits a subject's writes to their own fields; throws AUDIT_UNAVAILABLE (and nothing is written) if it cannot. */
+    async recordOwnWrites(subjectId: string, fields: string[]): Promise<void> {
+      const allowed: AccessDecision = { allow: true, reason: 'SELF', consentId: null };
+      try {
+        await Promise.all(fields.map((f) => recorder.load(event(subjectId, `User.${f}`, allowed, 'PII_WRITE'))));
+      } catch {
+        throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; nothing was written');
+      }
+    },
+  };
+}
