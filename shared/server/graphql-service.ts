@@ -22,6 +22,7 @@ export interface GraphqlServiceOptions<TContext extends BaseContext> {
   schema?: GraphQLSchema;
   gateway?: GatewayInterface;
   plugins?: ApolloServerPlugin<TContext>[];
+  validationRules?: import('@apollo/server').ApolloServerOptions<TContext>['validationRules'];
   context: (req: Request) => Promise<TContext>;
   /** Extra public routes (e.g. the gateway's JWKS); mounted before /graphql. */
   publicRoutes?: (app: express.Express) => void;
@@ -54,6 +55,7 @@ export async function startGraphqlService<TContext extends BaseContext>(
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
+    validationRules: options.validationRules,
     formatError: createErrorFormatter(options.logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

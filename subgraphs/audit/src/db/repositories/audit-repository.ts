@@ -25,9 +25,10 @@ const COLUMNS = [
   'seq', 'occurred_at', 'actor_type', 'actor_id', 'tenant_id', 'subject_id', 'action', 'field',
   'purpose', 'decision', 'reason', 'consent_id', 'request_id', 'prev_hash', 'hash',
 ] as const;
-const SELECT_LIST = `seq::text AS seq, occurred_at AS "occurredAt", actor_type AS "actorType", actor_id AS "actorId",
-  tenant_id AS "tenantId", subject_id AS "subjectId", action, field, purpose, decision, reason,
-  consent_id AS "consentId", request_id AS "requestId", prev_hash AS "prevHash", hash`;
+// Rows are read through the alias e; ORDER BY always names e.seq (the bigint), never the text output column.
+const SELECT_LIST = `e.seq::text AS seq, e.occurred_at AS "occurredAt", e.actor_type AS "actorType", e.actor_id AS "actorId",
+  e.tenant_id AS "tenantId", e.subject_id AS "subjectId", e.action, e.field, e.purpose, e.decision, e.reason,
+  e.consent_id AS "consentId", e.request_id AS "requestId", e.prev_hash AS "prevHash", e.hash`;
 /** PostgreSQL allows 65535 bind parameters per statement. */
 const ROWS_PER_INSERT = Math.floor(65_000 / COLUMNS.length);
 /** One writer at a time extends the chain, across processes too. */
@@ -65,7 +66,7 @@ export function createAuditRepository(dataSource: DataSource) {
     async appendChained(build: (head: ChainHead) => AuditEventRow[]): Promise<number> {
       return dataSource.transaction(async (manager) => {
         await manager.query('SELECT pg_advisory_xact_lock($1::bigint)', [CHAIN_LOCK]);
-        const [head] = (await manager.query(`SELECT seq::text AS seq, hash FROM ${table} ORDER BY seq DESC LIMIT 1`)) as {
+        const [head] = (await manager.query(`SELECT e.seq::text AS seq, e.hash FROM ${table} e ORDER BY e.seq DESC LIMIT 1`)) as {
           seq: string;
           hash: Buffer;
         }[];
@@ -81,7 +82,7 @@ export function createAuditRepository(dataSource: DataSource) {
       const params: unknown[] = [];
       const add = (sql: string, value: unknown) => {
         params.push(value);
-        where.push(sql.replace('?', `$${params.length}`));
+        where.push(`e.${sql.replace('?', `$${params.length}`)}`);
       };
       if (query.tenantId !== undefined) add('tenant_id = ?', query.tenantId);
       if (query.subjectId !== undefined) add('subject_id = ?', query.subjectId);
@@ -94,15 +95,15 @@ export function createAuditRepository(dataSource: DataSource) {
       if (query.beforeSeq !== undefined) add('seq < ?::bigint', query.beforeSeq);
       params.push(query.limit);
       return dataSource.query(
-        `SELECT ${SELECT_LIST} FROM ${table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY seq DESC LIMIT $${params.length}`,
+        `SELECT ${SELECT_LIST} FROM ${table} e ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY e.seq DESC LIMIT $${params.length}`,
         params,
       );
     },
 
     /** Ascending scan for verification. */
     scanAfter(afterSeq: string, limit: number): Promise<AuditEventRow[]> {
-      return dataSource.query(`SELECT ${SELECT_LIST} FROM ${table} WHERE seq > $1::bigint ORDER BY seq ASC LIMIT $2`, [
+      return dataSource.query(`SELECT ${SELECT_LIST} FROM ${table} e WHERE e.seq > $1::bigint ORDER BY e.seq ASC LIMIT $2`, [
         afterSeq,
         limit,
       ]);

@@ -1,0 +1,96 @@
+import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { Request } from 'express';
+import { bearerToken, createTokenVerifier, type TokenVerifier } from '../../shared/auth/verifier';
+import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
+import { unauthenticated } from '../../shared/errors';
+import { componentLogger } from '../../shared/logger';
+import { PURPOSE_HEADER, REQUEST_ID_HEADER } from '../../shared/pii';
+import { requestIdFrom } from '../../shared/request';
+import { startGraphqlService } from '../../shared/server/graphql-service';
+import type { GatewayConfig } from './config';
+import { loadSupergraph } from './supergraph';
+
+export interface GatewayContext {
+  authorization: string | undefined;
+  purpose: string | undefined;
+  requestId: string;
+}
+
+/** Subgraphs enforce everything themselves; the gateway forwards who is asking, why, and under which request id. */
+class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>) {
+    const headers = request.http?.headers;
+    if (!headers || !context) return;
+    if (context.authorization) headers.set('authorization', context.authorization);
+    if (context.purpose) headers.set(PURPOSE_HEADER, context.purpose);
+    if (context.requestId) headers.set(REQUEST_ID_HEADER, context.requestId);
+  }
+}
+
+/** Rejects a present but invalid token before any planning (the subgraphs verify it again). */
+async function gatewayContext(req: Request, verifier: TokenVerifier): Promise<GatewayContext> {
+  const authorization = req.header('authorization');
+  const token = bearerToken(authorization);
+  if (token === null) throw unauthenticated('The Authorization header must be "Bearer <token>"');
+  if (token !== undefined) await verifier.verify(token);
+  return { authorization, purpose: req.header(PURPOSE_HEADER), requestId: requestIdFrom(req) };
+}
+
+const requestIdEcho: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart({ contextValue }) {
+    return {
+      async willSendResponse({ response }) {
+        response.http.headers.set(REQUEST_ID_HEADER, contextValue.requestId);
+      },
+    };
+  },
+};
+
+export async function startGateway(config: GatewayConfig, options: { subgraphUrls?: Partial<Record<ServiceName, string>> } = {}) {
+  const logger = componentLogger('gateway');
+  const production = config.common.env === 'production';
+  const urls = { ...config.common.internal.endpoints, ...options.subgraphUrls };
+  const gateway = new ApolloGateway({
+    supergraphSdl: loadSupergraph(),
+    buildService: ({ name }) => new ForwardingDataSource({ url: `${urls[name as ServiceName].replace(/\/+$/, '')}/graphql` }),
+    logger,
+  });
+  const armor = new ApolloArmor({
+    maxDepth: { n: config.limits.maxDepth },
+    maxAliases: { n: config.limits.maxAliases },
+    costLimit: { maxCost: config.limits.maxCost },
+    maxTokens: { n: config.limits.maxTokens },
+    maxDirectives: { n: config.limits.maxDirectives },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+  const verifier = createTokenVerifier(config.common.auth);
+
+  const running = await startGraphqlService<GatewayContext>({
+    name: 'gateway',
+    http: config.common.http,
+    logger,
+    production,
+    gateway,
+    plugins: [
+      ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
+      requestIdEcho,
+      production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+    ],
+    validationRules: armor.validationRules,
+    context: (req) => gatewayContext(req, verifier),
+    ready: async () => {
+      const answers = await Promise.all(
+        SERVICE_NAMES.map((name) =>
+          fetch(`${urls[name].replace(/\/+$/, '')}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false),
+        ),
+      );
+      return answers.every(Boolean);
+    },
+  });
+  logger.info({ url: running.graphqlUrl }, 'gateway listening');
+  return running;
+}

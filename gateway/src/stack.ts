@@ -1,0 +1,61 @@
+import type { Env, ServiceName } from '../../shared/config';
+import type { RunningService } from '../../shared/server/graphql-service';
+import { startAudit } from '../../subgraphs/audit/src/app';
+import { loadAuditConfig } from '../../subgraphs/audit/src/config';
+import { startConsent } from '../../subgraphs/consent/src/app';
+import { loadConsentConfig } from '../../subgraphs/consent/src/config';
+import { startIdentity } from '../../subgraphs/identity/src/app';
+import { loadIdentityConfig } from '../../subgraphs/identity/src/config';
+import { startPii, type PiiOptions } from '../../subgraphs/pii/src/app';
+import { loadPiiConfig } from '../../subgraphs/pii/src/config';
+import { startGateway } from './app';
+import { loadGatewayConfig } from './config';
+
+export interface StackOptions {
+  env: Env;
+  /** Listen on the default ports (4000-4004, or PORT/<SERVICE>_PORT) or on free ones (0). */
+  ports: 'configured' | 'ephemeral';
+  now?: () => Date;
+  pii?: PiiOptions;
+}
+
+export interface RunningStack {
+  gateway: RunningService;
+  subgraphs: Record<ServiceName, RunningService>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The gateway and the four subgraphs in one process (the `npm start` default and the test harness).
+ * Services still talk to each other only over HTTP, exactly as when deployed apart. They start in
+ * dependency order so each learns the URLs of those it calls.
+ */
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const env: Env = { ...options.env };
+  const ephemeral = options.ports === 'ephemeral';
+  const port = (variable: string) => (ephemeral ? { [variable]: '0' } : {});
+  const started: RunningService[] = [];
+  const stopAll = async () => {
+    for (const service of started.reverse()) await service.stop().catch(() => undefined);
+  };
+  try {
+    const identity = await startIdentity(loadIdentityConfig({ ...env, ...port('IDENTITY_PORT') }), { now: options.now });
+    started.push(identity);
+    env.IDENTITY_URL = identity.url;
+    const audit = await startAudit(loadAuditConfig({ ...env, ...port('AUDIT_PORT') }));
+    started.push(audit);
+    env.AUDIT_URL = audit.url;
+    const consent = await startConsent(loadConsentConfig({ ...env, ...port('CONSENT_PORT') }), { now: options.now });
+    started.push(consent);
+    env.CONSENT_URL = consent.url;
+    const pii = await startPii(loadPiiConfig({ ...env, ...port('PII_PORT') }), { now: options.now, ...options.pii });
+    started.push(pii);
+    env.PII_URL = pii.url;
+    const gateway = await startGateway(loadGatewayConfig({ ...env, ...port('PORT') }));
+    started.push(gateway);
+    return { gateway, subgraphs: { identity, pii, consent, audit }, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
