@@ -1,4 +1,4 @@
-import { forbidden, unauthenticated } from '../errors';
+import { privgraphError, unauthenticated } from '../errors';
 import { SCOPES } from '../pii';
 import { bearerToken, type TokenVerifier } from './verifier';
 
@@ -36,6 +36,9 @@ export interface Directory {
   resolveTenant(organizationId: string): Promise<{ tenantId: string } | null>;
 }
 
+/** Raised before execution, so it carries an HTTP status (a gateway maps 403 back onto FORBIDDEN). */
+const refuse = (message: string) => privgraphError('FORBIDDEN', message, { httpStatus: 403 });
+
 export const ANONYMOUS: AnonymousPrincipal = { kind: 'anonymous' };
 
 /**
@@ -54,7 +57,7 @@ export async function resolvePrincipal(
 
   if (verified.organizationId !== undefined) {
     const tenant = await directory.resolveTenant(verified.organizationId);
-    if (!tenant) throw forbidden("The token's organization is not a registered tenant");
+    if (!tenant) throw refuse("The token's organization is not a registered tenant");
     return {
       kind: 'tenant',
       tenantId: tenant.tenantId,
@@ -68,10 +71,10 @@ export async function resolvePrincipal(
   }
   // A client-credentials token (RFC 9068 §2.2: sub is the client id) without a tenant is no end user.
   if (verified.clientId !== undefined && verified.clientId === verified.sub) {
-    throw forbidden('A machine token must carry a tenant (organization) or the platform:admin scope');
+    throw refuse('A machine token must carry a tenant (organization) or the platform:admin scope');
   }
   const subject = await directory.resolveSubject(verified.issuer, verified.sub);
-  if (subject.status === 'BLOCKED') throw forbidden('This account is blocked');
+  if (subject.status === 'BLOCKED') throw refuse('This account is blocked');
   return { kind: 'subject', subjectId: subject.subjectId, sub: verified.sub, scopes: verified.scopes };
 }
 

@@ -1,0 +1,94 @@
+import type { TestStack } from './stack';
+
+/** The shared language of the end-to-end suites: tenants, subjects and their consents, made through the API. */
+
+export function codes(response: { errors?: { extensions?: Record<string, unknown> }[] }): string[] {
+  return (response.errors ?? []).map((e) => String(e.extensions?.code));
+}
+
+export function expectNoErrors(response: { errors?: unknown[] }) {
+  if (response.errors && response.errors.length > 0) {
+    throw new Error(`unexpected errors: ${JSON.stringify(response.errors)}`);
+  }
+}
+
+export async function createTenant(stack: TestStack, name: string): Promise<string> {
+  const response = await stack.gql<{ createTenant: { id: string } }>(
+    'mutation($name: String!) { createTenant(input: { name: $name }) { id } }',
+    { name },
+    { token: await stack.tokens.admin() },
+  );
+  expectNoErrors(response);
+  return response.data!.createTenant.id;
+}
+
+export interface Subject {
+  name: string;
+  token: string;
+  refs: Record<string, string>;
+}
+
+export async function createSubject(stack: TestStack, name: string, profile: Record<string, unknown>, tenantIds: string[]): Promise<Subject> {
+  const token = await stack.tokens.subject(name);
+  const stored = await stack.gql('mutation($input: ProfileInput!) { updateMyProfile(input: $input) { email } }', { input: profile }, { token });
+  expectNoErrors(stored);
+  const refs: Record<string, string> = {};
+  for (const tenantId of tenantIds) {
+    const linked = await stack.gql<{ connectTenant: { ref: string } }>(
+      'mutation($t: ID!) { connectTenant(tenantId: $t) { ref } }',
+      { t: tenantId },
+      { token },
+    );
+    expectNoErrors(linked);
+    refs[tenantId] = linked.data!.connectTenant.ref;
+  }
+  return { name, token, refs };
+}
+
+export async function grantConsent(
+  stack: TestStack,
+  subject: Subject,
+  input: { tenantId: string; purpose: string; categories: string[]; policyVersion?: string; expiresAt?: string },
+): Promise<string> {
+  const response = await stack.gql<{ grantConsent: { id: string } }>(
+    'mutation($input: GrantConsentInput!) { grantConsent(input: $input) { id } }',
+    { input: { policyVersion: 'v1', ...input } },
+    { token: subject.token },
+  );
+  expectNoErrors(response);
+  return response.data!.grantConsent.id;
+}
+
+export interface AuditNode {
+  seq: number;
+  action: string;
+  field: string | null;
+  decision: string;
+  reason: string;
+  consentId: string | null;
+  purpose: string | null;
+  subjectRef: string | null;
+  tenantId: string | null;
+  requestId: string;
+}
+
+export async function auditEvents(stack: TestStack, token: string, filter: Record<string, unknown> = {}, first = 200): Promise<AuditNode[]> {
+  const response = await stack.gql<{ auditEvents: { edges: { node: AuditNode }[] } }>(
+    `query($first: Int, $filter: AuditFilter) { auditEvents(first: $first, filter: $filter) {
+       edges { node { seq action field decision reason consentId purpose subjectRef tenantId requestId } } } }`,
+    { first, filter },
+    { token },
+  );
+  expectNoErrors(response);
+  return response.data!.auditEvents.edges.map((e) => e.node);
+}
+
+export const PROFILE = {
+  email: 'alice@example.com',
+  phone: '+49 30 1234567',
+  givenName: 'Alice',
+  familyName: 'Liddell',
+  birthDate: '1990-05-17',
+  address: { line1: 'Hauptstraße 1', city: 'Berlin', postalCode: '10115', country: 'DE' },
+  nationalId: 'T22000129',
+};
