@@ -1,0 +1,113 @@
+import { startTestStack, type TestStack } from './kit/stack';
+import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, PROFILE } from './kit/scenario';
+
+/** Invariant 2: every PII decision is in a tamper-evident log before the value leaves; without the log, no PII. */
+describe('audit log', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(() => stack?.stop());
+
+  async function verify() {
+    const response = await stack.gql('{ verifyAuditLog { ok checked firstBadSeq } }', {}, { token: await stack.tokens.admin() });
+    expectNoErrors(response);
+    return response.data!.verifyAuditLog as { ok: boolean; checked: number; firstBadSeq: number | null };
+  }
+
+  async function produceEvents(count: number) {
+    const shop = await createTenant(stack, `Shop ${Math.random()}`);
+    const subject = await createSubject(stack, `s${Math.random().toString(36).slice(2)}`, PROFILE, [shop]);
+    await grantConsent(stack, subject, { tenantId: shop, purpose: 'crm', categories: ['CONTACT'] });
+    const token = await stack.tokens.tenant(shop, ['pii:contact:read']);
+    for (let i = 0; i < count; i += 1) {
+      await stack.gql('query($ref: ID!) { user(ref: $ref) { email } }', { ref: subject.refs[shop] }, { token, purpose: 'crm' });
+    }
+  }
+
+  test('the chain verifies across many events, and pages come newest first in sequence order', async () => {
+    await produceEvents(25);
+    const result = await verify();
+    expect(result).toEqual({ ok: true, checked: expect.any(Number), firstBadSeq: null });
+    expect(result.checked).toBeGreaterThanOrEqual(25);
+    const events = await auditEvents(stack, await stack.tokens.admin(), {}, 500);
+    const seqs = events.map((e) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    expect(seqs[0]).toBe(result.checked);
+  });
+
+  test('pagination walks the whole log without gaps or repeats', async () => {
+    const admin = await stack.tokens.admin();
+    const seen: number[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: any = await stack.gql(
+        'query($after: String) { auditEvents(first: 7, after: $after) { edges { node { seq } cursor } pageInfo { hasNextPage endCursor } } }',
+        { after },
+        { token: admin },
+      );
+      expectNoErrors(page);
+      seen.push(...page.data.auditEvents.edges.map((e: { node: { seq: number } }) => e.node.seq));
+      if (!page.data.auditEvents.pageInfo.hasNextPage) break;
+      after = page.data.auditEvents.pageInfo.endCursor;
+    }
+    const total = (await verify()).checked;
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => total - i));
+  });
+
+  test('a row altered directly in the table is reported by its sequence number', async () => {
+    await produceEvents(3);
+    const table = `"${stack.schemas.audit}".audit_event`;
+    const [{ seq }] = await stack.sql<{ seq: string }>(`SELECT seq::text FROM ${table} WHERE decision = 'ALLOW' ORDER BY seq LIMIT 1 OFFSET 2`);
+    await stack.sql(`UPDATE ${table} SET decision = 'DENY' WHERE seq = $1`, [seq]);
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: Number(seq) });
+    await stack.sql(`UPDATE ${table} SET decision = 'ALLOW' WHERE seq = $1`, [seq]);
+    expect(await verify()).toMatchObject({ ok: true });
+  });
+
+  test('a deleted row is reported as the missing sequence number', async () => {
+    const table = `"${stack.schemas.audit}".audit_event`;
+    const [row] = await stack.sql<Record<string, unknown>>(`SELECT * FROM ${table} WHERE seq = 5`);
+    await stack.sql(`DELETE FROM ${table} WHERE seq = 5`);
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 5 });
+    const columns = Object.keys(row);
+    await stack.sql(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));
+    expect(await verify()).toMatchObject({ ok: true });
+  });
+
+  test('audit events hold ids and codes only, never a PII value', async () => {
+    const rows = await stack.sql<Record<string, unknown>>(`SELECT * FROM "${stack.schemas.audit}".audit_event`);
+    const dump = JSON.stringify(rows);
+    for (const value of [PROFILE.email, PROFILE.givenName, PROFILE.familyName, PROFILE.nationalId, '+49301234567', 'Berlin']) {
+      expect(dump).not.toContain(value);
+    }
+  });
+
+  test('with the audit service down, PII fails closed with AUDIT_UNAVAILABLE while non-PII fields still resolve', async () => {
+    const shop = await createTenant(stack, 'Down Shop');
+    const subject = await createSubject(stack, 'downtime', PROFILE, [shop]);
+    await grantConsent(stack, subject, { tenantId: shop, purpose: 'crm', categories: ['CONTACT'] });
+    const token = await stack.tokens.tenant(shop, ['pii:contact:read']);
+    const query = 'query($ref: ID!) { user(ref: $ref) { ref status email phone } }';
+    const before = await stack.gql(query, { ref: subject.refs[shop] }, { token, purpose: 'crm' });
+    expect(before.data?.user.email).toBe(PROFILE.email);
+
+    await stack.running.subgraphs.audit.stop();
+    const during = await stack.gql(query, { ref: subject.refs[shop] }, { token, purpose: 'crm' });
+    expect(during.data?.user).toEqual({ ref: subject.refs[shop], status: 'ACTIVE', email: null, phone: null });
+    expect(new Set(codes(during))).toEqual(new Set(['AUDIT_UNAVAILABLE']));
+
+    const storedEmail = () =>
+      stack.sql<{ ciphertext: Buffer }>(
+        `SELECT f.ciphertext FROM "${stack.schemas.pii}".pii_field f
+           JOIN "${stack.schemas.identity}".subject s ON s.id = f.subject_id
+          WHERE s.sub = 'downtime' AND f.field = 'email'`,
+      );
+    const [emailBefore] = await storedEmail();
+    const write = await stack.gql('mutation { updateMyProfile(input: { email: "new@example.com" }) { email } }', {}, { token: subject.token });
+    expect(codes(write)).toEqual(['AUDIT_UNAVAILABLE']);
+    const [emailAfter] = await storedEmail();
+    expect(emailAfter.ciphertext.equals(emailBefore.ciphertext)).toBe(true);
+  });
+});
