@@ -209,3 +209,20 @@ describe('privacy contract through the gateway', () => {
     expect(codes(response)).toContain('FORBIDDEN');
   });
 });
+
+describe('the public API schema', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack();
+  });
+  afterAll(() => stack?.stop());
+
+  test('clients cannot see or select the internal user id (@inaccessible)', async () => {
+    const introspection = await stack.gql('{ __type(name: "User") { fields { name } } }');
+    const names = introspection.data?.__type.fields.map((f: { name: string }) => f.name);
+    expect(names).toEqual(expect.arrayContaining(['ref', 'status', 'email', 'consents']));
+    expect(names).not.toContain('id');
+    const selected = await stack.gql('{ me { id } }', {}, { token: await stack.tokens.subject('x') });
+    expect(codes(selected)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+  });
+});

@@ -33,7 +33,7 @@ describe('authentication and direct subgraph access', () => {
     const claims = { sub: 'alice', client_id: 'privgraph-dev-app', scope: 'openid' };
     const other = await generateDevIssuerKey();
     const valid = await stack.tokens.subject('alice');
-    const [header, payload] = valid.split('.');
+    const [header] = valid.split('.');
     return {
       'alg none': `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, iss: DEV_ISSUER, aud: DEV_AUDIENCE, exp: now + 600 })}.`,
       'wrong issuer': await mintDevToken(stack.key, { sub: 'alice', issuer: 'https://evil.example/oidc' }),

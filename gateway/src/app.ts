@@ -4,9 +4,10 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Request } from 'express';
+import { GraphQLError } from 'graphql';
 import { bearerToken, createTokenVerifier, type TokenVerifier } from '../../shared/auth/verifier';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
-import { unauthenticated } from '../../shared/errors';
+import { isErrorCode, unauthenticated } from '../../shared/errors';
 import { componentLogger } from '../../shared/logger';
 import { PURPOSE_HEADER, REQUEST_ID_HEADER } from '../../shared/pii';
 import { requestIdFrom } from '../../shared/request';
@@ -28,6 +29,21 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (context.authorization) headers.set('authorization', context.authorization);
     if (context.purpose) headers.set(PURPOSE_HEADER, context.purpose);
     if (context.requestId) headers.set(REQUEST_ID_HEADER, context.requestId);
+  }
+
+  /**
+   * A subgraph refuses a whole request with a 4xx and a coded GraphQL error (bad variables, bad token);
+   * keep its code and message instead of the bare "400: Bad Request" the base class makes of it.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]) {
+    const fallback = await super.errorFromResponse(response);
+    const body = fallback.extensions.response as { body?: { errors?: { message?: unknown; extensions?: Record<string, unknown> }[] } };
+    const first = body?.body?.errors?.[0];
+    const code = first?.extensions?.code;
+    if (!isErrorCode(code) || typeof first?.message !== 'string') return fallback;
+    return new GraphQLError(first.message, {
+      extensions: { code, ...(typeof first.extensions?.field === 'string' ? { field: first.extensions.field } : {}) },
+    });
   }
 }
 

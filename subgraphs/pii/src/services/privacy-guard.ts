@@ -6,6 +6,7 @@ import { actorOf, type Principal, type TenantPrincipal } from '../../../../share
 import type { ActiveConsent, ConsentLookups } from '../../../../shared/consent-client';
 import { privgraphError } from '../../../../shared/errors';
 import type { PiiField } from '../../../../shared/permissions';
+import { componentLogger } from '../../../../shared/logger';
 import { decideAccess, needsConsent, type AccessDecision } from './access-policy';
 
 export interface GuardRequest {
@@ -16,6 +17,9 @@ export interface GuardRequest {
 }
 
 export type PrivacyGuard = ReturnType<typeof createPrivacyGuard>;
+
+/** Failures are logged by error class and request id only: no subject data. */
+const logger = componentLogger('pii.guard');
 
 /**
  * Per-request enforcement of the privacy contract. For each PII field: decide, then durably audit
@@ -58,7 +62,8 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
     if (!needsConsent(access)) return decideAccess(access);
     try {
       return decideAccess({ ...access, consent: await consentOf.load(subjectId) });
-    } catch {
+    } catch (error) {
+      logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, requestId: request.requestId }, 'consent lookup failed; denying');
       return { allow: false, code: 'CONSENT_UNAVAILABLE', message: 'Consent could not be checked; no PII was released', consentId: null };
     }
   }
@@ -69,7 +74,8 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
       const decision = await decide(subjectId, field);
       try {
         await recorder.load(event(subjectId, `${field.typeName}.${field.fieldName}`, decision, 'PII_READ'));
-      } catch {
+      } catch (error) {
+        logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, requestId: request.requestId }, 'audit append failed; withholding PII');
         return privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; no PII was released');
       }
       return decision.allow ? true : privgraphError(decision.code, decision.message);
