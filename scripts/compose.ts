@@ -1,21 +1,32 @@
-/* Writes schema/supergraph.graphql from the subgraph SDLs (`npm run compose`). With --check, fails on drift. */
+/* Writes schema/supergraph.graphql and schema/api.graphql from the subgraph SDLs (`npm run compose`). With --check, fails on drift. */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { composeSupergraph, SUPERGRAPH_PATH } from '../gateway/src/supergraph';
+import { API_SCHEMA_PATH, composeSupergraph, SUPERGRAPH_PATH } from '../gateway/src/supergraph';
 
 const check = process.argv.includes('--check');
 try {
-  const supergraph = composeSupergraph();
-  if (check) {
-    const committed = readFileSync(SUPERGRAPH_PATH, 'utf8');
-    if (committed !== supergraph) {
-      console.error('schema/supergraph.graphql is out of date: run "npm run compose" and commit it');
-      process.exit(1);
+  const composed = composeSupergraph();
+  const outputs: [string, string][] = [
+    [SUPERGRAPH_PATH, composed.supergraph],
+    [API_SCHEMA_PATH, composed.api],
+  ];
+  for (const [path, content] of outputs) {
+    if (check) {
+      let committed = '';
+      try {
+        committed = readFileSync(path, 'utf8');
+      } catch {
+        /* missing counts as drift */
+      }
+      if (committed !== content) {
+        console.error(`${path} is out of date: run "npm run compose" and commit it`);
+        process.exit(1);
+      }
+    } else {
+      writeFileSync(path, content);
+      console.log(`wrote ${path}`);
     }
-    console.log('schema/supergraph.graphql is up to date');
-  } else {
-    writeFileSync(SUPERGRAPH_PATH, supergraph);
-    console.log(`wrote ${SUPERGRAPH_PATH}`);
   }
+  if (check) console.log('composed schemas are up to date');
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);

@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: 'No valid access token: missing, expired, wrong issuer or audience, bad signature or algorithm.',
   FORBIDDEN: 'The caller is authenticated but this kind of principal may not perform the operation.',
   SCOPE_REQUIRED: 'The token lacks the scope for this PII category (e.g. pii:contact:read).',
-  PURPOSE_REQUIRED: 'The request declares no purpose (x-privacy-purpose header) or one that no consent covers.',
+  PURPOSE_REQUIRED: 'A tenant request for PII declares no purpose in the x-privacy-purpose header, or a malformed one.',
   CONSENT_REQUIRED: 'The subject has no active consent to this tenant for the declared purpose covering this category.',
   NOT_FOUND: 'The object does not exist or is not visible to the caller (the two are indistinguishable).',
   BAD_USER_INPUT: 'An argument is malformed or invalid; `extensions.field` names it when known.',

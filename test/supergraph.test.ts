@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { isObjectType, parse } from 'graphql';
 import { allow } from 'graphql-shield';
-import { composeSupergraph, loadSupergraph, subgraphSdlPath } from '../gateway/src/supergraph';
+import { API_SCHEMA_PATH, composeSupergraph, loadSupergraph, subgraphSdlPath } from '../gateway/src/supergraph';
 import { guardSchema, piiFieldsOf } from '../shared/permissions';
 import { loadSdl } from '../shared/server/subgraph';
 import { applyPermissions as piiPermissions } from '../subgraphs/pii/src/permissions';
@@ -10,8 +10,14 @@ import { applyPermissions as piiPermissions } from '../subgraphs/pii/src/permiss
 const piiSdl = () => readFileSync(subgraphSdlPath('pii'), 'utf8');
 
 describe('supergraph and the @pii directive', () => {
-  test('schema/supergraph.graphql is what the subgraph SDLs compose to (run `npm run compose` after an SDL change)', () => {
-    expect(loadSupergraph()).toBe(composeSupergraph());
+  test('schema/supergraph.graphql and schema/api.graphql are what the subgraph SDLs compose to (run `npm run compose`)', () => {
+    const composed = composeSupergraph();
+    expect(loadSupergraph()).toBe(composed.supergraph);
+    expect(readFileSync(API_SCHEMA_PATH, 'utf8')).toBe(composed.api);
+    expect(composed.api).not.toMatch(/@pii|join__/);
+    const userType = /type User \{[^}]*\}/.exec(composed.api)?.[0];
+    expect(userType).toContain('email: String');
+    expect(userType).not.toMatch(/\bid: ID/);
   });
 
   test('every PII field is nullable and keeps its @pii category in the composed graph', () => {

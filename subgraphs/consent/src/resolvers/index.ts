@@ -1,24 +1,24 @@
 import type { SubjectPrincipal } from '../../../../shared/auth/principal';
 import { DateTimeScalar } from '../../../../shared/scalars';
+import type { Resolvers } from '../__generated__/resolvers-types';
 import type { ConsentContext } from '../context';
-import type { ConsentRow } from '../db/entities';
 import { consentStatus, type GrantConsentInput } from '../services/consent-service';
 
 const subjectOf = (ctx: ConsentContext) => ctx.principal as SubjectPrincipal;
 
-export const resolvers = {
+export const resolvers: Resolvers<ConsentContext> = {
   DateTime: DateTimeScalar,
   Mutation: {
-    grantConsent: (_: unknown, args: { input: GrantConsentInput }, ctx: ConsentContext) =>
-      ctx.consents.grant(subjectOf(ctx).subjectId, args.input),
-    withdrawConsent: (_: unknown, args: { id: string }, ctx: ConsentContext) =>
+    grantConsent: (_, args, ctx) =>
+      ctx.consents.grant(subjectOf(ctx).subjectId, args.input as GrantConsentInput),
+    withdrawConsent: (_, args, ctx) =>
       ctx.consents.withdraw(subjectOf(ctx).subjectId, args.id),
   },
   User: {
-    __resolveReference: (reference: { id: string }) => ({ id: reference.id }),
-    consents: (user: { id: string }, _: unknown, ctx: ConsentContext) => ctx.consentsOfUser.load(user.id),
+    __resolveReference: (reference) => ({ id: reference.id }),
+    consents: (user, _, ctx) => ctx.consentsOfUser.load(user.id),
   },
   Consent: {
-    status: (consent: ConsentRow, _: unknown, ctx: ConsentContext) => consentStatus(consent, ctx.consents.now()),
+    status: (consent, _, ctx) => consentStatus(consent, ctx.consents.now()),
   },
 };

@@ -27,6 +27,11 @@ export function consentStatus(consent: ConsentRow, at: Date): ConsentStatus {
   return 'ACTIVE';
 }
 
+/** How a user reaches the consent subgraph: by internal id only. */
+export interface UserKey {
+  id: string;
+}
+
 export type ConsentService = ReturnType<typeof createConsentService>;
 
 export function createConsentService(deps: { repo: ConsentRepository; directory: ExtendedDirectory; now: () => Date }) {

@@ -1,5 +1,6 @@
 import { DateTimeScalar } from '../../../../shared/scalars';
 import type { SubjectPrincipal, TenantPrincipal } from '../../../../shared/auth/principal';
+import type { Resolvers } from '../__generated__/resolvers-types';
 import type { IdentityContext } from '../context';
 import { userNotFound } from '../errors';
 
@@ -7,30 +8,30 @@ import { userNotFound } from '../errors';
 const subjectOf = (ctx: IdentityContext) => ctx.principal as SubjectPrincipal;
 const tenantOf = (ctx: IdentityContext) => ctx.principal as TenantPrincipal;
 
-export const resolvers = {
+export const resolvers: Resolvers<IdentityContext> = {
   DateTime: DateTimeScalar,
   Query: {
-    me: (_: unknown, __: unknown, ctx: IdentityContext) => ctx.users.load(subjectOf(ctx).subjectId),
-    user: async (_: unknown, args: { ref: string }, ctx: IdentityContext) => {
+    me: (_, __, ctx) => ctx.users.load(subjectOf(ctx).subjectId),
+    user: async (_, args, ctx) => {
       const user = await ctx.identity.userByRef(tenantOf(ctx).tenantId, args.ref);
       if (!user) throw userNotFound();
       return user;
     },
-    users: (_: unknown, args: { first?: number | null; after?: string | null }, ctx: IdentityContext) =>
+    users: (_, args, ctx) =>
       ctx.identity.pageUsers(tenantOf(ctx).tenantId, args.first, args.after),
-    tenants: (_: unknown, __: unknown, ctx: IdentityContext) => ctx.identity.listTenants(),
-    myTenantLinks: (_: unknown, __: unknown, ctx: IdentityContext) => ctx.identity.linksOfSubject(subjectOf(ctx).subjectId),
+    tenants: (_, __, ctx) => ctx.identity.listTenants(),
+    myTenantLinks: (_, __, ctx) => ctx.identity.linksOfSubject(subjectOf(ctx).subjectId),
   },
   Mutation: {
-    createTenant: (_: unknown, args: { input: { name: string; idpOrganizationId?: string | null } }, ctx: IdentityContext) =>
+    createTenant: (_, args, ctx) =>
       ctx.identity.createTenant(args.input),
-    connectTenant: (_: unknown, args: { tenantId: string }, ctx: IdentityContext) =>
+    connectTenant: (_, args, ctx) =>
       ctx.identity.connectTenant(subjectOf(ctx).subjectId, args.tenantId),
   },
   User: {
-    __resolveReference: (reference: { id: string }, ctx: IdentityContext) => ctx.users.load(reference.id),
+    __resolveReference: (reference, ctx) => ctx.users.load(reference.id),
   },
   Tenant: {
-    __resolveReference: (reference: { id: string }, ctx: IdentityContext) => ctx.tenants.load(reference.id),
+    __resolveReference: (reference, ctx) => ctx.tenants.load(reference.id),
   },
 };

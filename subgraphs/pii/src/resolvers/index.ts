@@ -1,5 +1,6 @@
 import type { SubjectPrincipal } from '../../../../shared/auth/principal';
 import { CalendarDateScalar } from '../../../../shared/scalars';
+import type { Resolvers } from '../__generated__/resolvers-types';
 import type { PiiContext } from '../context';
 import { toGraphqlError } from '../errors';
 import { PROFILE_FIELDS, type ProfileField, type ProfileValues } from '../services/profile-input';
@@ -14,19 +15,19 @@ const readField = (field: ProfileField) => async (user: { id: string }, _: unkno
   }
 };
 
-export const resolvers = {
+export const resolvers: Resolvers<PiiContext> = {
   Date: CalendarDateScalar,
   Mutation: {
-    updateMyProfile: async (_: unknown, args: { input: ProfileValues }, ctx: PiiContext) => {
+    updateMyProfile: async (_, args, ctx) => {
       try {
-        return await updateOwnProfile(ctx, (ctx.principal as SubjectPrincipal).subjectId, args.input);
+        return await updateOwnProfile(ctx, (ctx.principal as SubjectPrincipal).subjectId, args.input as ProfileValues);
       } catch (error) {
         throw toGraphqlError(error);
       }
     },
   },
   User: {
-    __resolveReference: (reference: { id: string }) => ({ id: reference.id }),
+    __resolveReference: (reference) => ({ id: reference.id }),
     ...Object.fromEntries(PROFILE_FIELDS.map((field) => [field, readField(field)])),
   },
 };

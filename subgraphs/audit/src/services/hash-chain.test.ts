@@ -1,0 +1,34 @@
+import { chainHash, GENESIS_HASH, type ChainedFields } from './hash-chain';
+
+const event = (seq: number, overrides: Partial<ChainedFields> = {}): ChainedFields => ({
+  seq: String(seq),
+  occurredAt: new Date('2026-11-22T10:00:00.000Z'),
+  actorType: 'TENANT',
+  actorId: 'client-1',
+  tenantId: '22222222-2222-4222-8222-222222222222',
+  subjectId: '11111111-1111-4111-8111-111111111111',
+  action: 'PII_READ',
+  field: 'User.email',
+  purpose: 'order_fulfillment',
+  decision: 'ALLOW',
+  reason: 'CONSENT',
+  consentId: '33333333-3333-4333-8333-333333333333',
+  requestId: 'req-1',
+  ...overrides,
+});
+
+describe('audit hash chain', () => {
+  test('each hash depends on every field, the sequence number and the predecessor', () => {
+    const first = chainHash(GENESIS_HASH, event(1));
+    expect(first).toHaveLength(32);
+    expect(chainHash(GENESIS_HASH, event(1)).equals(first)).toBe(true);
+    for (const change of [{ decision: 'DENY' as const }, { seq: '2' }, { field: 'User.phone' }, { occurredAt: new Date('2026-11-22T10:00:00.001Z') }, { consentId: null }]) {
+      expect(chainHash(GENESIS_HASH, event(1, change)).equals(first)).toBe(false);
+    }
+    expect(chainHash(first, event(2)).equals(chainHash(GENESIS_HASH, event(2)))).toBe(false);
+  });
+
+  test('null and the string "null" hash differently (no field confusion)', () => {
+    expect(chainHash(GENESIS_HASH, event(1, { purpose: null })).equals(chainHash(GENESIS_HASH, event(1, { purpose: 'null' })))).toBe(false);
+  });
+});

@@ -1,0 +1,56 @@
+import type { Principal } from '../../../../shared/auth/principal';
+import { decideAccess, needsConsent, type AccessRequest } from './access-policy';
+
+const SUBJECT = '11111111-1111-4111-8111-111111111111';
+const tenant = (scopes: string[]): Principal => ({ kind: 'tenant', tenantId: 't1', clientId: 'c', scopes: new Set(scopes), isTenantAdmin: false });
+const consent = { subjectId: SUBJECT, consentId: 'consent-1', categories: ['CONTACT'] };
+const base = (overrides: Partial<AccessRequest>): AccessRequest => ({
+  principal: tenant(['pii:contact:read']),
+  subjectId: SUBJECT,
+  field: 'User.email',
+  category: 'CONTACT',
+  purpose: 'order_fulfillment',
+  purposeMalformed: false,
+  consent,
+  ...overrides,
+});
+
+describe('decideAccess (invariant 1)', () => {
+  test('tenant with scope, purpose and covering consent is allowed, citing the consent', () => {
+    expect(decideAccess(base({}))).toEqual({ allow: true, reason: 'CONSENT', consentId: 'consent-1' });
+  });
+
+  test.each([
+    ['anonymous', { principal: { kind: 'anonymous' } as Principal }, 'UNAUTHENTICATED'],
+    ['no scope', { principal: tenant(['pii:identity:read']) }, 'SCOPE_REQUIRED'],
+    ['masked-looking scope is not the read scope', { principal: tenant(['pii:contact']) }, 'SCOPE_REQUIRED'],
+    ['no purpose', { purpose: null }, 'PURPOSE_REQUIRED'],
+    ['malformed purpose', { purpose: null, purposeMalformed: true }, 'PURPOSE_REQUIRED'],
+    ['no consent', { consent: null }, 'CONSENT_REQUIRED'],
+    ['consent not looked up', { consent: undefined }, 'CONSENT_REQUIRED'],
+    ['consent for another category', { consent: { ...consent, categories: ['IDENTITY'] } }, 'CONSENT_REQUIRED'],
+    ['platform admin', { principal: { kind: 'platform_admin', sub: 'a', scopes: new Set(['platform:admin']) } as Principal }, 'FORBIDDEN'],
+    ['another subject', { principal: { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set() } as Principal }, 'FORBIDDEN'],
+  ])('%s is denied with %s', (_name, overrides, code) => {
+    expect(decideAccess(base(overrides as Partial<AccessRequest>))).toMatchObject({ allow: false, code, consentId: null });
+  });
+
+  test('the subject reads their own data without consent or purpose', () => {
+    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set() };
+    expect(decideAccess(base({ principal: self, consent: null, purpose: null }))).toEqual({ allow: true, reason: 'SELF', consentId: null });
+  });
+
+  test('a consent lookup is asked for only when it can change the outcome', () => {
+    expect(needsConsent(base({}))).toBe(true);
+    expect(needsConsent(base({ principal: tenant([]) }))).toBe(false);
+    expect(needsConsent(base({ purpose: null }))).toBe(false);
+    expect(needsConsent(base({ principal: { kind: 'anonymous' } }))).toBe(false);
+  });
+
+  test('deny messages never contain the subject id', () => {
+    for (const overrides of [{ consent: null }, { purpose: null }, { principal: tenant([]) }]) {
+      const decision = decideAccess(base(overrides));
+      expect(JSON.stringify(decision)).not.toContain(SUBJECT);
+    }
+  });
+});
