@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { QueryFailedError } from 'typeorm';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
+import { UniqueViolation } from '../../../../shared/db/errors';
 import { badInput, notFound } from '../../../../shared/errors';
 import type { IdentityRepository } from '../db/repositories/identity-repository';
 import type { SubjectRow, TenantLinkRow, TenantRow } from '../db/entities';
@@ -69,7 +69,7 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
       try {
         await repo.insertTenant(tenant);
       } catch (error) {
-        if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === '23505') {
+        if (error instanceof UniqueViolation) {
           throw badInput('input.idpOrganizationId', 'Another tenant already answers to this organization id');
         }
         throw error;

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { QueryFailedError } from 'typeorm';
+import { UniqueViolation } from '../../../../shared/db/errors';
 import { DependencyUnavailableError } from '../../../../shared/errors';
 import type { VaultRepository, EncryptedRecord } from '../db/repositories/vault-repository';
 import { dekAad, fieldAad, newDataKey, open, seal } from './crypto';
@@ -46,7 +46,7 @@ export function createVaultService(deps: { repo: VaultRepository; keys: KeyProvi
         await storeOnce(subjectId, profile);
       } catch (error) {
         // Two first writes raced to create the data key: the loser retries under the winner's key.
-        if (!(error instanceof QueryFailedError) || (error.driverError as { code?: string }).code !== '23505') throw error;
+        if (!(error instanceof UniqueViolation)) throw error;
         await storeOnce(subjectId, profile);
       }
     },

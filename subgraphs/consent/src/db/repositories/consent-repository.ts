@@ -1,5 +1,6 @@
 import { In, IsNull, type DataSource } from 'typeorm';
 import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { rethrowUniqueViolation } from '../../../../../shared/db/errors';
 import { ConsentEntity, ConsentEventEntity, type ConsentEventType, type ConsentRow } from '../entities';
 
 export interface ActiveGrant {
@@ -26,7 +27,10 @@ export function createConsentRepository(dataSource: DataSource) {
   });
 
   return {
-    /** One transaction: supersede the open consent for the same tenant and purpose, insert the new one, record history. */
+    /**
+     * One transaction: supersede the open consent for the same tenant and purpose, insert the new one,
+     * record history. Throws UniqueViolation if a concurrent grant for the same purpose won the race.
+     */
     async insertGrantSuperseding(consent: ConsentRow): Promise<void> {
       await dataSource.transaction(async (manager) => {
         const open = await manager.getRepository(ConsentEntity).find({
@@ -40,7 +44,7 @@ export function createConsentRepository(dataSource: DataSource) {
         }
         await manager.getRepository(ConsentEntity).insert(consent);
         await events.insert(historyOf(consent, 'GRANTED', consent.grantedAt));
-      });
+      }).catch(rethrowUniqueViolation);
     },
 
     /** Marks the subject's own consent withdrawn (once) and records it; returns the row, or null if not theirs. */

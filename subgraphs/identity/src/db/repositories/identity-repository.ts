@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { In, type DataSource } from 'typeorm';
 import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { rethrowUniqueViolation } from '../../../../../shared/db/errors';
 import { SubjectEntity, TenantEntity, TenantLinkEntity, type SubjectRow, type TenantLinkRow, type TenantRow } from '../entities';
 
 export type IdentityRepository = ReturnType<typeof createIdentityRepository>;
@@ -28,8 +29,9 @@ export function createIdentityRepository(dataSource: DataSource) {
       return subjects.findBy({ id: In([...ids]) });
     },
 
+    /** Throws UniqueViolation when another tenant already answers to the organization id. */
     async insertTenant(tenant: TenantRow): Promise<void> {
-      await tenants.insert(tenant);
+      await tenants.insert(tenant).catch(rethrowUniqueViolation);
     },
 
     findTenantsByIds(ids: readonly string[]): Promise<TenantRow[]> {

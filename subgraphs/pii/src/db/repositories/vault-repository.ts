@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { rethrowUniqueViolation } from '../../../../../shared/db/errors';
 import type { PiiFieldRow, SubjectKeyRow } from '../entities';
 
 export interface EncryptedRecord {
@@ -37,7 +38,10 @@ export function createVaultRepository(dataSource: DataSource) {
       return records;
     },
 
-    /** All changes of one profile update in one transaction: nothing is half-written. */
+    /**
+     * All changes of one profile update in one transaction: nothing is half-written. Throws
+     * UniqueViolation when a concurrent first write created the subject's key meanwhile.
+     */
     async saveProfile(change: { newKey: SubjectKeyRow | null; upserts: PiiFieldRow[]; deletes: { subjectId: string; fields: string[] } }) {
       await dataSource.transaction(async (manager) => {
         if (change.newKey) {
@@ -59,7 +63,7 @@ export function createVaultRepository(dataSource: DataSource) {
             change.deletes.fields,
           ]);
         }
-      });
+      }).catch(rethrowUniqueViolation);
     },
   };
 }
