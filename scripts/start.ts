@@ -56,6 +56,7 @@ async function main() {
     process.stdout.write('privgraph: stopping\n');
     await stack.stop();
     await embedded?.stop();
+    process.stdout.write('privgraph: stopped\n');
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -55,6 +55,8 @@ export async function startGraphqlService<TContext extends BaseContext>(
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
+    // Signals are handled once per process (scripts/start.ts, server/run.ts), which stops services in order.
+    stopOnTerminationSignals: false,
     validationRules: options.validationRules,
     formatError: createErrorFormatter(options.logger),
     plugins: [
