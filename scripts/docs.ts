@@ -3,7 +3,6 @@
  *   docs/errors.md      from the closed set of error codes (shared/errors.ts)
  *   docs/pii-fields.md  from the @pii directives of the pii subgraph
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { subgraphSdlPath } from '../gateway/src/supergraph';
@@ -11,6 +10,7 @@ import { ERROR_CODES } from '../shared/errors';
 import { piiFieldsOf } from '../shared/permissions';
 import { readScopeFor } from '../shared/pii';
 import { loadSdl } from '../shared/server/subgraph';
+import { writeOrCheck } from './generated-files';
 
 const DOCS = join(__dirname, '..', 'docs');
 
@@ -51,28 +51,11 @@ function piiDoc(): string {
   ].join('\n');
 }
 
-const outputs: [string, string][] = [
-  [join(DOCS, 'errors.md'), errorsDoc()],
-  [join(DOCS, 'pii-fields.md'), piiDoc()],
-];
-const check = process.argv.includes('--check');
-let drift = false;
-mkdirSync(DOCS, { recursive: true });
-for (const [path, content] of outputs) {
-  if (check) {
-    let current = '';
-    try {
-      current = readFileSync(path, 'utf8');
-    } catch {
-      /* missing counts as drift */
-    }
-    if (current !== content) {
-      console.error(`${path} is out of date: run "npm run docs" and commit it`);
-      drift = true;
-    }
-  } else {
-    writeFileSync(path, content);
-    console.log(`wrote ${path}`);
-  }
-}
-if (drift) process.exit(1);
+writeOrCheck(
+  [
+    [join(DOCS, 'errors.md'), errorsDoc()],
+    [join(DOCS, 'pii-fields.md'), piiDoc()],
+  ],
+  process.argv.includes('--check'),
+  'npm run docs',
+);

@@ -2,9 +2,10 @@ import { getDirective } from '@graphql-tools/utils';
 import { isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
-import type { Principal } from './auth/principal';
+import { resolvePrincipal, type Principal } from './auth/principal';
 import { forbidden, privgraphError } from './errors';
 import { isPiiCategory, type PiiCategory } from './pii';
+import { purposeFrom, requestIdFrom } from './request';
 
 /** What every service's per-request context carries. */
 export interface ServiceContext {
@@ -119,3 +120,14 @@ export const isTenantOrPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ct
   requireKind(ctx, ['tenant', 'platform_admin']),
 );
 export { allow };
+
+/** The part of every service's context that comes from the request itself: who asks, why, under which id. */
+export async function requestContext(
+  req: { header(name: string): string | undefined },
+  verifier: import('./auth/verifier').TokenVerifier,
+  directory: import('./auth/principal').Directory,
+): Promise<ServiceContext> {
+  const principal = await resolvePrincipal(req.header('authorization'), verifier, directory);
+  const { purpose, malformed } = purposeFrom(req);
+  return { principal, requestId: requestIdFrom(req), purpose, purposeMalformed: malformed };
+}

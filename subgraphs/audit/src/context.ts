@@ -1,9 +1,7 @@
 import type { Request } from 'express';
-import { resolvePrincipal } from '../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
-import type { ServiceContext } from '../../../shared/permissions';
-import { purposeFrom, requestIdFrom } from '../../../shared/request';
+import { requestContext, type ServiceContext } from '../../../shared/permissions';
 import type { AuditService } from './services/audit-service';
 
 export interface AuditContext extends ServiceContext {
@@ -12,8 +10,6 @@ export interface AuditContext extends ServiceContext {
 
 export function createContextFactory(deps: { verifier: TokenVerifier; directory: ExtendedDirectory; audit: AuditService }) {
   return async (req: Request): Promise<AuditContext> => {
-    const principal = await resolvePrincipal(req.header('authorization'), deps.verifier, deps.directory);
-    const { purpose, malformed } = purposeFrom(req);
-    return { principal, requestId: requestIdFrom(req), purpose, purposeMalformed: malformed, audit: deps.audit };
+    return { ...(await requestContext(req, deps.verifier, deps.directory)), audit: deps.audit };
   };
 }

@@ -1,10 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Request } from 'express';
-import { resolvePrincipal } from '../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
-import type { ServiceContext } from '../../../shared/permissions';
-import { purposeFrom, requestIdFrom } from '../../../shared/request';
+import { requestContext, type ServiceContext } from '../../../shared/permissions';
 import type { ConsentRow } from './db/entities';
 import type { ConsentService } from './services/consent-service';
 
@@ -15,15 +13,11 @@ export interface ConsentContext extends ServiceContext {
 
 export function createContextFactory(deps: { verifier: TokenVerifier; directory: ExtendedDirectory; consents: ConsentService }) {
   return async (req: Request): Promise<ConsentContext> => {
-    const principal = await resolvePrincipal(req.header('authorization'), deps.verifier, deps.directory);
-    const { purpose, malformed } = purposeFrom(req);
+    const base = await requestContext(req, deps.verifier, deps.directory);
     return {
-      principal,
-      requestId: requestIdFrom(req),
-      purpose,
-      purposeMalformed: malformed,
+      ...base,
       consents: deps.consents,
-      consentsOfUser: new DataLoader((ids) => deps.consents.consentsVisibleTo(principal, ids)),
+      consentsOfUser: new DataLoader((ids) => deps.consents.consentsVisibleTo(base.principal, ids)),
     };
   };
 }

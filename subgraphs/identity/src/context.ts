@@ -1,9 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Request } from 'express';
-import { resolvePrincipal } from '../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
-import type { ServiceContext } from '../../../shared/permissions';
-import { purposeFrom, requestIdFrom } from '../../../shared/request';
+import { requestContext, type ServiceContext } from '../../../shared/permissions';
 import type { TenantRow } from './db/entities';
 import type { IdentityService, UserView } from './services/identity-service';
 
@@ -15,15 +13,11 @@ export interface IdentityContext extends ServiceContext {
 
 export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService }) {
   return async (req: Request): Promise<IdentityContext> => {
-    const principal = await resolvePrincipal(req.header('authorization'), deps.verifier, deps.identity.directory);
-    const { purpose, malformed } = purposeFrom(req);
+    const base = await requestContext(req, deps.verifier, deps.identity.directory);
     return {
-      principal,
-      requestId: requestIdFrom(req),
-      purpose,
-      purposeMalformed: malformed,
+      ...base,
       identity: deps.identity,
-      users: new DataLoader((ids) => deps.identity.userViews(principal, ids)),
+      users: new DataLoader((ids) => deps.identity.userViews(base.principal, ids)),
       tenants: new DataLoader(async (ids) => {
         const found = new Map((await deps.identity.listTenantsByIds(ids)).map((t) => [t.id, t]));
         return ids.map((id) => found.get(id) ?? null);

@@ -1,12 +1,10 @@
 import DataLoader from 'dataloader';
 import type { Request } from 'express';
 import type { AuditSink } from '../../../shared/audit/events';
-import { resolvePrincipal } from '../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ConsentLookups } from '../../../shared/consent-client';
 import type { Directory } from '../../../shared/auth/principal';
-import type { ServiceContext } from '../../../shared/permissions';
-import { purposeFrom, requestIdFrom } from '../../../shared/request';
+import { requestContext, type ServiceContext } from '../../../shared/permissions';
 import type { EncryptedRecord } from './db/repositories/vault-repository';
 import { createPrivacyGuard, type PrivacyGuard } from './services/privacy-guard';
 import type { VaultService } from './services/vault-service';
@@ -29,17 +27,12 @@ export interface PiiContextDeps {
 
 export function createContextFactory(deps: PiiContextDeps) {
   return async (req: Request): Promise<PiiContext> => {
-    const principal = await resolvePrincipal(req.header('authorization'), deps.verifier, deps.directory);
-    const { purpose, malformed } = purposeFrom(req);
-    const requestId = requestIdFrom(req);
+    const base = await requestContext(req, deps.verifier, deps.directory);
     return {
-      principal,
-      requestId,
-      purpose,
-      purposeMalformed: malformed,
+      ...base,
       now: deps.now,
       vault: deps.vault,
-      guard: createPrivacyGuard(deps, { principal, purpose, purposeMalformed: malformed, requestId }),
+      guard: createPrivacyGuard(deps, base),
       records: new DataLoader(async (ids) => {
         const found = await deps.vault.loadRecords(ids);
         return ids.map((id) => found.get(id));
