@@ -84,6 +84,29 @@ describe('audit log', () => {
     }
   });
 
+  test('with the audit store refusing writes, PII fails closed and the log stays intact', async () => {
+    const shop = await createTenant(stack, 'Store Shop');
+    const subject = await createSubject(stack, 'storedown', PROFILE, [shop]);
+    await grantConsent(stack, subject, { tenantId: shop, purpose: 'crm', categories: ['CONTACT'] });
+    const token = await stack.tokens.tenant(shop, ['pii:contact:read']);
+    const query = 'query($ref: ID!) { user(ref: $ref) { ref email } }';
+    const table = `"${stack.schemas.audit}".audit_event`;
+    const before = (await verify()).checked;
+    // The store rejects every insert (as a full disk or a revoked grant would); the audit service itself is up.
+    await stack.sql(`ALTER TABLE ${table} ADD CONSTRAINT refuse_all CHECK (false) NOT VALID`);
+    try {
+      const during = await stack.gql(query, { ref: subject.refs[shop] }, { token, purpose: 'crm' });
+      expect(during.data?.user).toEqual({ ref: subject.refs[shop], email: null });
+      expect(codes(during)).toEqual(['AUDIT_UNAVAILABLE']);
+      expect(JSON.stringify(during)).not.toContain(PROFILE.email);
+    } finally {
+      await stack.sql(`ALTER TABLE ${table} DROP CONSTRAINT refuse_all`);
+    }
+    expect(await verify()).toMatchObject({ ok: true, checked: before });
+    const after = await stack.gql(query, { ref: subject.refs[shop] }, { token, purpose: 'crm' });
+    expect(after.data?.user.email).toBe(PROFILE.email);
+  });
+
   test('with the audit service down, PII fails closed with AUDIT_UNAVAILABLE while non-PII fields still resolve', async () => {
     const shop = await createTenant(stack, 'Down Shop');
     const subject = await createSubject(stack, 'downtime', PROFILE, [shop]);

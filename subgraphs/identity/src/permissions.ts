@@ -6,7 +6,8 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(schema, {
     Query: { me: isSubject, user: isTenant, users: isTenant, tenants: isPlatformAdmin, myTenantLinks: isSubject },
     Mutation: { createTenant: isPlatformAdmin, connectTenant: isSubject },
-    Tenant: isAuthenticated,
+    // Reached only by platform-admin operations; through _entities no one else may read another tenant's settings.
+    Tenant: isPlatformAdmin,
     TenantLink: isSubject,
     User: isAuthenticated,
     UserConnection: allow,

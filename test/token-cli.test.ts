@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+
+/** `npm run token` as a user runs it: stdout holds only the token. */
+describe('npm run token', () => {
+  const root = join(__dirname, '..');
+  const dataDir = mkdtempSync(join(tmpdir(), 'privgraph-token-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const { NODE_ENV: _ignored, ...base } = process.env;
+    return spawnSync('npm', ['run', 'token', '--', ...args], {
+      cwd: root,
+      env: { ...base, PRIVGRAPH_DATA_DIR: dataDir, ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  };
+
+  test('prints one Logto-shaped token per principal and nothing else on stdout', () => {
+    const admin = run(['admin']);
+    expect(admin.status).toBe(0);
+    expect(admin.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    expect(decodeProtectedHeader(admin.stdout.trim())).toMatchObject({ alg: 'ES384', typ: 'at+jwt' });
+    expect(decodeJwt(admin.stdout.trim())).toMatchObject({ scope: 'platform:admin' });
+
+    const tenant = run(['tenant', 'tenant-123', '--scopes', 'pii:contact:read pii:identity:read', '--ttl', '60']);
+    const claims = decodeJwt(tenant.stdout.trim());
+    expect(claims).toMatchObject({ organization_id: 'tenant-123', scope: 'pii:contact:read pii:identity:read' });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(60);
+
+    expect(decodeJwt(run(['subject', 'alice']).stdout.trim())).toMatchObject({ sub: 'alice' });
+  });
+
+  test('refuses bad usage with a message on stderr', () => {
+    const result = run(['tenant']);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/tenant needs the tenant id/);
+    expect(run(['subject', 'alice', '--ttl', 'forever']).stderr).toMatch(/--ttl must be/);
+  });
+
+  test('is refused in production and when an external issuer is configured', () => {
+    const production = run(['admin'], { NODE_ENV: 'production' });
+    expect(production.status).toBe(2);
+    expect(production.stdout).toBe('');
+    expect(production.stderr).toMatch(/disabled when NODE_ENV=production/);
+    expect(run(['admin'], { LOGTO_ENDPOINT: 'https://auth.example.com' }).stderr).toMatch(/external issuer is configured/);
+  });
+});
