@@ -14,11 +14,10 @@ interface Pending {
  * next one. Each caller's promise resolves only after the transaction holding its events commits,
  * so throughput grows with load while every event is still durable before the caller proceeds.
  */
-export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: number } = {}): AuditSink & { flushes(): number } {
+export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: number } = {}): AuditSink {
   const maxBatch = options.maxBatch ?? 5000;
   const queue: Pending[] = [];
   let running = false;
-  let flushCount = 0;
 
   async function drain() {
     running = true;
@@ -32,7 +31,6 @@ export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: n
       }
       try {
         await repo.appendChained((head) => chain(head.seq, head.hash ?? GENESIS_HASH, batch.flatMap((p) => p.events)));
-        flushCount += 1;
         for (const pending of batch) pending.resolve();
       } catch (error) {
         for (const pending of batch) pending.reject(error);
@@ -49,7 +47,6 @@ export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: n
         if (!running) void drain();
       });
     },
-    flushes: () => flushCount,
   };
 
   function chain(headSeq: bigint, headHash: Buffer, events: AuditEventInput[]): AuditEventRow[] {
