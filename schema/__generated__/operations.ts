@@ -94,6 +94,8 @@ export type AuditFilter = {
   decision?: InputMaybe<AuditDecision>;
   field?: InputMaybe<Scalars['String']['input']>;
   purpose?: InputMaybe<Scalars['String']['input']>;
+  /** All decisions made for one request (the x-request-id the gateway returned). */
+  requestId?: InputMaybe<Scalars['String']['input']>;
   since?: InputMaybe<Scalars['DateTime']['input']>;
   subjectRef?: InputMaybe<Scalars['ID']['input']>;
   /** Platform admin only: events of one tenant. */
@@ -342,6 +344,8 @@ export type AuditFilter = {
   decision?: AuditDecision | null | undefined;
   field?: string | null | undefined;
   purpose?: string | null | undefined;
+  /** All decisions made for one request (the x-request-id the gateway returned). */
+  requestId?: string | null | undefined;
   since?: string | null | undefined;
   subjectRef?: string | number | null | undefined;
   /** Platform admin only: events of one tenant. */

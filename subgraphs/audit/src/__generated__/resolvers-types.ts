@@ -73,6 +73,8 @@ export type AuditFilter = {
   decision?: InputMaybe<AuditDecision>;
   field?: InputMaybe<Scalars['String']['input']>;
   purpose?: InputMaybe<Scalars['String']['input']>;
+  /** All decisions made for one request (the x-request-id the gateway returned). */
+  requestId?: InputMaybe<Scalars['String']['input']>;
   since?: InputMaybe<Scalars['DateTime']['input']>;
   subjectRef?: InputMaybe<Scalars['ID']['input']>;
   /** Platform admin only: events of one tenant. */

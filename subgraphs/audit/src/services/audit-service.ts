@@ -12,6 +12,7 @@ export interface AuditFilterInput {
   field?: string | null;
   purpose?: string | null;
   subjectRef?: string | null;
+  requestId?: string | null;
   tenantId?: string | null;
   since?: Date | null;
   until?: Date | null;
@@ -79,7 +80,7 @@ export function createAuditService(deps: { repo: AuditRepository; directory: Ext
         query.subjectId = subjectId;
       }
       if (filter?.since && filter?.until && filter.since >= filter.until) throw badInput('filter.until', 'until must be after since');
-      for (const key of ['action', 'decision', 'field', 'purpose'] as const) {
+      for (const key of ['action', 'decision', 'field', 'purpose', 'requestId'] as const) {
         const value = filter?.[key];
         if (value) query[key] = value;
       }

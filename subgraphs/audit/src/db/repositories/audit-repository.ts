@@ -15,6 +15,7 @@ export interface AuditQuery {
   decision?: string;
   field?: string;
   purpose?: string;
+  requestId?: string;
   since?: Date;
   until?: Date;
   beforeSeq?: string;
@@ -90,6 +91,7 @@ export function createAuditRepository(dataSource: DataSource) {
       if (query.decision !== undefined) add('decision = ?', query.decision);
       if (query.field !== undefined) add('field = ?', query.field);
       if (query.purpose !== undefined) add('purpose = ?', query.purpose);
+      if (query.requestId !== undefined) add('request_id = ?', query.requestId);
       if (query.since !== undefined) add('occurred_at >= ?', query.since);
       if (query.until !== undefined) add('occurred_at < ?', query.until);
       if (query.beforeSeq !== undefined) add('seq < ?::bigint', query.beforeSeq);
