@@ -8,10 +8,17 @@ import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
 import { startStack, type RunningStack } from '../../gateway/src/stack';
 import type { PiiOptions } from '../../subgraphs/pii/src/app';
 
-/** A clock the tests can move forward (consent expiry). */
+/**
+ * A clock the tests can move forward (consent expiry). A frozen clock moves only when told, so a
+ * model can predict expiry to the millisecond.
+ */
 export class TestClock {
   private offsetMs = 0;
-  readonly now = () => new Date(Date.now() + this.offsetMs);
+  private readonly frozenAt: number | null;
+  constructor(options: { frozen?: boolean } = {}) {
+    this.frozenAt = options.frozen ? Date.now() : null;
+  }
+  readonly now = () => new Date((this.frozenAt ?? Date.now()) + this.offsetMs);
   advance(ms: number) {
     this.offsetMs += ms;
   }
@@ -54,13 +61,13 @@ let counter = 0;
  * Starts gateway + four subgraphs on free ports against the test database, in throwaway schemas
  * (t<random>_identity, …) and a throwaway data directory; stop() drops them.
  */
-export async function startTestStack(options: { pii?: PiiOptions } = {}): Promise<TestStack> {
+export async function startTestStack(options: { pii?: PiiOptions; clock?: TestClock } = {}): Promise<TestStack> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is not set (test/kit/global-setup.ts sets it)');
   const dataDir = mkdtempSync(join(tmpdir(), 'privgraph-test-'));
   const key = await loadOrCreateDevIssuerKey(dataDir);
   const prefix = `t${process.pid}_${counter++}_${randomBytes(3).toString('hex')}_`;
-  const clock = new TestClock();
+  const clock = options.clock ?? new TestClock();
   const running = await startStack({
     env: {
       NODE_ENV: 'test',
