@@ -1,4 +1,6 @@
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+
+type Fetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'];
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -72,7 +74,9 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
   const urls = { ...config.common.internal.endpoints, ...options.subgraphUrls };
   const gateway = new ApolloGateway({
     supergraphSdl: loadSupergraph(),
-    buildService: ({ name }) => new ForwardingDataSource({ url: `${urls[name as ServiceName].replace(/\/+$/, '')}/graphql` }),
+    // Node's own fetch: the default fetcher (make-fetch-happen) builds an Error stack per request to detect TLS.
+    buildService: ({ name }) =>
+      new ForwardingDataSource({ url: `${urls[name as ServiceName].replace(/\/+$/, '')}/graphql`, fetcher: fetch as unknown as Fetcher }),
     logger,
   });
   const armor = new ApolloArmor({

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { unauthenticated } from '../errors';
 
 export type JwksSource = { kind: 'remote'; url: string } | { kind: 'local'; jwks: JSONWebKeySet };
@@ -28,14 +29,22 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
+const VERIFIED_TTL_MS = 60_000;
+
 export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
   const keys =
     settings.jwks.kind === 'remote'
       ? createRemoteJWKSet(new URL(settings.jwks.url), { cooldownDuration: 30_000, timeoutDuration: 5_000 })
       : createLocalJWKSet(settings.jwks.jwks);
 
+  // A token's signature does not change: remember verified tokens until they expire (at most
+  // VERIFIED_TTL_MS, so a key withdrawn from the JWKS stops being honoured within that time).
+  const verified = new LRUCache<string, { token: VerifiedToken; expiresAtMs: number }>({ max: 10_000, ttl: VERIFIED_TTL_MS });
+
   return {
     async verify(token) {
+      const cached = verified.get(token);
+      if (cached && cached.expiresAtMs + settings.clockToleranceSec * 1000 > Date.now()) return cached.token;
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, keys, {
@@ -58,13 +67,15 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
             : [],
       );
       const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
-      return {
+      const result: VerifiedToken = {
         issuer: payload.iss as string,
         sub: payload.sub as string,
         clientId,
         organizationId: typeof org === 'string' && org.length > 0 ? org : undefined,
         scopes,
       };
+      verified.set(token, { token: result, expiresAtMs: (payload.exp as number) * 1000 });
+      return result;
     },
   };
 }

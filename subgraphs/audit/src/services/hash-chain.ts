@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditEventInput } from '../../../../shared/audit/events';
 
 /** The predecessor of event 1. */
@@ -28,5 +28,6 @@ export function chainHash(prevHash: Buffer, event: ChainedFields): Buffer {
     event.consentId,
     event.requestId,
   ]);
-  return createHash('sha256').update(prevHash).update(canonical).digest();
+  // One-shot hashing: the same digest as update(prevHash).update(canonical), without a Hash object per event.
+  return hash('sha256', Buffer.concat([prevHash, Buffer.from(canonical, 'utf8')]), 'buffer');
 }

@@ -91,10 +91,8 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
     linksOfSubject: (subjectId: string) => repo.findLinksOfSubject(subjectId),
 
     async userByRef(tenantId: string, ref: string): Promise<UserView | null> {
-      const link = await repo.findLinkByRef(tenantId, ref);
-      if (!link) return null;
-      const [subject] = await repo.findSubjectsByIds([link.subjectId]);
-      return subject ? { id: subject.id, ref: link.ref, status: subject.status, createdAt: link.createdAt } : null;
+      const link = await repo.findLinkedSubjectByRef(tenantId, ref);
+      return link ? { id: link.subjectId, ref: link.ref, status: link.status, createdAt: link.createdAt } : null;
     },
 
     async pageUsers(tenantId: string, first: number | null | undefined, after: string | null | undefined): Promise<Page<UserView>> {

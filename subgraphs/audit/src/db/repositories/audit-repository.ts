@@ -30,8 +30,6 @@ const COLUMNS = [
 const SELECT_LIST = `e.seq::text AS seq, e.occurred_at AS "occurredAt", e.actor_type AS "actorType", e.actor_id AS "actorId",
   e.tenant_id AS "tenantId", e.subject_id AS "subjectId", e.action, e.field, e.purpose, e.decision, e.reason,
   e.consent_id AS "consentId", e.request_id AS "requestId", e.prev_hash AS "prevHash", e.hash`;
-/** PostgreSQL allows 65535 bind parameters per statement. */
-const ROWS_PER_INSERT = Math.floor(65_000 / COLUMNS.length);
 /** One writer at a time extends the chain, across processes too. */
 const CHAIN_LOCK = createHash('sha256').update('privgraph:audit:chain').digest().readBigInt64BE(0).toString();
 
@@ -40,23 +38,22 @@ export type AuditRepository = ReturnType<typeof createAuditRepository>;
 export function createAuditRepository(dataSource: DataSource) {
   const table = qualifiedTable(dataSource, 'audit_event');
 
+  /**
+   * One INSERT per batch, whatever its size: each column travels as one array parameter and
+   * unnest() turns them back into rows (15 parameters instead of 15 per row).
+   */
   async function insertRows(manager: EntityManager, rows: AuditEventRow[]) {
-    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-      const chunk = rows.slice(start, start + ROWS_PER_INSERT);
-      const params: unknown[] = [];
-      const tuples = chunk.map((row) => {
-        const values = [
-          row.seq, row.occurredAt, row.actorType, row.actorId, row.tenantId, row.subjectId, row.action, row.field,
-          row.purpose, row.decision, row.reason, row.consentId, row.requestId, row.prevHash, row.hash,
-        ];
-        const placeholders = values.map((value) => {
-          params.push(value);
-          return `$${params.length}`;
-        });
-        return `(${placeholders.join(', ')})`;
-      });
-      await manager.query(`INSERT INTO ${table} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
-    }
+    const column = <K extends keyof AuditEventRow>(key: K) => rows.map((row) => row[key]);
+    await manager.query(
+      `INSERT INTO ${table} (${COLUMNS.join(', ')})
+       SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
+                            $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[], $14::bytea[], $15::bytea[])`,
+      [
+        column('seq'), column('occurredAt'), column('actorType'), column('actorId'), column('tenantId'), column('subjectId'),
+        column('action'), column('field'), column('purpose'), column('decision'), column('reason'), column('consentId'),
+        column('requestId'), column('prevHash'), column('hash'),
+      ],
+    );
   }
 
   return {

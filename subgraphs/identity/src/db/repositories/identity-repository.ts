@@ -60,6 +60,17 @@ export function createIdentityRepository(dataSource: DataSource) {
       return links.findOneBy({ tenantId, ref });
     },
 
+    /** The link and its subject's status in one statement (the hot path of user(ref)). */
+    async findLinkedSubjectByRef(tenantId: string, ref: string): Promise<(TenantLinkRow & { status: SubjectRow['status'] }) | null> {
+      const rows = await dataSource.query(
+        `SELECT l.tenant_id AS "tenantId", l.subject_id AS "subjectId", l.ref, l.created_at AS "createdAt", s.status
+           FROM ${linkTable} l JOIN ${subjectTable} s ON s.id = l.subject_id
+          WHERE l.tenant_id = $1 AND l.ref = $2`,
+        [tenantId, ref],
+      );
+      return rows[0] ?? null;
+    },
+
     findLinksBySubjects(tenantId: string, subjectIds: readonly string[]): Promise<TenantLinkRow[]> {
       return links.findBy({ tenantId, subjectId: In([...subjectIds]) });
     },
