@@ -107,6 +107,21 @@ describe('PII vault', () => {
     expect(codes(malformed)).toEqual(['BAD_USER_INPUT']);
   });
 
+  test('concurrent grants for the same purpose all succeed and leave exactly one active consent', async () => {
+    const shop = await createTenant(stack, 'Busy Shop');
+    const subject = await createSubject(stack, 'busy', { email: 'busy@example.com' }, [shop]);
+    const grants = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        stack.gql('mutation($t: ID!) { grantConsent(input: { tenantId: $t, purpose: "crm", categories: [CONTACT], policyVersion: "v1" }) { id } }', { t: shop }, { token: subject.token }),
+      ),
+    );
+    expect(grants.flatMap((g) => codes(g))).toEqual([]);
+    const mine = await stack.gql('{ me { consents { status } } }', {}, { token: subject.token });
+    const statuses = mine.data?.me.consents.map((c: { status: string }) => c.status);
+    expect(statuses.filter((s: string) => s === 'ACTIVE')).toHaveLength(1);
+    expect(statuses.filter((s: string) => s === 'SUPERSEDED')).toHaveLength(11);
+  });
+
   test('consent input is validated', async () => {
     const shop = await createTenant(stack, 'Consent Shop');
     const subject = await createSubject(stack, 'consenter', { email: 'c@example.com' }, [shop]);
@@ -116,7 +131,7 @@ describe('PII vault', () => {
     expect((await grant({ categories: [] })).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.categories' });
     expect((await grant({ expiresAt: '2001-01-01T00:00:00Z' })).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.expiresAt' });
     expect(codes(await grant({ tenantId: '00000000-0000-4000-8000-000000000000' }))).toEqual(['NOT_FOUND']);
-    const consents = await stack.sql(`SELECT id FROM "${stack.schemas.consent}".consent`);
+    const consents = await stack.sql(`SELECT id FROM "${stack.schemas.consent}".consent WHERE tenant_id = $1`, [shop]);
     expect(consents).toHaveLength(0);
 
     const first = await grantConsent(stack, subject, { tenantId: shop, purpose: 'crm', categories: ['CONTACT'] });
@@ -130,7 +145,7 @@ describe('PII vault', () => {
     );
     const stranger = await stack.tokens.subject('stranger');
     expect(codes(await stack.gql('mutation($id: ID!) { withdrawConsent(id: $id) { id } }', { id: second }, { token: stranger }))).toEqual(['NOT_FOUND']);
-    const history = await stack.sql<{ type: string }>(`SELECT type FROM "${stack.schemas.consent}".consent_event ORDER BY id`);
+    const history = await stack.sql<{ type: string }>(`SELECT type FROM "${stack.schemas.consent}".consent_event WHERE tenant_id = $1 ORDER BY id`, [shop]);
     expect(history.map((h) => h.type)).toEqual(['GRANTED', 'SUPERSEDED', 'GRANTED']);
     await expect(stack.sql(`DELETE FROM "${stack.schemas.consent}".consent_event`)).rejects.toThrow(/append-only/);
   });

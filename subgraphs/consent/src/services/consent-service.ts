@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
-import { UniqueViolation } from '../../../../shared/db/errors';
 import { badInput, notFound } from '../../../../shared/errors';
 import { consentNotFound } from '../errors';
 import { isPiiCategory, PURPOSE_PATTERN, type PiiCategory } from '../../../../shared/pii';
@@ -71,13 +70,7 @@ export function createConsentService(deps: { repo: ConsentRepository; directory:
         withdrawnAt: null,
         supersededAt: null,
       };
-      try {
-        await repo.insertGrantSuperseding(consent);
-      } catch (error) {
-        // Two grants for the same purpose at once: the later one supersedes the earlier, so try once more.
-        if (!(error instanceof UniqueViolation)) throw error;
-        await repo.insertGrantSuperseding(consent);
-      }
+      await repo.insertGrantSuperseding(consent);
       return consent;
     },
 

@@ -1,6 +1,5 @@
 import { In, IsNull, type DataSource } from 'typeorm';
 import { qualifiedTable } from '../../../../../shared/db/data-source';
-import { rethrowUniqueViolation } from '../../../../../shared/db/errors';
 import { ConsentEntity, ConsentEventEntity, type ConsentEventType, type ConsentRow } from '../entities';
 
 export interface ActiveGrant {
@@ -29,10 +28,14 @@ export function createConsentRepository(dataSource: DataSource) {
   return {
     /**
      * One transaction: supersede the open consent for the same tenant and purpose, insert the new one,
-     * record history. Throws UniqueViolation if a concurrent grant for the same purpose won the race.
+     * record history. Grants for the same subject, tenant and purpose queue on a transaction lock, so
+     * concurrent grants each supersede the one before instead of colliding.
      */
     async insertGrantSuperseding(consent: ConsentRow): Promise<void> {
       await dataSource.transaction(async (manager) => {
+        await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `consent:${consent.subjectId}:${consent.tenantId}:${consent.purpose}`,
+        ]);
         const open = await manager.getRepository(ConsentEntity).find({
           where: { subjectId: consent.subjectId, tenantId: consent.tenantId, purpose: consent.purpose, withdrawnAt: IsNull(), supersededAt: IsNull() },
           lock: { mode: 'pessimistic_write' },
@@ -44,7 +47,7 @@ export function createConsentRepository(dataSource: DataSource) {
         }
         await manager.getRepository(ConsentEntity).insert(consent);
         await events.insert(historyOf(consent, 'GRANTED', consent.grantedAt));
-      }).catch(rethrowUniqueViolation);
+      });
     },
 
     /** Marks the subject's own consent withdrawn (once) and records it; returns the row, or null if not theirs. */
