@@ -21,9 +21,33 @@ export interface ExtendedDirectory extends Directory {
 }
 
 /**
- * The directory as seen from pii, consent and audit: HTTP calls to identity, with short-lived
- * caches so the hot path makes no call at all. Blocking a subject takes effect within SUBJECT_TTL.
+ * Short-lived caches in front of a directory, so resolving the caller costs nothing on the hot path.
+ * Blocking a subject takes effect within 30 s; a tenant created a moment ago is found within 1 s.
  */
+export function withDirectoryCache<D extends Directory>(directory: D): D {
+  const subjects = new LRUCache<string, { subjectId: string; status: SubjectStatus }>({ max: 50_000, ttl: 30_000 });
+  const tenants = new LRUCache<string, { tenantId: string | null }>({ max: 10_000, ttl: 30_000 });
+  return {
+    ...directory,
+    async resolveSubject(issuer: string, sub: string) {
+      const key = `${issuer}\u0000${sub}`;
+      const cached = subjects.get(key);
+      if (cached) return cached;
+      const resolved = await directory.resolveSubject(issuer, sub);
+      subjects.set(key, resolved);
+      return resolved;
+    },
+    async resolveTenant(organizationId: string) {
+      const cached = tenants.get(organizationId);
+      if (cached) return cached.tenantId ? { tenantId: cached.tenantId } : null;
+      const tenant = await directory.resolveTenant(organizationId);
+      tenants.set(organizationId, { tenantId: tenant?.tenantId ?? null }, tenant ? undefined : { ttl: 1_000 });
+      return tenant;
+    },
+  };
+}
+
+/** The directory as seen from pii, consent and audit: HTTP calls to identity, cached. */
 export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirectory {
   const client: InternalClient = createInternalClient({
     baseUrl: config.endpoints.identity,
@@ -31,24 +55,10 @@ export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirect
     timeoutMs: config.timeoutMs,
     dependency: 'directory',
   });
-  const subjects = new LRUCache<string, { subjectId: string; status: SubjectStatus }>({ max: 50_000, ttl: 30_000 });
-  const tenants = new LRUCache<string, { tenantId: string | null }>({ max: 10_000, ttl: 30_000 });
-
-  return {
-    async resolveSubject(issuer, sub) {
-      const key = `${issuer}\u0000${sub}`;
-      const cached = subjects.get(key);
-      if (cached) return cached;
-      const resolved = await client.post<{ subjectId: string; status: SubjectStatus }>(DIRECTORY_PATHS.resolveSubject, { issuer, sub });
-      subjects.set(key, resolved);
-      return resolved;
-    },
+  return withDirectoryCache<ExtendedDirectory>({
+    resolveSubject: (issuer, sub) => client.post<{ subjectId: string; status: SubjectStatus }>(DIRECTORY_PATHS.resolveSubject, { issuer, sub }),
     async resolveTenant(organizationId) {
-      const cached = tenants.get(organizationId);
-      if (cached) return cached.tenantId ? { tenantId: cached.tenantId } : null;
       const { tenantId } = await client.post<{ tenantId: string | null }>(DIRECTORY_PATHS.resolveTenant, { organizationId });
-      // Unknown organizations are remembered only briefly, so a tenant created a moment ago is found.
-      tenants.set(organizationId, { tenantId }, tenantId ? undefined : { ttl: 1_000 });
       return tenantId ? { tenantId } : null;
     },
     async existingTenants(tenantIds) {
@@ -64,5 +74,5 @@ export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirect
       const { subjectId } = await client.post<{ subjectId: string | null }>(DIRECTORY_PATHS.subjectForRef, { tenantId, ref });
       return subjectId;
     },
-  };
+  });
 }

@@ -1,3 +1,4 @@
+import { mintDevToken } from '../shared/auth/dev-issuer';
 import { startTestStack, type TestStack } from './kit/stack';
 import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, PROFILE } from './kit/scenario';
 
@@ -73,6 +74,22 @@ describe('audit log', () => {
     expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 5 });
     const columns = Object.keys(row);
     await stack.sql(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));
+    expect(await verify()).toMatchObject({ ok: true });
+  });
+
+  test('odd characters in a caller id are stored exactly (the chain still verifies)', async () => {
+    const shop = await createTenant(stack, 'Odd Shop');
+    const subject = await createSubject(stack, 'oddchars', PROFILE, [shop]);
+    await grantConsent(stack, subject, { tenantId: shop, purpose: 'crm', categories: ['CONTACT'] });
+    const clientId = 'client\twith\\odd\nchars\r and \\N';
+    const token = await mintDevToken(stack.key, { sub: clientId, clientId, organizationId: shop, scopes: ['pii:contact:read'] });
+    const response = await stack.gql('query($ref: ID!) { user(ref: $ref) { email } }', { ref: subject.refs[shop] }, { token, purpose: 'crm' });
+    expect(response.data?.user.email).toBe(PROFILE.email);
+    const [row] = await stack.sql<{ actor_id: string }>(
+      `SELECT actor_id FROM "${stack.schemas.audit}".audit_event WHERE request_id = $1`,
+      [response.headers.get('x-request-id')],
+    );
+    expect(row.actor_id).toBe(clientId);
     expect(await verify()).toMatchObject({ ok: true });
   });
 

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Request } from 'express';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
+import { withDirectoryCache } from '../../../shared/directory-client';
 import { requestContext, type ServiceContext } from '../../../shared/permissions';
 import type { TenantRow } from './db/entities';
 import type { IdentityService, UserView } from './services/identity-service';
@@ -12,8 +13,9 @@ export interface IdentityContext extends ServiceContext {
 }
 
 export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService }) {
+  const directory = withDirectoryCache(deps.identity.directory);
   return async (req: Request): Promise<IdentityContext> => {
-    const base = await requestContext(req, deps.verifier, deps.identity.directory);
+    const base = await requestContext(req, deps.verifier, directory);
     return {
       ...base,
       identity: deps.identity,

@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { DataSource, EntityManager } from 'typeorm';
 import { qualifiedTable } from '../../../../../shared/db/data-source';
 import type { AuditEventRow } from '../entities';
@@ -33,16 +37,50 @@ const SELECT_LIST = `e.seq::text AS seq, e.occurred_at AS "occurredAt", e.actor_
 /** One writer at a time extends the chain, across processes too. */
 const CHAIN_LOCK = createHash('sha256').update('privgraph:audit:chain').digest().readBigInt64BE(0).toString();
 
+/** A value in COPY's text format (PostgreSQL docs, COPY, "Text Format"): \N for NULL, escapes for \\ tab CR LF. */
+function copyValue(value: string | Buffer | null): string {
+  if (value === null) return '\\N';
+  if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`;
+  return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
 export type AuditRepository = ReturnType<typeof createAuditRepository>;
 
 export function createAuditRepository(dataSource: DataSource) {
   const table = qualifiedTable(dataSource, 'audit_event');
 
+  // COPY is the fastest way in (about twice the rows per second of a batch INSERT here); the embedded
+  // PGlite cannot take COPY FROM STDIN over its socket, so it gets the batch INSERT.
+  // Asked on the transaction's own connection: PGlite has one session, so a second connection would wait for this one.
+  let copySupported: boolean | undefined;
+  const supportsCopy = async (manager: EntityManager) => {
+    copySupported ??= !((await manager.query('SELECT version() AS version')) as { version: string }[])[0].version.includes('PGlite');
+    return copySupported;
+  };
+
+  async function insertRows(manager: EntityManager, rows: AuditEventRow[]) {
+    if (await supportsCopy(manager)) await copyRows(manager, rows);
+    else await insertRowsUnnest(manager, rows);
+  }
+
+  async function copyRows(manager: EntityManager, rows: AuditEventRow[]) {
+    const client = (await manager.queryRunner!.connect()) as PoolClient;
+    const lines = rows.map((row) =>
+      [
+        row.seq, row.occurredAt.toISOString(), row.actorType, row.actorId, row.tenantId, row.subjectId, row.action, row.field,
+        row.purpose, row.decision, row.reason, row.consentId, row.requestId, row.prevHash, row.hash,
+      ]
+        .map(copyValue)
+        .join('\t'),
+    );
+    await pipeline(Readable.from([`${lines.join('\n')}\n`]), client.query(copyFrom(`COPY ${table} (${COLUMNS.join(', ')}) FROM STDIN`)));
+  }
+
   /**
    * One INSERT per batch, whatever its size: each column travels as one array parameter and
    * unnest() turns them back into rows (15 parameters instead of 15 per row).
    */
-  async function insertRows(manager: EntityManager, rows: AuditEventRow[]) {
+  async function insertRowsUnnest(manager: EntityManager, rows: AuditEventRow[]) {
     const column = <K extends keyof AuditEventRow>(key: K) => rows.map((row) => row[key]);
     await manager.query(
       `INSERT INTO ${table} (${COLUMNS.join(', ')})
