@@ -262,7 +262,7 @@ async function auditWriterThroughput(databaseUrl: string, schema: string) {
     consentId: null,
     requestId: `bench-${i}`,
   });
-  const producers = 64;
+  const producers = Number(process.env.BENCH_S5_PRODUCERS ?? 64);
   const perRequest = 10;
   const deadline = Date.now() + SETTINGS.s5Seconds * 1000;
   let written = 0;
@@ -283,7 +283,7 @@ async function auditWriterThroughput(databaseUrl: string, schema: string) {
   return { eventsPerSecond: Math.round(written / seconds), written, stored: count as number, chainVerifies: verification.ok };
 }
 
-/** CPU per PII field: decrypt + decision + audit hash, in-process, no I/O. */
+/** CPU per PII field: decrypt + decision + event timestamp + audit hash, in-process, no I/O. */
 function cpuPerPiiField() {
   const key = randomBytes(32);
   const subjectId = randomUUID();
@@ -298,7 +298,7 @@ function cpuPerPiiField() {
       const decision = decideAccess({ principal, subjectId, field: 'User.email', category: 'CONTACT', purpose: PURPOSE, purposeMalformed: false, consent });
       prev = chainHash(prev, {
         seq: String(i + 1),
-        occurredAt: new Date(),
+        occurredAt: new Date().toISOString(),
         actorType: 'TENANT',
         actorId: 'c',
         tenantId: 't',

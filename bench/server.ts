@@ -76,7 +76,7 @@ async function main() {
               if (typeof value === 'string') request.http?.headers.set(header, value);
             }
           }
-        })({ url: urls[name] }),
+        })({ url: urls[name], fetcher: fetch as unknown as NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'] }),
     }),
   });
   const { url: plainGateway } = await startStandaloneServer(plain, {

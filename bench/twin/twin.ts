@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { composeServices } from '@apollo/composition';
-import { ApolloGateway } from '@apollo/gateway';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
@@ -117,7 +117,11 @@ export async function startTwin(databaseUrl: string, schema: string, rows: TwinR
     { name: 'profile', url: profileUrl, typeDefs: sdl('profile') },
   ]);
   if (composed.errors) throw new Error(composed.errors.map((e) => e.message).join('; '));
-  const gateway = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl: composed.supergraphSdl }) });
+  // Node's fetch, as in privgraph's gateway, so the comparison measures the privacy layer and not the HTTP client.
+  const fetcher = fetch as unknown as NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'];
+  const gateway = new ApolloServer({
+    gateway: new ApolloGateway({ supergraphSdl: composed.supergraphSdl, buildService: ({ url }) => new RemoteGraphQLDataSource({ url, fetcher }) }),
+  });
   const gatewayUrl = await listen(gateway);
 
   return {

@@ -4,7 +4,7 @@ import { isUuid } from '../../../../shared/db/data-source';
 import { badInput } from '../../../../shared/errors';
 import type { AuditEventRow } from '../db/entities';
 import type { AuditQuery, AuditRepository } from '../db/repositories/audit-repository';
-import { chainHash, GENESIS_HASH } from './hash-chain';
+import { canonicalTime, chainHash, GENESIS_HASH } from './hash-chain';
 
 export interface AuditFilterInput {
   action?: string | null;
@@ -103,7 +103,7 @@ export function createAuditService(deps: { repo: AuditRepository; directory: Ext
         for (const row of rows) {
           const seq = BigInt(row.seq);
           if (seq !== expectedSeq) return { ok: false, checked, firstBadSeq: Number(expectedSeq) };
-          const recomputed = chainHash(prevHash, { ...row, occurredAt: new Date(row.occurredAt) });
+          const recomputed = chainHash(prevHash, { ...row, occurredAt: canonicalTime(row.occurredAt) });
           if (!row.prevHash.equals(prevHash) || !row.hash.equals(recomputed)) {
             return { ok: false, checked, firstBadSeq: Number(seq) };
           }

@@ -1,7 +1,7 @@
 import type { AuditEventInput, AuditSink } from '../../../../shared/audit/events';
-import type { AuditRepository } from '../db/repositories/audit-repository';
+import type { AuditRepository, ChainHead } from '../db/repositories/audit-repository';
 import type { AuditEventRow } from '../db/entities';
-import { chainHash, GENESIS_HASH } from './hash-chain';
+import { canonicalTime, chainHash, GENESIS_HASH } from './hash-chain';
 
 interface Pending {
   events: AuditEventInput[];
@@ -9,34 +9,65 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+interface Prepared {
+  base: ChainHead;
+  rows: AuditEventRow[];
+}
+
+/** Transactions in flight at once: one committing while the next waits for the chain lock. */
+const MAX_IN_FLIGHT = 2;
+
 /**
  * Group commit: appends that arrive while a transaction is in flight are written together in the
  * next one. Each caller's promise resolves only after the transaction holding its events commits,
  * so throughput grows with load while every event is still durable before the caller proceeds.
+ *
+ * Hashing happens before the chain lock is taken, against the head this writer expects (the end
+ * of the batch it prepared last). Under the lock the real head is read; if it differs (another
+ * writer appended, or the previous batch failed) the batch is hashed again from the real head, so
+ * the chain is always built on what is committed.
  */
 export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: number } = {}): AuditSink {
   const maxBatch = options.maxBatch ?? 5000;
   const queue: Pending[] = [];
-  let running = false;
+  let inFlight = 0;
+  let expectedHead: ChainHead | null = null;
 
-  async function drain() {
-    running = true;
-    while (queue.length > 0) {
-      const batch: Pending[] = [];
-      let size = 0;
-      while (queue.length > 0 && (batch.length === 0 || size + queue[0].events.length <= maxBatch)) {
-        const next = queue.shift() as Pending;
-        batch.push(next);
-        size += next.events.length;
-      }
-      try {
-        await repo.appendChained((head) => chain(head.seq, head.hash ?? GENESIS_HASH, batch.flatMap((p) => p.events)));
-        for (const pending of batch) pending.resolve();
-      } catch (error) {
-        for (const pending of batch) pending.reject(error);
-      }
+  function takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let size = 0;
+    while (queue.length > 0 && (batch.length === 0 || size + queue[0].events.length <= maxBatch)) {
+      const next = queue.shift() as Pending;
+      batch.push(next);
+      size += next.events.length;
     }
-    running = false;
+    return batch;
+  }
+
+  function pump() {
+    while (queue.length > 0 && inFlight < MAX_IN_FLIGHT) {
+      const batch = takeBatch();
+      const events = batch.flatMap((p) => p.events);
+      const prepared = expectedHead ? prepare(expectedHead, events) : null;
+      expectedHead = prepared ? lastOf(prepared) : null;
+      inFlight += 1;
+      repo
+        .appendChained((head) => (prepared && sameHead(prepared.base, head) ? prepared.rows : prepare(head, events).rows))
+        .then(
+          (written) => {
+            if (!expectedHead) expectedHead = written;
+            for (const pending of batch) pending.resolve();
+          },
+          (error: unknown) => {
+            expectedHead = null;
+            for (const pending of batch) pending.reject(error);
+          },
+        )
+        .finally(() => {
+          inFlight -= 1;
+          pump();
+        });
+    }
   }
 
   return {
@@ -44,22 +75,31 @@ export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: n
       if (events.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         queue.push({ events, resolve, reject });
-        if (!running) void drain();
+        pump();
       });
     },
   };
-
-  function chain(headSeq: bigint, headHash: Buffer, events: AuditEventInput[]): AuditEventRow[] {
-    let prevHash = headHash;
-    let seq = headSeq;
-    return events.map((event) => {
-      seq += 1n;
-      const fields = { ...event, seq: seq.toString(), occurredAt: new Date(event.occurredAt) };
-      const hash = chainHash(prevHash, fields);
-      const row: AuditEventRow = { ...fields, prevHash, hash };
-      prevHash = hash;
-      return row;
-    });
-  }
 }
 
+function prepare(head: ChainHead, events: AuditEventInput[]): Prepared {
+  let prevHash = head.hash ?? GENESIS_HASH;
+  let seq = head.seq;
+  const rows = events.map((event) => {
+    seq += 1n;
+    const fields = { ...event, seq: seq.toString(), occurredAt: canonicalTime(event.occurredAt) };
+    const hash = chainHash(prevHash, fields);
+    const row: AuditEventRow = { ...fields, occurredAt: new Date(fields.occurredAt), prevHash, hash };
+    prevHash = hash;
+    return row;
+  });
+  return { base: head, rows };
+}
+
+function lastOf(prepared: Prepared): ChainHead {
+  const last = prepared.rows.at(-1);
+  return last ? { seq: BigInt(last.seq), hash: last.hash } : prepared.base;
+}
+
+function sameHead(a: ChainHead, b: ChainHead): boolean {
+  return a.seq === b.seq && (a.hash === null ? b.hash === null : b.hash !== null && a.hash.equals(b.hash));
+}

@@ -1,8 +1,8 @@
-import { chainHash, GENESIS_HASH, type ChainedFields } from './hash-chain';
+import { canonicalTime, chainHash, GENESIS_HASH, type ChainedFields } from './hash-chain';
 
 const event = (seq: number, overrides: Partial<ChainedFields> = {}): ChainedFields => ({
   seq: String(seq),
-  occurredAt: new Date('2026-11-22T10:00:00.000Z'),
+  occurredAt: '2026-11-22T10:00:00.000Z',
   actorType: 'TENANT',
   actorId: 'client-1',
   tenantId: '22222222-2222-4222-8222-222222222222',
@@ -22,10 +22,16 @@ describe('audit hash chain', () => {
     const first = chainHash(GENESIS_HASH, event(1));
     expect(first).toHaveLength(32);
     expect(chainHash(GENESIS_HASH, event(1)).equals(first)).toBe(true);
-    for (const change of [{ decision: 'DENY' as const }, { seq: '2' }, { field: 'User.phone' }, { occurredAt: new Date('2026-11-22T10:00:00.001Z') }, { consentId: null }]) {
+    for (const change of [{ decision: 'DENY' as const }, { seq: '2' }, { field: 'User.phone' }, { occurredAt: '2026-11-22T10:00:00.001Z' }, { consentId: null }]) {
       expect(chainHash(GENESIS_HASH, event(1, change)).equals(first)).toBe(false);
     }
     expect(chainHash(first, event(2)).equals(chainHash(GENESIS_HASH, event(2)))).toBe(false);
+  });
+
+  test('times are hashed in one canonical form, whatever offset they arrived with', () => {
+    expect(canonicalTime('2026-11-22T11:00:00+01:00')).toBe('2026-11-22T10:00:00.000Z');
+    expect(canonicalTime(new Date('2026-11-22T10:00:00Z'))).toBe('2026-11-22T10:00:00.000Z');
+    expect(canonicalTime('2026-11-22T10:00:00.000Z')).toBe('2026-11-22T10:00:00.000Z');
   });
 
   test('null and the string "null" hash differently (no field confusion)', () => {

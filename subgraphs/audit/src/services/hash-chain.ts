@@ -4,7 +4,15 @@ import type { AuditEventInput } from '../../../../shared/audit/events';
 /** The predecessor of event 1. */
 export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 
-export type ChainedFields = Omit<AuditEventInput, 'occurredAt'> & { seq: string; occurredAt: Date };
+/** occurredAt as canonical ISO-8601 with milliseconds and Z (what PostgreSQL's timestamptz gives back). */
+export type ChainedFields = AuditEventInput & { seq: string };
+
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+export function canonicalTime(value: string | Date): string {
+  if (typeof value === 'string' && CANONICAL_TIME.test(value)) return value;
+  return (typeof value === 'string' ? new Date(value) : value).toISOString();
+}
 
 /**
  * hash(n) = SHA-256(hash(n-1) ‖ canonical(event n)). The canonical form is a JSON array in a fixed
@@ -15,7 +23,7 @@ export function chainHash(prevHash: Buffer, event: ChainedFields): Buffer {
   const canonical = JSON.stringify([
     1,
     event.seq,
-    event.occurredAt.toISOString(),
+    event.occurredAt,
     event.actorType,
     event.actorId,
     event.tenantId,

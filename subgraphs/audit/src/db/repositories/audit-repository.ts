@@ -97,18 +97,20 @@ export function createAuditRepository(dataSource: DataSource) {
   return {
     /**
      * Extends the chain in one transaction: lock, read the head, let `build` hash the new rows
-     * from it, insert. Committed when the promise resolves.
+     * from it, insert. Committed when the promise resolves, which gives the new head.
      */
-    async appendChained(build: (head: ChainHead) => AuditEventRow[]): Promise<number> {
+    async appendChained(build: (head: ChainHead) => AuditEventRow[]): Promise<ChainHead> {
       return dataSource.transaction(async (manager) => {
         await manager.query('SELECT pg_advisory_xact_lock($1::bigint)', [CHAIN_LOCK]);
         const [head] = (await manager.query(`SELECT e.seq::text AS seq, e.hash FROM ${table} e ORDER BY e.seq DESC LIMIT 1`)) as {
           seq: string;
           hash: Buffer;
         }[];
-        const rows = build(head ? { seq: BigInt(head.seq), hash: head.hash } : { seq: 0n, hash: null });
+        const current: ChainHead = head ? { seq: BigInt(head.seq), hash: head.hash } : { seq: 0n, hash: null };
+        const rows = build(current);
         await insertRows(manager, rows);
-        return rows.length;
+        const last = rows.at(-1);
+        return last ? { seq: BigInt(last.seq), hash: last.hash } : current;
       });
     },
 
