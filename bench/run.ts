@@ -455,8 +455,10 @@ async function main() {
       },
       s5AuditWriter: { ...s5, target: 30_000 },
       cpuPerPiiFieldMicros: { value: cpuMicros, target: 10 },
+      // Whole statements: a directory cache expiring during the probe can add one statement to one request.
       sqlPerRequestSameFor10And100:
-        reports.find((r) => r.name === 'S2-10')?.guarded.sqlPerRequest === reports.find((r) => r.name === 'S2-100')?.guarded.sqlPerRequest,
+        Math.round(reports.find((r) => r.name === 'S2-10')?.guarded.sqlPerRequest ?? NaN) ===
+        Math.round(reports.find((r) => r.name === 'S2-100')?.guarded.sqlPerRequest ?? NaN),
     };
     printTable(report);
     if (jsonPath) {
