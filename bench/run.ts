@@ -51,6 +51,8 @@ interface Side {
   errors: number;
   requests: number;
   sqlPerRequest: number;
+  /** CPU time of the server process (all services) per request, in ms: steadier than rps on a shared machine. */
+  cpuMsPerRequest: number;
 }
 interface ScenarioReport {
   name: string;
@@ -145,6 +147,7 @@ interface Target {
   tokens?: string[];
 }
 
+/** SQL statements per pool, and the server process's CPU time so far (cpuMicros). */
 async function counters(info: ServerInfo): Promise<Record<string, number>> {
   return (await (await fetch(`${info.control}/counters`)).json()) as Record<string, number>;
 }
@@ -167,7 +170,7 @@ async function load(target: Target, seconds: number, connections: number) {
   return { result, responseErrors };
 }
 
-type Measured = { rps: number; p50: number; p99: number; errors: number; requests: number; sql: number; ok: number };
+type Measured = { rps: number; p50: number; p99: number; errors: number; requests: number; sql: number; ok: number; cpuMicros: number };
 
 /** One measured run; with rotating tokens, four slices with a different caller each. */
 async function measure(info: ServerInfo, target: Target, seconds = SETTINGS.seconds): Promise<Measured> {
@@ -180,6 +183,7 @@ async function measure(info: ServerInfo, target: Target, seconds = SETTINGS.seco
     const after = await counters(info);
     const sql = target.sqlApps.reduce((sum, app) => sum + (after[app] ?? 0) - (before[app] ?? 0), 0);
     runs.push({
+      cpuMicros: after.cpuMicros - before.cpuMicros,
       rps: result.requests.average,
       p50: result.latency.p50,
       p99: result.latency.p99,
@@ -199,6 +203,7 @@ async function measure(info: ServerInfo, target: Target, seconds = SETTINGS.seco
     requests,
     sql: requests > 0 ? runs.reduce((sum, r) => sum + r.sql, 0) / requests : 0,
     ok: runs.reduce((sum, r) => sum + r.ok, 0),
+    cpuMicros: runs.reduce((sum, r) => sum + r.cpuMicros, 0),
   };
 }
 
@@ -232,6 +237,7 @@ function summarise(runs: Measured[], sql: number): Side {
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     requests: runs.reduce((sum, r) => sum + r.requests, 0),
     sqlPerRequest: sql,
+    cpuMsPerRequest: Math.round((runs.reduce((sum, r) => sum + r.cpuMicros, 0) / Math.max(1, runs.reduce((sum, r) => sum + r.requests, 0)) / 1000) * 100) / 100,
   };
 }
 
@@ -477,11 +483,11 @@ function printTable(report: any) {
     '',
     `privgraph benchmark — ${report.date.slice(0, 10)}, ${report.machine.cores} cores, ${report.database} database, ${report.mode} run`,
     '',
-    `${'scenario'.padEnd(8)} ${pad('rps', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('sql/req', 8)} ${pad('errors', 6)} | ${pad('base rps', 8)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('sql/req', 8)} | ${pad('ratio', 5)} ${pad('target', 6)}`,
+    `${'scenario'.padEnd(8)} ${pad('rps', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('sql/req', 8)} ${pad('cpu ms', 7)} ${pad('errors', 6)} | ${pad('base rps', 8)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('sql/req', 8)} ${pad('cpu ms', 7)} | ${pad('ratio', 5)} ${pad('target', 6)}`,
   ];
   for (const s of report.scenarios as ScenarioReport[]) {
     lines.push(
-      `${s.name.padEnd(8)} ${pad(s.guarded.rps, 7)} ${pad(s.guarded.p50Ms, 7)} ${pad(s.guarded.p99Ms, 7)} ${pad(s.guarded.sqlPerRequest, 8)} ${pad(s.guarded.errors, 6)} | ${pad(s.baseline.rps, 8)} ${pad(s.baseline.p50Ms, 7)} ${pad(s.baseline.p99Ms, 7)} ${pad(s.baseline.sqlPerRequest, 8)} | ${pad(s.ratio, 5)} ${pad(s.target === null ? '-' : `≥${s.target}`, 6)}`,
+      `${s.name.padEnd(8)} ${pad(s.guarded.rps, 7)} ${pad(s.guarded.p50Ms, 7)} ${pad(s.guarded.p99Ms, 7)} ${pad(s.guarded.sqlPerRequest, 8)} ${pad(s.guarded.cpuMsPerRequest, 7)} ${pad(s.guarded.errors, 6)} | ${pad(s.baseline.rps, 8)} ${pad(s.baseline.p50Ms, 7)} ${pad(s.baseline.p99Ms, 7)} ${pad(s.baseline.sqlPerRequest, 8)} ${pad(s.baseline.cpuMsPerRequest, 7)} | ${pad(s.ratio, 5)} ${pad(s.target === null ? '-' : `≥${s.target}`, 6)}`,
     );
   }
   lines.push(

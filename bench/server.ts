@@ -100,7 +100,8 @@ async function main() {
   const control = http.createServer((req, res) => {
     if (req.url === '/counters') {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(statements));
+      const cpu = process.cpuUsage();
+      res.end(JSON.stringify({ ...statements, cpuMicros: cpu.user + cpu.system }));
       return;
     }
     if (req.url === '/stop' && !stopping) {
