@@ -3,7 +3,7 @@ import { isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
 import { resolvePrincipal, type Principal } from './auth/principal';
-import { forbidden, privgraphError } from './errors';
+import { DependencyUnavailableError, forbidden, privgraphError } from './errors';
 import { isPiiCategory, type PiiCategory } from './pii';
 import { purposeFrom, requestIdFrom } from './request';
 
@@ -127,7 +127,16 @@ export async function requestContext(
   verifier: import('./auth/verifier').TokenVerifier,
   directory: import('./auth/principal').Directory,
 ): Promise<ServiceContext> {
-  const principal = await resolvePrincipal(req.header('authorization'), verifier, directory);
+  let principal: Principal;
+  try {
+    principal = await resolvePrincipal(req.header('authorization'), verifier, directory);
+  } catch (error) {
+    // Without the directory no caller can be identified: refuse the whole request, clearly and retryably.
+    if (error instanceof DependencyUnavailableError) {
+      throw privgraphError('DEPENDENCY_UNAVAILABLE', 'The identity directory is unavailable; try again shortly', { httpStatus: 503 });
+    }
+    throw error;
+  }
   const { purpose, malformed } = purposeFrom(req);
   return { principal, requestId: requestIdFrom(req), purpose, purposeMalformed: malformed };
 }
