@@ -2,18 +2,12 @@ import { getDirective } from '@graphql-tools/utils';
 import { isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
-import { resolvePrincipal, type Principal } from './auth/principal';
-import { DependencyUnavailableError, forbidden, privgraphError } from './errors';
+import type { Principal } from './auth/principal';
+import { forbidden, privgraphError } from './errors';
+import type { ServiceContext } from './context';
 import { isPiiCategory, type PiiCategory } from './pii';
-import { purposeFrom, requestIdFrom } from './request';
 
-/** What every service's per-request context carries. */
-export interface ServiceContext {
-  principal: Principal;
-  requestId: string;
-  purpose: string | null;
-  purposeMalformed: boolean;
-}
+export type { ServiceContext };
 
 /** A shield rule (plain or logic); the library does not export the union from its entry point. */
 export type ShieldRule = Extract<IRules, { resolve: unknown } | { getRules: unknown }>;
@@ -120,23 +114,3 @@ export const isTenantOrPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ct
   requireKind(ctx, ['tenant', 'platform_admin']),
 );
 export { allow };
-
-/** The part of every service's context that comes from the request itself: who asks, why, under which id. */
-export async function requestContext(
-  req: { header(name: string): string | undefined },
-  verifier: import('./auth/verifier').TokenVerifier,
-  directory: import('./auth/principal').Directory,
-): Promise<ServiceContext> {
-  let principal: Principal;
-  try {
-    principal = await resolvePrincipal(req.header('authorization'), verifier, directory);
-  } catch (error) {
-    // Without the directory no caller can be identified: refuse the whole request, clearly and retryably.
-    if (error instanceof DependencyUnavailableError) {
-      throw privgraphError('DEPENDENCY_UNAVAILABLE', 'The identity directory is unavailable; try again shortly', { httpStatus: 503 });
-    }
-    throw error;
-  }
-  const { purpose, malformed } = purposeFrom(req);
-  return { principal, requestId: requestIdFrom(req), purpose, purposeMalformed: malformed };
-}

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
-import { requestContext, type ServiceContext } from '../../../shared/permissions';
+import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { AuditService } from './services/audit-service';
 
 export interface AuditContext extends ServiceContext {

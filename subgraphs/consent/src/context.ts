@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { Request } from 'express';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
-import { requestContext, type ServiceContext } from '../../../shared/permissions';
+import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { ConsentRow } from './db/entities';
 import type { ConsentService } from './services/consent-service';
 

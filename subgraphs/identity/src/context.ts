@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { Request } from 'express';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import { withDirectoryCache } from '../../../shared/directory-client';
-import { requestContext, type ServiceContext } from '../../../shared/permissions';
+import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { TenantRow } from './db/entities';
 import type { IdentityService, UserView } from './services/identity-service';
 

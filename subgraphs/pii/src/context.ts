@@ -4,7 +4,7 @@ import type { AuditSink } from '../../../shared/audit/events';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ConsentLookups } from '../../../shared/consent-client';
 import type { Directory } from '../../../shared/auth/principal';
-import { requestContext, type ServiceContext } from '../../../shared/permissions';
+import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { EncryptedRecord } from './db/repositories/vault-repository';
 import { createPrivacyGuard, type PrivacyGuard } from './services/privacy-guard';
 import type { VaultService } from './services/vault-service';
