@@ -11,7 +11,9 @@ describe('npm run token', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const run = (args: string[], env: Record<string, string> = {}) => {
-    const { NODE_ENV: _ignored, ...base } = process.env;
+    // As from a user's shell: no NODE_ENV from jest, and no npm_config_* inherited from an outer `npm run`
+    // (an outer --loglevel would override the repository's .npmrc and bring npm's banner back).
+    const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'NODE_ENV' && !key.toLowerCase().startsWith('npm_config_')));
     return spawnSync('npm', ['run', 'token', '--', ...args], {
       cwd: root,
       env: { ...base, PRIVGRAPH_DATA_DIR: dataDir, ...env },
