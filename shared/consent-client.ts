@@ -1,4 +1,4 @@
-import { createInternalClient } from './internal-api';
+import { internalClientFor } from './internal-api';
 import type { InternalApiConfig } from './config';
 
 export const CONSENT_ACTIVE_PATH = '/internal/v1/consents/active';
@@ -16,12 +16,7 @@ export interface ConsentLookups {
 }
 
 export function createRemoteConsentLookups(config: InternalApiConfig): ConsentLookups {
-  const client = createInternalClient({
-    baseUrl: config.endpoints.consent,
-    token: config.token,
-    timeoutMs: config.timeoutMs,
-    dependency: 'consent',
-  });
+  const client = internalClientFor(config, 'consent');
   return {
     async activeConsents(tenantId, purpose, subjectIds) {
       const { grants } = await client.post<{ grants: ActiveConsent[] }>(CONSENT_ACTIVE_PATH, { tenantId, purpose, subjectIds });

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Directory, SubjectStatus } from './auth/principal';
-import { createInternalClient, type InternalClient } from './internal-api';
+import { internalClientFor } from './internal-api';
 import type { InternalApiConfig } from './config';
 
 /** Paths of the identity service's internal directory API. */
@@ -49,12 +49,7 @@ export function withDirectoryCache<D extends Directory>(directory: D): D {
 
 /** The directory as seen from pii, consent and audit: HTTP calls to identity, cached. */
 export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirectory {
-  const client: InternalClient = createInternalClient({
-    baseUrl: config.endpoints.identity,
-    token: config.token,
-    timeoutMs: config.timeoutMs,
-    dependency: 'directory',
-  });
+  const client = internalClientFor(config, 'identity');
   return withDirectoryCache<ExtendedDirectory>({
     resolveSubject: (issuer, sub) => client.post<{ subjectId: string; status: SubjectStatus }>(DIRECTORY_PATHS.resolveSubject, { issuer, sub }),
     async resolveTenant(organizationId) {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
+import type { InternalApiConfig } from './config';
 import { DependencyUnavailableError } from './errors';
 
 /**
@@ -30,6 +31,19 @@ export interface InternalClientOptions {
   token: string;
   timeoutMs: number;
   dependency: DependencyUnavailableError['dependency'];
+}
+
+/** The dependency each service is, for errors that say which one failed. */
+const DEPENDENCY_OF = { identity: 'directory', consent: 'consent', audit: 'audit' } as const;
+
+/** A client for another service's internal API, from the shared configuration. */
+export function internalClientFor(config: InternalApiConfig, service: keyof typeof DEPENDENCY_OF): InternalClient {
+  return createInternalClient({
+    baseUrl: config.endpoints[service],
+    token: config.token,
+    timeoutMs: config.timeoutMs,
+    dependency: DEPENDENCY_OF[service],
+  });
 }
 
 export interface InternalClient {

@@ -7,8 +7,6 @@ import { forbidden, privgraphError } from './errors';
 import type { ServiceContext } from './context';
 import { isPiiCategory, type PiiCategory } from './pii';
 
-export type { ServiceContext };
-
 /** A shield rule (plain or logic); the library does not export the union from its entry point. */
 export type ShieldRule = Extract<IRules, { resolve: unknown } | { getRules: unknown }>;
 type FieldRules = Record<string, ShieldRule>;

@@ -1,16 +1,11 @@
 import DataLoader from 'dataloader';
-import { createInternalClient } from '../internal-api';
+import { internalClientFor } from '../internal-api';
 import type { InternalApiConfig } from '../config';
 import { AUDIT_INGEST_PATH, type AuditEventInput, type AuditSink } from './events';
 
 /** The audit service's ingest endpoint as a sink. */
 export function createRemoteAuditSink(config: InternalApiConfig): AuditSink {
-  const client = createInternalClient({
-    baseUrl: config.endpoints.audit,
-    token: config.token,
-    timeoutMs: config.timeoutMs,
-    dependency: 'audit',
-  });
+  const client = internalClientFor(config, 'audit');
   return {
     async append(events) {
       await client.post<{ appended: number }>(AUDIT_INGEST_PATH, { events });

@@ -91,4 +91,5 @@ export function actorOf(principal: Principal): { actorType: ActorType; actorId: 
   }
 }
 
-export type ActorType = 'SUBJECT' | 'TENANT' | 'PLATFORM_ADMIN' | 'ANONYMOUS' | 'SYSTEM';
+export const ACTOR_TYPES = ['SUBJECT', 'TENANT', 'PLATFORM_ADMIN', 'ANONYMOUS', 'SYSTEM'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];

@@ -7,7 +7,7 @@ import type { DataSource, EntitySchema, MigrationInterface } from 'typeorm';
 import type { CommonConfig, DatabaseConfig, ServiceName } from '../config';
 import { openDataSource } from '../db/data-source';
 import { componentLogger, type Logger } from '../logger';
-import type { ServiceContext } from '../permissions';
+import type { ServiceContext } from '../context';
 import { startGraphqlService, type RunningService } from './graphql-service';
 
 export interface SubgraphDefinition<TContext extends ServiceContext> {

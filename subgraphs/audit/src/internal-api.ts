@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { AUDIT_ACTIONS, AUDIT_INGEST_PATH, type AuditSink } from '../../../shared/audit/events';
+import { ACTOR_TYPES } from '../../../shared/auth/principal';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
 
@@ -10,7 +11,7 @@ const uuid = z.uuid().nullable();
 /** Validated strictly: the log must never hold free text that could carry personal data. */
 const eventSchema = z.strictObject({
   occurredAt: z.iso.datetime({ offset: true }),
-  actorType: z.enum(['SUBJECT', 'TENANT', 'PLATFORM_ADMIN', 'ANONYMOUS', 'SYSTEM']),
+  actorType: z.enum(ACTOR_TYPES),
   actorId: optionalId,
   tenantId: uuid,
   subjectId: uuid,
