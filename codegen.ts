@@ -18,7 +18,11 @@ const mappers: Record<string, Record<string, string>> = {
     Tenant: '../db/entities#TenantRow',
     TenantLink: '../db/entities#TenantLinkRow',
   },
-  pii: { User: '../services/profile-service#UserKey', Address: '../services/profile-input#AddressValue' },
+  pii: {
+    User: '../services/profile-service#UserKey',
+    Address: '../services/profile-input#AddressValue',
+    KeyRotation: '../db/entities#KeyRotationRow',
+  },
   consent: { User: '../services/consent-service#UserKey', Consent: '../db/entities#ConsentRow' },
   audit: { AuditEvent: '../services/audit-service#AuditEventView' },
 };

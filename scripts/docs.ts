@@ -8,7 +8,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { subgraphSdlPath } from '../gateway/src/supergraph';
 import { ERROR_CODES } from '../shared/errors';
 import { piiFieldsOf } from '../shared/permissions';
-import { readScopeFor } from '../shared/pii';
+import { maskedScopeFor, readScopeFor, type PiiMask } from '../shared/pii';
 import { loadSdl } from '../shared/server/subgraph';
 import { writeOrCheck } from './generated-files';
 
@@ -34,7 +34,12 @@ function errorsDoc(): string {
 
 function piiDoc(): string {
   const fields = piiFieldsOf(buildSubgraphSchema({ typeDefs: loadSdl(subgraphSdlPath('pii')) }));
-  const rows = fields.map((f) => `| \`${f.typeName}.${f.fieldName}\` | \`${f.category}\` | \`${readScopeFor(f.category)}\` |`);
+  const example: Record<PiiMask, string> = { EMAIL: 'a***@example.com', PHONE: '*** *** 1234', INITIAL: 'A.', LAST4: '***1234', ADDRESS: 'city and country only' };
+  const rows = fields.map(
+    (f) =>
+      `| \`${f.typeName}.${f.fieldName}\` | \`${f.category}\` | \`${readScopeFor(f.category)}\` | ` +
+      (f.mask ? `\`${maskedScopeFor(f.category)}\` → \`${f.mask}\` (${example[f.mask]}) |` : 'none |'),
+  );
   return [
     '# PII fields',
     '',
@@ -42,10 +47,12 @@ function piiDoc(): string {
     '',
     'A tenant receives one of these values only with the scope below, a purpose in the `x-privacy-purpose` header and',
     "the user's active consent for that purpose covering the category. Each resolution, allowed or denied, is audited",
-    'under the field name shown here before anything is released.',
+    'under the field name shown here before anything is released. A field with a mask also has a masked view: the',
+    'masked scope releases only that view, under the same consent rules, and its audit event has the reason',
+    '`CONSENT_MASKED`.',
     '',
-    '| field | category | scope |',
-    '| --- | --- | --- |',
+    '| field | category | scope | masked scope → mask |',
+    '| --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');

@@ -5,7 +5,7 @@ import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
 import type { Principal } from './auth/principal';
 import { forbidden, privgraphError } from './errors';
 import type { ServiceContext } from './context';
-import { isPiiCategory, type PiiCategory } from './pii';
+import { isPiiCategory, isPiiMask, type PiiCategory, type PiiMask } from './pii';
 
 /** A shield rule (plain or logic); the library does not export the union from its entry point. */
 export type ShieldRule = Extract<IRules, { resolve: unknown } | { getRules: unknown }>;
@@ -16,17 +16,21 @@ export interface PiiField {
   typeName: string;
   fieldName: string;
   category: PiiCategory;
+  /** How the value is shown under the category's masked scope; absent = no masked view. */
+  mask?: PiiMask;
 }
 
 /** Federation's own entry points; entities behind `_entities` are guarded by their field rules. */
 const FEDERATION_RULES: RuleTree = { Query: { _service: allow, _entities: allow }, _Service: allow };
 
-export function piiCategoryOf(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>): PiiCategory | undefined {
+/** The `@pii(category:, mask:)` directive of a field, if any. */
+export function piiDirectiveOf(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>): Omit<PiiField, 'typeName' | 'fieldName'> | undefined {
   const [directive] = getDirective(schema, field, 'pii') ?? [];
   if (!directive) return undefined;
-  const category = directive.category;
+  const { category, mask } = directive;
   if (!isPiiCategory(category)) throw new Error(`@pii on ${field.name} has an unknown category`);
-  return category;
+  if (mask !== undefined && mask !== null && !isPiiMask(mask)) throw new Error(`@pii on ${field.name} has an unknown mask`);
+  return mask ? { category, mask } : { category };
 }
 
 /** Every field marked `@pii` in the schema, the single source of truth for PII. */
@@ -35,8 +39,8 @@ export function piiFieldsOf(schema: GraphQLSchema): PiiField[] {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
-      const category = piiCategoryOf(schema, field);
-      if (category) fields.push({ typeName: type.name, fieldName: field.name, category });
+      const pii = piiDirectiveOf(schema, field);
+      if (pii) fields.push({ typeName: type.name, fieldName: field.name, ...pii });
     }
   }
   return fields;
@@ -65,14 +69,14 @@ export function guardSchema(
     const fieldRules: FieldRules = {};
     for (const field of Object.values(type.getFields())) {
       const coordinate = `${type.name}.${field.name}`;
-      const category = piiCategoryOf(schema, field);
+      const pii = piiDirectiveOf(schema, field);
       const explicit = isRule(given)
         ? given
         : (given?.[field.name] ?? (FEDERATION_RULES[type.name] as FieldRules | undefined)?.[field.name]);
-      if (category) {
+      if (pii) {
         if (explicit && !isRule(given)) throw new Error(`${coordinate} is @pii: its rule is derived, do not write one`);
         if (!piiRule) throw new Error(`${coordinate} is @pii but this service has no PII rule`);
-        fieldRules[field.name] = piiRule({ typeName: type.name, fieldName: field.name, category });
+        fieldRules[field.name] = piiRule({ typeName: type.name, fieldName: field.name, ...pii });
       } else if (explicit) {
         fieldRules[field.name] = explicit;
       } else {

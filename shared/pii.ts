@@ -14,6 +14,23 @@ export function readScopeFor(category: PiiCategory): string {
   return `pii:${category.toLowerCase()}:read`;
 }
 
+/** `CONTACT` → `pii:contact:read:masked`: the masked view of a category's fields that define a mask. */
+export function maskedScopeFor(category: PiiCategory): string {
+  return `${readScopeFor(category)}:masked`;
+}
+
+/**
+ * Masks a field can declare next to its category (`@pii(category: CONTACT, mask: EMAIL)`):
+ * EMAIL `a***@example.com`, PHONE `*** *** 1234`, INITIAL `A.`, LAST4 `***1234`,
+ * ADDRESS city and country kept, street and postal code hidden.
+ */
+export const PII_MASKS = ['EMAIL', 'PHONE', 'INITIAL', 'LAST4', 'ADDRESS'] as const;
+export type PiiMask = (typeof PII_MASKS)[number];
+
+export function isPiiMask(value: unknown): value is PiiMask {
+  return typeof value === 'string' && (PII_MASKS as readonly string[]).includes(value);
+}
+
 export const SCOPES = {
   platformAdmin: 'platform:admin',
   tenantAdmin: 'tenant:admin',

@@ -140,7 +140,7 @@ describe('audit log', () => {
 
     const storedEmail = () =>
       stack.sql<{ ciphertext: Buffer }>(
-        `SELECT f.ciphertext FROM "${stack.schemas.pii}".pii_field f
+        `SELECT f.ciphertext FROM "${stack.schema('pii_eu')}".pii_field f
            JOIN "${stack.schemas.identity}".subject s ON s.id = f.subject_id
           WHERE s.sub = 'downtime' AND f.field = 'email'`,
       );

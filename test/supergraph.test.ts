@@ -35,7 +35,7 @@ describe('supergraph and the @pii directive', () => {
     const user = schema.getType('User');
     if (!isObjectType(user)) throw new Error('User missing');
     for (const field of fields) expect(user.getFields()[field.fieldName].type.toString()).not.toMatch(/!$/);
-    expect(loadSupergraph()).toContain('email: String @join__field(graph: PII) @pii(category: CONTACT)');
+    expect(loadSupergraph()).toContain('email: String @join__field(graph: PII) @pii(category: CONTACT, mask: EMAIL)');
   });
 
   test('a subgraph field without a rule stops start-up', () => {

@@ -18,13 +18,16 @@ describe('PII vault', () => {
     const mine = await stack.gql(PROFILE_QUERY, {}, { token: subject.token });
     expect(mine.data?.me).toMatchObject({ email: canary.email, givenName: 'Zebediah', familyName: 'Quillfeather' });
 
-    const tables = await stack.sql<{ table_name: string }>(
-      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
-      [stack.schemas.pii],
+    const tables = await stack.sql<{ table_schema: string; table_name: string }>(
+      `SELECT table_schema, table_name FROM information_schema.tables WHERE starts_with(table_schema, $1) AND table_type = 'BASE TABLE'`,
+      [stack.schema('')],
     );
-    expect(tables.map((t) => t.table_name).sort()).toEqual(['migrations', 'pii_field', 'subject_key']);
-    for (const { table_name } of tables) {
-      const rows = await stack.sql<{ dump: string }>(`SELECT t::text AS dump FROM "${stack.schemas.pii}"."${table_name}" t`);
+    // Every table of every service, the region stores included.
+    expect(tables.map((t) => `${t.table_schema.slice(stack.schema('').length)}.${t.table_name}`)).toEqual(
+      expect.arrayContaining(['pii_eu.pii_field', 'pii_eu.blind_index', 'pii_eu_keys.data_key', 'pii.subject_placement', 'audit.audit_event']),
+    );
+    for (const { table_schema, table_name } of tables) {
+      const rows = await stack.sql<{ dump: string }>(`SELECT t::text AS dump FROM "${table_schema}"."${table_name}" t`);
       const text = rows.map((r) => r.dump).join('\n');
       const hex = rows.map((r) => r.dump).join('').toLowerCase();
       for (const value of [canary.email, 'Zebediah', 'Quillfeather', canary.nationalId, '+49301234567', 'Hauptstraße']) {
@@ -37,7 +40,7 @@ describe('PII vault', () => {
   test('a ciphertext copied onto another subject does not decrypt (AAD binds subject and field)', async () => {
     const victim = await createSubject(stack, 'victim', { email: 'victim@example.com' }, []);
     const thief = await createSubject(stack, 'thief', { email: 'thief@example.com', phone: '+4930999999' }, []);
-    const field = `"${stack.schemas.pii}".pii_field`;
+    const field = `"${stack.schema('pii_eu')}".pii_field`;
     const subjectTable = `"${stack.schemas.identity}".subject`;
     await stack.sql(
       `UPDATE ${field} SET ciphertext = (SELECT f.ciphertext FROM ${field} f JOIN ${subjectTable} s ON s.id = f.subject_id WHERE s.sub = 'victim' AND f.field = 'email')

@@ -4,7 +4,21 @@ import type { ActorType } from '../auth/principal';
  * The audit event as services hand it to the audit log. It carries opaque ids, field names and
  * codes only: never a value of personal data.
  */
-export const AUDIT_ACTIONS = ['PII_READ', 'PII_WRITE'] as const;
+export const AUDIT_ACTIONS = [
+  'PII_READ',
+  'PII_WRITE',
+  /** A platform admin's exact-match lookup through the blind index (purpose = the stated reason). */
+  'PII_LOOKUP',
+  /** Key operations on a region's KEK; `field` names the region as `Region.<code>`. */
+  'KEY_ROTATE',
+  'KEY_RETIRE',
+  /** A subject's fields re-encrypted under a fresh data key. */
+  'DEK_REKEY',
+  /** A subject's data keys destroyed (crypto-shredding). */
+  'SUBJECT_SHRED',
+  /** A subject's profile copied to another region and erased from the old one; `field` = `Region.<target>`. */
+  'SUBJECT_MOVE',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';
 
@@ -18,7 +32,7 @@ export interface AuditEventInput {
   field: string | null;
   purpose: string | null;
   decision: AuditDecision;
-  /** ALLOW: why (CONSENT, SELF); DENY: the error code returned to the caller. */
+  /** ALLOW: why (CONSENT, CONSENT_MASKED, SELF, ADMIN); DENY: the error code returned to the caller. */
   reason: string;
   consentId: string | null;
   requestId: string;

@@ -19,12 +19,16 @@ export interface SubgraphDefinition<TContext extends ServiceContext> {
   migrations: (new () => MigrationInterface)[];
   resolvers: GraphQLResolverMap<TContext>;
   applyPermissions: (schema: GraphQLSchema) => GraphQLSchema;
-  /** Wires repositories and services onto the opened data source. */
-  setup: (dataSource: DataSource, logger: Logger) => {
-    context: (req: Request) => Promise<TContext>;
-    internalRoutes?: (router: Router) => void;
-    onStop?: () => Promise<void>;
-  };
+  /** Wires repositories and services onto the opened data source (and may open more stores). */
+  setup: (dataSource: DataSource, logger: Logger) => SubgraphWiring<TContext> | Promise<SubgraphWiring<TContext>>;
+}
+
+export interface SubgraphWiring<TContext> {
+  context: (req: Request) => Promise<TContext>;
+  internalRoutes?: (router: Router) => void;
+  /** Extra readiness checks (e.g. other stores); the service's own database is always checked. */
+  ready?: () => Promise<void>;
+  onStop?: () => Promise<void>;
 }
 
 export function loadSdl(path: string) {
@@ -43,8 +47,10 @@ export async function startSubgraph<TContext extends ServiceContext>(definition:
     migrations: definition.migrations,
     applicationName: `privgraph-${definition.name}`,
   });
+  let wiring: SubgraphWiring<TContext> | undefined;
   try {
-    const wiring = definition.setup(dataSource, logger);
+    wiring = await definition.setup(dataSource, logger);
+    const { onStop, ready } = wiring;
     const running = await startGraphqlService<TContext>({
       name: definition.name,
       http: definition.common.http,
@@ -55,16 +61,18 @@ export async function startSubgraph<TContext extends ServiceContext>(definition:
       internal: wiring.internalRoutes ? { token: definition.common.internal.token, routes: wiring.internalRoutes } : undefined,
       ready: async () => {
         await dataSource.query('SELECT 1');
+        await ready?.();
         return true;
       },
       onStop: async () => {
-        await wiring.onStop?.();
+        await onStop?.();
         await dataSource.destroy();
       },
     });
     logger.info({ url: running.graphqlUrl, schema: definition.database.schema }, 'subgraph listening');
     return running;
   } catch (error) {
+    await wiring?.onStop?.().catch(() => undefined);
     await dataSource.destroy();
     throw error;
   }

@@ -44,6 +44,8 @@ export interface TestStack {
   key: DevIssuerKey;
   clock: TestClock;
   schemas: Record<ServiceName, string>;
+  /** Every schema of this stack's services, region stores included (e.g. `pii_eu`, `pii_eu_keys`). */
+  schema(name: string): string;
   tokens: {
     admin(): Promise<string>;
     subject(name: string): Promise<string>;
@@ -61,7 +63,7 @@ let counter = 0;
  * Starts gateway + four subgraphs on free ports against the test database, in throwaway schemas
  * (t<random>_identity, …) and a throwaway data directory; stop() drops them.
  */
-export async function startTestStack(options: { pii?: PiiOptions; clock?: TestClock } = {}): Promise<TestStack> {
+export async function startTestStack(options: { pii?: PiiOptions; clock?: TestClock; env?: Record<string, string> } = {}): Promise<TestStack> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is not set (test/kit/global-setup.ts sets it)');
   const dataDir = mkdtempSync(join(tmpdir(), 'privgraph-test-'));
@@ -76,6 +78,7 @@ export async function startTestStack(options: { pii?: PiiOptions; clock?: TestCl
       DB_SCHEMA_PREFIX: prefix,
       DB_POOL_SIZE: '4',
       INTERNAL_API_TOKEN: randomBytes(32).toString('base64url'),
+      ...options.env,
     },
     ports: 'ephemeral',
     now: clock.now,
@@ -90,6 +93,7 @@ export async function startTestStack(options: { pii?: PiiOptions; clock?: TestCl
     key,
     clock,
     schemas,
+    schema: (name) => `${prefix}${name}`,
     tokens: {
       admin: () => devTokens.admin(key),
       subject: (name) => devTokens.subject(key, name),
@@ -109,7 +113,8 @@ export async function startTestStack(options: { pii?: PiiOptions; clock?: TestCl
     },
     async stop() {
       await running.stop();
-      for (const schema of Object.values(schemas)) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      const owned = await client.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)`, [prefix]);
+      for (const { name } of owned.rows) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
       await client.end();
       rmSync(dataDir, { recursive: true, force: true });
     },

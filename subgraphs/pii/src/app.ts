@@ -1,25 +1,67 @@
 import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
 import type { AuditSink } from '../../../shared/audit/events';
 import { createRemoteAuditSink } from '../../../shared/audit/recorder';
 import { createTokenVerifier } from '../../../shared/auth/verifier';
 import { createRemoteConsentLookups, type ConsentLookups } from '../../../shared/consent-client';
+import { openDataSource } from '../../../shared/db/data-source';
 import { createRemoteDirectory } from '../../../shared/directory-client';
 import { startSubgraph } from '../../../shared/server/subgraph';
-import type { PiiConfig } from './config';
+import type { KekConfig, PiiConfig } from './config';
 import { createContextFactory, type PiiContext } from './context';
-import { entities } from './db/entities';
-import { migrations } from './db/migrations';
-import { createVaultRepository } from './db/repositories/vault-repository';
+import { entities, keyStoreEntities, regionEntities } from './db/entities';
+import { keyStoreMigrations, migrations, regionMigrations } from './db/migrations';
+import { createKeyStoreRepository } from './db/repositories/key-store-repository';
+import { createPlacementRepository } from './db/repositories/placement-repository';
+import { createRegionRepository } from './db/repositories/region-repository';
+import { createRotationRepository } from './db/repositories/rotation-repository';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
-import { createLocalKeyring } from './services/key-provider';
-import { createVaultService } from './services/vault-service';
+import { createAdminService } from './services/admin-service';
+import { createDataKeyCache, type DataKeyCacheStats } from './services/data-key-cache';
+import type { IndexKey, KeyEncryptionKey } from './services/key-provider';
+import { createKeyRotationService, type RotationHooks } from './services/key-rotation';
+import { openLocalKeyring } from './services/local-keyring';
+import { createVaultTransitIndexKey, createVaultTransitKek } from './services/vault-transit';
+import { createVaultService, type RegionStore } from './services/vault-service';
 
 export interface PiiOptions {
   now?: () => Date;
   /** Decorates the consent and audit ports (tests count calls through them; they stay the real services). */
   wrapConsents?: (lookups: ConsentLookups) => ConsentLookups;
   wrapAudit?: (sink: AuditSink) => AuditSink;
+  rotationHooks?: RotationHooks;
+  /** Receives the data-key cache's counters (the benchmark reports the hit rate). */
+  exposeCacheStats?: (stats: () => DataKeyCacheStats) => void;
+}
+
+function keysFor(kek: KekConfig): { kek: KeyEncryptionKey; index: IndexKey } {
+  if (kek.provider === 'vault') {
+    return { kek: createVaultTransitKek(kek.vault, kek.keyName), index: createVaultTransitIndexKey(kek.vault, kek.indexKeyName) };
+  }
+  const keyring = openLocalKeyring(kek.keyringPath);
+  return { kek: keyring.kek(kek.keyName), index: keyring.indexKey(kek.indexKeyName) };
+}
+
+/** Opens each region's data store and key store (their own databases or schemas) and runs their migrations. */
+async function openRegionStores(config: PiiConfig, opened: DataSource[]): Promise<Map<string, RegionStore>> {
+  const stores = new Map<string, RegionStore>();
+  for (const region of config.regions) {
+    const open = async (database: typeof region.data, kind: 'data' | 'keys') => {
+      const dataSource = await openDataSource({
+        database,
+        entities: kind === 'data' ? regionEntities : keyStoreEntities,
+        migrations: kind === 'data' ? regionMigrations : keyStoreMigrations,
+        applicationName: `privgraph-pii-${region.code}${kind === 'keys' ? '-keys' : ''}`,
+      });
+      opened.push(dataSource);
+      return dataSource;
+    };
+    const data = await open(region.data, 'data');
+    const keyStore = await open(region.keys, 'keys');
+    stores.set(region.code, { code: region.code, data: createRegionRepository(data), keys: createKeyStoreRepository(keyStore), ...keysFor(region.kek) });
+  }
+  return stores;
 }
 
 export function startPii(config: PiiConfig, options: PiiOptions = {}) {
@@ -33,7 +75,31 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
     migrations,
     resolvers,
     applyPermissions,
-    setup: (dataSource) => {
+    setup: async (dataSource) => {
+      const opened: DataSource[] = [];
+      const closeStores = async () => {
+        for (const store of opened.splice(0)) await store.destroy().catch(() => undefined);
+      };
+      let stores: Map<string, RegionStore>;
+      try {
+        stores = await openRegionStores(config, opened);
+      } catch (error) {
+        await closeStores();
+        throw error;
+      }
+      const policy = { regions: config.regions.map((r) => r.code), defaultRegion: config.defaultRegion, countryRegions: config.countryRegions };
+      const cache = createDataKeyCache(config.dekCache);
+      options.exposeCacheStats?.(cache.stats);
+      const vault = createVaultService({ placements: createPlacementRepository(dataSource), stores, policy, cache, now });
+      const rotation = createKeyRotationService({
+        rotations: createRotationRepository(dataSource),
+        stores,
+        cache,
+        now,
+        ...config.rotation,
+        hooks: options.rotationHooks,
+      });
+      rotation.startWorker();
       const consents = createRemoteConsentLookups(config.common.internal);
       const audit = createRemoteAuditSink(config.common.internal);
       return {
@@ -42,14 +108,18 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
           directory: createRemoteDirectory(config.common.internal),
           consents: options.wrapConsents ? options.wrapConsents(consents) : consents,
           audit: options.wrapAudit ? options.wrapAudit(audit) : audit,
-          vault: createVaultService({
-            repo: createVaultRepository(dataSource),
-            keys: createLocalKeyring(config.keys.keyringPath),
-            now,
-            dekCacheTtlMs: config.dekCacheTtlMs,
-          }),
+          vault,
+          rotation,
+          admin: createAdminService({ vault, rotation, policy }),
           now,
         }),
+        ready: async () => {
+          for (const store of opened) await store.query('SELECT 1');
+        },
+        onStop: async () => {
+          await rotation.stopWorker();
+          await closeStores();
+        },
       };
     },
   });

@@ -1,6 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import { rule } from 'graphql-shield';
-import { allow, guardSchema, isSubject, type PiiField } from '../../../shared/permissions';
+import { forbidden } from '../../../shared/errors';
+import { allow, guardSchema, isAuthenticated, isPlatformAdmin, isSubject, type PiiField } from '../../../shared/permissions';
 import type { PiiContext } from './context';
 
 /** One rule per @pii field, derived from the directive: decide, audit, then release. */
@@ -9,14 +10,44 @@ const piiRule = (field: PiiField) =>
     ctx.guard.authorizeRead(parent.id, field),
   );
 
+/** A user's region (not PII): the user, a tenant the user is connected to, a platform admin. */
+const canSeeRegion = rule('pii:User.region', { cache: 'no_cache' })(async (parent: { id: string }, _args, ctx: PiiContext) => {
+  const { principal } = ctx;
+  if (principal.kind === 'platform_admin') return true;
+  if (principal.kind === 'subject' && principal.subjectId === parent.id) return true;
+  if (principal.kind === 'tenant' && (await ctx.linkedToTenant.load(parent.id))) return true;
+  return forbidden('Only the user, a connected tenant or a platform admin may see where this data is stored');
+});
+
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(
     schema,
     {
-      Mutation: { updateMyProfile: isSubject },
+      Query: {
+        piiRegions: isPlatformAdmin,
+        keyRotation: isPlatformAdmin,
+        keyRotations: isPlatformAdmin,
+        subjectsByEmail: isPlatformAdmin,
+        subjectsByPhone: isPlatformAdmin,
+      },
+      Mutation: {
+        updateMyProfile: isSubject,
+        rotateRegionKey: isPlatformAdmin,
+        retireKeyVersions: isPlatformAdmin,
+        rekeySubject: isPlatformAdmin,
+        shredSubject: isPlatformAdmin,
+        moveSubjectRegion: isPlatformAdmin,
+      },
       // The entity key: reachable only inside the graph (@inaccessible); the PII fields carry their own rules.
-      User: { id: allow },
+      User: { id: allow, region: canSeeRegion },
       Address: allow,
+      // Admin result types: reachable only through the admin fields above.
+      PiiRegion: isAuthenticated,
+      DataKeyVersionCount: isAuthenticated,
+      KeyRotation: isAuthenticated,
+      SubjectMatch: isAuthenticated,
+      ShredResult: isAuthenticated,
+      RekeyResult: isAuthenticated,
     },
     piiRule,
   );

@@ -20,10 +20,22 @@ export type Scalars = {
 };
 
 export type AuditAction =
+  /** A subject's fields were re-encrypted under a fresh data key. */
+  | 'DEK_REKEY'
+  /** Key-encryption-key versions of a region were retired (field = Region.<code>). */
+  | 'KEY_RETIRE'
+  /** A region's key-encryption key was rotated (field = Region.<code>). */
+  | 'KEY_ROTATE'
+  /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
+  | 'PII_LOOKUP'
   /** A PII field was requested (allowed or denied). */
   | 'PII_READ'
   /** A PII field was stored or cleared by its subject. */
-  | 'PII_WRITE';
+  | 'PII_WRITE'
+  /** A subject's profile was moved to another region (field = Region.<target>). */
+  | 'SUBJECT_MOVE'
+  /** A subject's data keys were destroyed (crypto-shredding). */
+  | 'SUBJECT_SHRED';
 
 export type AuditActorType =
   | 'ANONYMOUS'
@@ -47,7 +59,7 @@ export type AuditEvent = {
   field?: Maybe<Scalars['String']['output']>;
   occurredAt: Scalars['DateTime']['output'];
   purpose?: Maybe<Scalars['String']['output']>;
-  /** ALLOW: CONSENT or SELF. DENY: the error code the caller received. */
+  /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF or ADMIN. DENY: the error code the caller received. */
   reason: Scalars['String']['output'];
   requestId: Scalars['String']['output'];
   seq: Scalars['SafeInt']['output'];

@@ -2,6 +2,7 @@
 import { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import { UserKey } from '../services/profile-service';
 import { AddressValue } from '../services/profile-input';
+import { KeyRotationRow } from '../db/entities';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
@@ -14,6 +15,8 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** A calendar date, YYYY-MM-DD. */
   Date: { input: string; output: string; }
+  /** An ISO 8601 date-time in UTC. */
+  DateTime: { input: Date; output: Date | string; }
   _FieldSet: { input: unknown; output: unknown; }
 };
 
@@ -36,10 +39,93 @@ export type AddressInput = {
   postalCode: Scalars['String']['input'];
 };
 
+export type DataKeyVersionCount = {
+  __typename?: 'DataKeyVersionCount';
+  count: Scalars['Int']['output'];
+  version: Scalars['Int']['output'];
+};
+
+export type KeyProvider =
+  | 'LOCAL'
+  | 'VAULT';
+
+/** A background re-wrap of a region's data keys to its newest KEK version. */
+export type KeyRotation = {
+  __typename?: 'KeyRotation';
+  done: Scalars['Int']['output'];
+  /** Estimated seconds left at the rate so far; null until measurable. */
+  etaSeconds?: Maybe<Scalars['Int']['output']>;
+  failed: Scalars['Int']['output'];
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  keyId: Scalars['String']['output'];
+  region: Scalars['String']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  status: KeyRotationStatus;
+  targetVersion: Scalars['Int']['output'];
+  /** Data keys below the target version when the rotation started. */
+  total: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+export type KeyRotationStatus =
+  | 'COMPLETED'
+  /** Finished, but some data keys could not be re-wrapped (they stay under their old version). */
+  | 'FAILED'
+  | 'RUNNING';
+
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Platform admins: copies a subject's profile to another region, then erases it from the old one. Audited. */
+  moveSubjectRegion: SubjectMatch;
+  /** Platform admins: re-encrypts a subject's fields under a fresh data key and destroys the old one. Audited. */
+  rekeySubject: RekeyResult;
+  /** Platform admins: retires KEK versions below minDecryptionVersion; refused while data keys use them. Audited. */
+  retireKeyVersions: PiiRegion;
+  /**
+   * Platform admins: creates a new version of the region's KEK and starts re-wrapping every data key to
+   * it in the background. Reads and writes continue meanwhile. Audited.
+   */
+  rotateRegionKey: KeyRotation;
+  /**
+   * Platform admins: crypto-shredding. Destroys the subject's data keys, so every copy of their
+   * ciphertexts (backups included) is undecryptable, then deletes the ciphertexts. Irreversible. Audited.
+   */
+  shredSubject: ShredResult;
   /** Stores the calling subject's own profile (encrypted at rest) and returns it. */
   updateMyProfile?: Maybe<User>;
+};
+
+
+export type MutationMoveSubjectRegionArgs = {
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationRekeySubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationRetireKeyVersionsArgs = {
+  minDecryptionVersion: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+};
+
+
+export type MutationRotateRegionKeyArgs = {
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+};
+
+
+export type MutationShredSubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
 };
 
 
@@ -57,6 +143,38 @@ export type PiiCategory =
   /** given name, family name, birth date */
   | 'IDENTITY';
 
+/**
+ * The masked view a field offers under its category's masked scope (e.g. pii:contact:read:masked).
+ * Consent rules are the same as for the value; the audit event's reason is CONSENT_MASKED.
+ */
+export type PiiMask =
+  /** city and country kept; street and postal code *** */
+  | 'ADDRESS'
+  /** a***@example.com */
+  | 'EMAIL'
+  /** A. */
+  | 'INITIAL'
+  /** ***1234 */
+  | 'LAST4'
+  /** *** *** 1234 */
+  | 'PHONE';
+
+/** A region's store and its key-encryption key (platform admins). */
+export type PiiRegion = {
+  __typename?: 'PiiRegion';
+  code: Scalars['String']['output'];
+  /** How many data keys each KEK version wraps; a version can be retired once it wraps none. */
+  dataKeys: Array<DataKeyVersionCount>;
+  /** The KEK's name at its provider, e.g. local:pii-eu or vault:transit/privgraph-pii-eu. */
+  keyId: Scalars['String']['output'];
+  keyProvider: KeyProvider;
+  latestVersion: Scalars['Int']['output'];
+  /** Versions below this no longer decrypt. */
+  minDecryptionVersion: Scalars['Int']['output'];
+  /** Subjects whose profile this region holds. */
+  subjects: Scalars['Int']['output'];
+};
+
 /** Fields left out stay as they are; a field set to null is erased. */
 export type ProfileInput = {
   address?: InputMaybe<AddressInput>;
@@ -67,6 +185,77 @@ export type ProfileInput = {
   nationalId?: InputMaybe<Scalars['String']['input']>;
   /** International format, e.g. +49 30 123456; stored as E.164. */
   phone?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Where the profile is stored, on the first write only (e.g. eu). Without it the region follows
+   * address.country through the platform's country table, else the platform's default region.
+   */
+  region?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type Query = {
+  __typename?: 'Query';
+  /** Platform admins: one key rotation and its progress. */
+  keyRotation?: Maybe<KeyRotation>;
+  /** Platform admins: recent key rotations, newest first. */
+  keyRotations: Array<KeyRotation>;
+  /** Platform admins: every region's store and KEK. */
+  piiRegions: Array<PiiRegion>;
+  /**
+   * Platform admins: subjects whose stored email equals this one (exact match through the keyed blind
+   * index; nothing is decrypted). `reason` is a reason code or ticket reference (lower-case, e.g.
+   * dsar-1042), never personal data; it is audited with the lookup.
+   */
+  subjectsByEmail: Array<SubjectMatch>;
+  /** Platform admins: as subjectsByEmail, for a phone number in international format. */
+  subjectsByPhone: Array<SubjectMatch>;
+};
+
+
+export type QueryKeyRotationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryKeyRotationsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  region?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QuerySubjectsByEmailArgs = {
+  email: Scalars['String']['input'];
+  reason: Scalars['String']['input'];
+};
+
+
+export type QuerySubjectsByPhoneArgs = {
+  phone: Scalars['String']['input'];
+  reason: Scalars['String']['input'];
+};
+
+export type RekeyResult = {
+  __typename?: 'RekeyResult';
+  /** The data-key generation the fields are now sealed under. */
+  generation: Scalars['Int']['output'];
+  region: Scalars['String']['output'];
+  subjectId: Scalars['ID']['output'];
+};
+
+export type ShredResult = {
+  __typename?: 'ShredResult';
+  ciphertextsDeleted: Scalars['Int']['output'];
+  /** Data keys destroyed: from this moment every copy of the subject's ciphertexts is undecryptable. */
+  keysDestroyed: Scalars['Int']['output'];
+  /** The region the profile was in; null when nothing was stored. */
+  region?: Maybe<Scalars['String']['output']>;
+  subjectId: Scalars['ID']['output'];
+};
+
+/** A subject found through the blind index (exact match). */
+export type SubjectMatch = {
+  __typename?: 'SubjectMatch';
+  region: Scalars['String']['output'];
+  subjectId: Scalars['ID']['output'];
 };
 
 /**
@@ -85,6 +274,12 @@ export type User = {
   nationalId?: Maybe<Scalars['String']['output']>;
   /** E.164, e.g. +4930123456 */
   phone?: Maybe<Scalars['String']['output']>;
+  /**
+   * The region whose store holds this user's personal data (e.g. eu), fixed when the profile is
+   * first stored; null before that. Not personal data: visible to the user, to tenants the user is
+   * connected to, and to platform admins.
+   */
+  region?: Maybe<Scalars['String']['output']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -185,12 +380,24 @@ export type ResolversTypes = ResolversObject<{
   Address: ResolverTypeWrapper<AddressValue>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   AddressInput: AddressInput;
+  DataKeyVersionCount: ResolverTypeWrapper<DataKeyVersionCount>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
+  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  KeyProvider: KeyProvider;
+  KeyRotation: ResolverTypeWrapper<KeyRotationRow>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  KeyRotationStatus: KeyRotationStatus;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PiiCategory: PiiCategory;
+  PiiMask: PiiMask;
+  PiiRegion: ResolverTypeWrapper<PiiRegion>;
   ProfileInput: ProfileInput;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RekeyResult: ResolverTypeWrapper<RekeyResult>;
+  ShredResult: ResolverTypeWrapper<ShredResult>;
+  SubjectMatch: ResolverTypeWrapper<SubjectMatch>;
   User: ResolverTypeWrapper<UserKey>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 }>;
 
@@ -199,16 +406,26 @@ export type ResolversParentTypes = ResolversObject<{
   Address: AddressValue;
   String: Scalars['String']['output'];
   AddressInput: AddressInput;
+  DataKeyVersionCount: DataKeyVersionCount;
+  Int: Scalars['Int']['output'];
   Date: Scalars['Date']['output'];
-  Mutation: Record<PropertyKey, never>;
-  ProfileInput: ProfileInput;
-  User: UserKey;
+  DateTime: Scalars['DateTime']['output'];
+  KeyRotation: KeyRotationRow;
   ID: Scalars['ID']['output'];
+  Mutation: Record<PropertyKey, never>;
+  PiiRegion: PiiRegion;
+  ProfileInput: ProfileInput;
+  Query: Record<PropertyKey, never>;
+  RekeyResult: RekeyResult;
+  ShredResult: ShredResult;
+  SubjectMatch: SubjectMatch;
+  User: UserKey;
   Boolean: Scalars['Boolean']['output'];
 }>;
 
 export type PiiDirectiveArgs = {
   category: PiiCategory;
+  mask?: Maybe<PiiMask>;
 };
 
 export type PiiDirectiveResolver<Result, Parent, ContextType = any, Args = PiiDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
@@ -221,12 +438,77 @@ export type AddressResolvers<ContextType = any, ParentType extends ResolversPare
   postalCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type DataKeyVersionCountResolvers<ContextType = any, ParentType extends ResolversParentTypes['DataKeyVersionCount'] = ResolversParentTypes['DataKeyVersionCount']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
   name: 'Date';
 }
 
+export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
+  name: 'DateTime';
+}
+
+export type KeyRotationResolvers<ContextType = any, ParentType extends ResolversParentTypes['KeyRotation'] = ResolversParentTypes['KeyRotation']> = ResolversObject<{
+  done?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  etaSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  keyId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  region?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['KeyRotationStatus'], ParentType, ContextType>;
+  targetVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+}>;
+
 export type MutationResolvers<ContextType = any, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  moveSubjectRegion?: Resolver<ResolversTypes['SubjectMatch'], ParentType, ContextType, RequireFields<MutationMoveSubjectRegionArgs, 'reason' | 'region' | 'subjectId'>>;
+  rekeySubject?: Resolver<ResolversTypes['RekeyResult'], ParentType, ContextType, RequireFields<MutationRekeySubjectArgs, 'reason' | 'subjectId'>>;
+  retireKeyVersions?: Resolver<ResolversTypes['PiiRegion'], ParentType, ContextType, RequireFields<MutationRetireKeyVersionsArgs, 'minDecryptionVersion' | 'reason' | 'region'>>;
+  rotateRegionKey?: Resolver<ResolversTypes['KeyRotation'], ParentType, ContextType, RequireFields<MutationRotateRegionKeyArgs, 'reason' | 'region'>>;
+  shredSubject?: Resolver<ResolversTypes['ShredResult'], ParentType, ContextType, RequireFields<MutationShredSubjectArgs, 'reason' | 'subjectId'>>;
   updateMyProfile?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<MutationUpdateMyProfileArgs, 'input'>>;
+}>;
+
+export type PiiRegionResolvers<ContextType = any, ParentType extends ResolversParentTypes['PiiRegion'] = ResolversParentTypes['PiiRegion']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  dataKeys?: Resolver<Array<ResolversTypes['DataKeyVersionCount']>, ParentType, ContextType>;
+  keyId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  keyProvider?: Resolver<ResolversTypes['KeyProvider'], ParentType, ContextType>;
+  latestVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  minDecryptionVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subjects?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  keyRotation?: Resolver<Maybe<ResolversTypes['KeyRotation']>, ParentType, ContextType, RequireFields<QueryKeyRotationArgs, 'id'>>;
+  keyRotations?: Resolver<Array<ResolversTypes['KeyRotation']>, ParentType, ContextType, RequireFields<QueryKeyRotationsArgs, 'first'>>;
+  piiRegions?: Resolver<Array<ResolversTypes['PiiRegion']>, ParentType, ContextType>;
+  subjectsByEmail?: Resolver<Array<ResolversTypes['SubjectMatch']>, ParentType, ContextType, RequireFields<QuerySubjectsByEmailArgs, 'email' | 'reason'>>;
+  subjectsByPhone?: Resolver<Array<ResolversTypes['SubjectMatch']>, ParentType, ContextType, RequireFields<QuerySubjectsByPhoneArgs, 'phone' | 'reason'>>;
+}>;
+
+export type RekeyResultResolvers<ContextType = any, ParentType extends ResolversParentTypes['RekeyResult'] = ResolversParentTypes['RekeyResult']> = ResolversObject<{
+  generation?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  region?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  subjectId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type ShredResultResolvers<ContextType = any, ParentType extends ResolversParentTypes['ShredResult'] = ResolversParentTypes['ShredResult']> = ResolversObject<{
+  ciphertextsDeleted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  keysDestroyed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  region?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  subjectId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type SubjectMatchResolvers<ContextType = any, ParentType extends ResolversParentTypes['SubjectMatch'] = ResolversParentTypes['SubjectMatch']> = ResolversObject<{
+  region?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  subjectId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = any, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -239,12 +521,21 @@ export type UserResolvers<ContextType = any, ParentType extends ResolversParentT
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   nationalId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  region?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = any> = ResolversObject<{
   Address?: AddressResolvers<ContextType>;
+  DataKeyVersionCount?: DataKeyVersionCountResolvers<ContextType>;
   Date?: GraphQLScalarType;
+  DateTime?: GraphQLScalarType;
+  KeyRotation?: KeyRotationResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  PiiRegion?: PiiRegionResolvers<ContextType>;
+  Query?: QueryResolvers<ContextType>;
+  RekeyResult?: RekeyResultResolvers<ContextType>;
+  ShredResult?: ShredResultResolvers<ContextType>;
+  SubjectMatch?: SubjectMatchResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

@@ -17,7 +17,7 @@ const base = (overrides: Partial<AccessRequest>): AccessRequest => ({
 
 describe('decideAccess (invariant 1)', () => {
   test('tenant with scope, purpose and covering consent is allowed, citing the consent', () => {
-    expect(decideAccess(base({}))).toEqual({ allow: true, reason: 'CONSENT', consentId: 'consent-1' });
+    expect(decideAccess(base({}))).toEqual({ allow: true, reason: 'CONSENT', consentId: 'consent-1', masked: false });
   });
 
   test.each([
@@ -37,7 +37,18 @@ describe('decideAccess (invariant 1)', () => {
 
   test('the subject reads their own data without consent or purpose', () => {
     const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set() };
-    expect(decideAccess(base({ principal: self, consent: null, purpose: null }))).toEqual({ allow: true, reason: 'SELF', consentId: null });
+    expect(decideAccess(base({ principal: self, consent: null, purpose: null }))).toEqual({ allow: true, reason: 'SELF', consentId: null, masked: false });
+  });
+
+  test('the masked scope releases only the masked view of a field that has a mask, under the same consent rules', () => {
+    const masked = tenant(['pii:contact:read:masked']);
+    expect(decideAccess(base({ principal: masked, mask: 'EMAIL' }))).toEqual({ allow: true, reason: 'CONSENT_MASKED', consentId: 'consent-1', masked: true });
+    expect(decideAccess(base({ principal: masked, mask: 'EMAIL', consent: null }))).toMatchObject({ allow: false, code: 'CONSENT_REQUIRED' });
+    expect(decideAccess(base({ principal: masked, mask: 'EMAIL', purpose: null }))).toMatchObject({ allow: false, code: 'PURPOSE_REQUIRED' });
+    // A field without a mask has no masked view.
+    expect(decideAccess(base({ principal: masked }))).toMatchObject({ allow: false, code: 'SCOPE_REQUIRED' });
+    // The full scope wins over the masked one.
+    expect(decideAccess(base({ principal: tenant(['pii:contact:read', 'pii:contact:read:masked']), mask: 'EMAIL' }))).toMatchObject({ masked: false });
   });
 
   test('a consent lookup is asked for only when it can change the outcome', () => {

@@ -1,55 +1,70 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { open, seal } from './crypto';
-
-/** Wraps and unwraps data keys with a key-encryption key (KEK) the database never sees. */
-export interface KeyProvider {
-  wrap(dek: Buffer, context: string): Promise<{ wrapped: Buffer; kekId: string }>;
-  unwrap(wrapped: Buffer, kekId: string, context: string): Promise<Buffer>;
-}
-
-interface KeyringFile {
-  active: number;
-  keys: { version: number; key: string; createdAt: string }[];
-}
+import { DependencyUnavailableError } from '../../../../shared/errors';
 
 /**
- * The local keyring: versioned 256-bit KEKs in a JSON file (mode 0600) created on first start.
- * Meant for development and single-host installs; production uses a key manager.
+ * A key-encryption key (KEK) held by a key provider. Data keys (DEKs) are wrapped under it and only
+ * the wrapped form is stored. Wrapped keys are strings `<provider>:v<version>:<base64>` (Vault Transit's
+ * own ciphertext format), so the version a DEK is wrapped under is readable without the provider.
  */
-export function createLocalKeyring(path: string): KeyProvider {
-  const keyring = loadOrCreateKeyring(path);
-  const keys = new Map(keyring.keys.map((k) => [`local:v${k.version}`, Buffer.from(k.key, 'base64')]));
-  const activeId = `local:v${keyring.active}`;
-  const activeKey = keys.get(activeId);
-  if (!activeKey || activeKey.length !== 32) throw new Error(`keyring ${path} has no valid active key`);
-  return {
-    async wrap(dek, context) {
-      return { wrapped: seal(activeKey, dek, context), kekId: activeId };
-    },
-    async unwrap(wrapped, kekId, context) {
-      const kek = keys.get(kekId);
-      if (!kek) throw new Error('unknown key-encryption key');
-      return open(kek, wrapped, context);
-    },
-  };
+export interface KeyEncryptionKey {
+  /** Stable name of the key, e.g. `local:pii-eu` or `vault:transit/privgraph-pii-eu`. */
+  readonly keyId: string;
+  readonly provider: KeyProviderKind;
+  wrapMany(items: { dek: Buffer; context: string }[]): Promise<WrappedKey[]>;
+  unwrapMany(items: { wrapped: string; context: string }[]): Promise<Buffer[]>;
+  /** Re-encrypts wrapped keys under the newest version without the DEK leaving the provider (Vault) or memory (local). */
+  rewrapMany(items: { wrapped: string; context: string }[]): Promise<WrappedKey[]>;
+  status(): Promise<KeyStatus>;
+  /** Creates a new version; new wraps use it at once, older versions still decrypt. */
+  rotate(): Promise<KeyStatus>;
+  /** Versions below `minDecryptionVersion` stop decrypting (the local keyring deletes their key material). */
+  retire(minDecryptionVersion: number): Promise<KeyStatus>;
 }
 
-function loadOrCreateKeyring(path: string): KeyringFile {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as KeyringFile;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+/** A per-region HMAC key for the blind index; never used for encryption. */
+export interface IndexKey {
+  digest(input: string): Promise<Buffer>;
+}
+
+export type KeyProviderKind = 'local' | 'vault';
+
+export interface WrappedKey {
+  wrapped: string;
+  version: number;
+}
+
+export interface KeyStatus {
+  latestVersion: number;
+  minDecryptionVersion: number;
+}
+
+const WRAPPED_PATTERN = /^(local|vault):v(\d{1,9}):([A-Za-z0-9+/=]+)$/;
+
+export function parseWrapped(wrapped: string): { provider: KeyProviderKind; version: number; body: string } {
+  const match = WRAPPED_PATTERN.exec(wrapped);
+  if (!match) throw new KeyIntegrityError('a wrapped data key is malformed');
+  return { provider: match[1] as KeyProviderKind, version: Number(match[2]), body: match[3] };
+}
+
+/** The key provider cannot be used: unreachable, sealed, refusing our token, or answering nonsense. */
+export class KeyServiceError extends DependencyUnavailableError {
+  constructor(message: string) {
+    super('keys', message);
+    this.name = 'KeyServiceError';
   }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const fresh: KeyringFile = { active: 1, keys: [{ version: 1, key: randomBytes(32).toString('base64'), createdAt: new Date().toISOString() }] };
-  try {
-    writeFileSync(path, JSON.stringify(fresh, null, 2), { flag: 'wx', mode: 0o600 });
-    chmodSync(path, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return JSON.parse(readFileSync(path, 'utf8')) as KeyringFile;
+}
+
+/** A data key is wrapped under a KEK version that has been retired (below min_decryption_version). */
+export class KeyVersionRetiredError extends Error {
+  constructor(readonly version: number) {
+    super(`key version ${version} is retired`);
+    this.name = 'KeyVersionRetiredError';
   }
-  return fresh;
+}
+
+/** A wrapped key or ciphertext failed authentication: tampered, moved, or under a destroyed key. */
+export class KeyIntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyIntegrityError';
+  }
 }

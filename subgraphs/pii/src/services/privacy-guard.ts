@@ -7,6 +7,7 @@ import type { ActiveConsent, ConsentLookups } from '../../../../shared/consent-c
 import { privgraphError } from '../../../../shared/errors';
 import type { PiiField } from '../../../../shared/permissions';
 import { componentLogger } from '../../../../shared/logger';
+import type { PiiMask } from '../../../../shared/pii';
 import { decideAccess, needsConsent, type AccessDecision } from './access-policy';
 
 export interface GuardRequest {
@@ -30,6 +31,8 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
   const { principal } = request;
   const actor = actorOf(principal);
   const recorder = createRequestAuditRecorder(deps.audit);
+  /** Fields released only in their masked view, by `subjectId/field`. */
+  const maskedReleases = new Map<string, PiiMask>();
   const consentOf = new DataLoader<string, ActiveConsent | null>(async (subjectIds) => {
     const tenant = principal as TenantPrincipal;
     const grants = await deps.consents.activeConsents(tenant.tenantId, request.purpose as string, [...subjectIds]);
@@ -37,7 +40,7 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
     return subjectIds.map((id) => bySubject.get(id) ?? null);
   });
 
-  const event = (subjectId: string, field: string, decision: AccessDecision, action: AuditEventInput['action']): AuditEventInput => ({
+  const event = (subjectId: string | null, field: string | null, decision: AccessDecision, action: AuditEventInput['action']): AuditEventInput => ({
     occurredAt: deps.now().toISOString(),
     ...actor,
     subjectId,
@@ -56,6 +59,7 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
       subjectId,
       field: `${field.typeName}.${field.fieldName}`,
       category: field.category,
+      mask: field.mask,
       purpose: request.purpose,
       purposeMalformed: request.purposeMalformed,
     };
@@ -78,12 +82,41 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
         logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, requestId: request.requestId }, 'audit append failed; withholding PII');
         return privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; no PII was released');
       }
-      return decision.allow ? true : privgraphError(decision.code, decision.message);
+      if (!decision.allow) return privgraphError(decision.code, decision.message);
+      if (decision.masked && field.mask) maskedReleases.set(`${subjectId}/${field.fieldName}`, field.mask);
+      return true;
+    },
+
+    /** The mask to apply when the allowed read of this field releases only its masked view. */
+    maskOf: (subjectId: string, fieldName: string): PiiMask | undefined => maskedReleases.get(`${subjectId}/${fieldName}`),
+
+    /**
+     * Audits a platform-admin operation before it runs (the stated reason goes in `purpose`);
+     * throws AUDIT_UNAVAILABLE, so the operation does not run, if it cannot be recorded.
+     */
+    async recordAdminAction(action: AuditEventInput['action'], target: { subjectId?: string | null; field?: string | null; reason: string }) {
+      const entry: AuditEventInput = {
+        occurredAt: deps.now().toISOString(),
+        ...actor,
+        subjectId: target.subjectId ?? null,
+        action,
+        field: target.field ?? null,
+        purpose: target.reason,
+        decision: 'ALLOW',
+        reason: 'ADMIN',
+        consentId: null,
+        requestId: request.requestId,
+      };
+      try {
+        await recorder.load(entry);
+      } catch {
+        throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; the operation was not performed');
+      }
     },
 
     /** Audits a subject's writes to their own fields; throws AUDIT_UNAVAILABLE (and nothing is written) if it cannot. */
     async recordOwnWrites(subjectId: string, fields: string[]): Promise<void> {
-      const allowed: AccessDecision = { allow: true, reason: 'SELF', consentId: null };
+      const allowed: AccessDecision = { allow: true, reason: 'SELF', consentId: null, masked: false };
       try {
         await Promise.all(fields.map((f) => recorder.load(event(subjectId, `User.${f}`, allowed, 'PII_WRITE'))));
       } catch {

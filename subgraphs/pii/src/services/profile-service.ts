@@ -3,19 +3,21 @@ import { validateProfile } from './profile-input';
 import type { PrivacyGuard } from './privacy-guard';
 import type { VaultService } from './vault-service';
 
-/** A subject updates their own profile: validate everything, audit, then write in one transaction. */
 /** How a user reaches the pii subgraph: by internal id only. */
 export interface UserKey {
   id: string;
 }
 
+/** A subject updates their own profile: validate everything, audit, then write (nothing is half-written). */
 export async function updateOwnProfile(
   deps: { vault: VaultService; guard: PrivacyGuard; now: () => Date },
   subjectId: string,
-  input: ProfileValues,
+  input: ProfileValues & { region?: string | null },
 ): Promise<UserKey> {
-  const profile = validateProfile(input, deps.now());
+  const { region, ...fields } = input;
+  const profile = validateProfile(fields, deps.now());
+  await deps.vault.checkPlacement(subjectId, profile, { region });
   await deps.guard.recordOwnWrites(subjectId, Object.keys(profile));
-  await deps.vault.store(subjectId, profile);
+  await deps.vault.store(subjectId, profile, { region });
   return { id: subjectId };
 }

@@ -1,76 +1,348 @@
-import { LRUCache } from 'lru-cache';
+import { privgraphError } from '../../../../shared/errors';
 import { UniqueViolation } from '../../../../shared/db/errors';
-import { DependencyUnavailableError } from '../../../../shared/errors';
-import type { VaultRepository, EncryptedRecord } from '../db/repositories/vault-repository';
+import { componentLogger } from '../../../../shared/logger';
+import type { BlindIndexRow, DataKeyRow } from '../db/entities';
+import type { PlacementRepository } from '../db/repositories/placement-repository';
+import { ConcurrentChange, type RegionRepository, type SealedField } from '../db/repositories/region-repository';
+import type { KeyStoreRepository } from '../db/repositories/key-store-repository';
+import { indexInput, type IndexKind } from './blind-index';
 import { dekAad, fieldAad, newDataKey, open, seal } from './crypto';
-import type { KeyProvider } from './key-provider';
+import type { DataKeyCache } from './data-key-cache';
+import { KeyIntegrityError, type IndexKey, type KeyEncryptionKey } from './key-provider';
 import { decodeField, type AddressValue, type ProfileField, type ValidatedProfile } from './profile-input';
+import { chooseRegion, requireRegion, type RegionPolicy } from './regions';
+
+/** One region: its data store, its key store, its KEK and its blind-index key. */
+export interface RegionStore {
+  code: string;
+  data: RegionRepository;
+  keys: KeyStoreRepository;
+  kek: KeyEncryptionKey;
+  index: IndexKey;
+}
+
+/** A subject's ciphertexts as loaded for one request, with the data keys they need, unwrapped. */
+export interface EncryptedRecord {
+  subjectId: string;
+  region: string;
+  fields: Map<string, SealedField>;
+  deks: Map<number, Buffer>;
+}
 
 export type VaultService = ReturnType<typeof createVaultService>;
 
-/**
- * The encrypted store: one data key per subject (envelope encryption), fields sealed under it.
- * Unwrapped data keys live only in a small in-memory cache.
- */
-export function createVaultService(deps: { repo: VaultRepository; keys: KeyProvider; now: () => Date; dekCacheTtlMs?: number }) {
-  const { repo, keys, now } = deps;
-  const dekCache = new LRUCache<string, Buffer>({ max: 10_000, ttl: deps.dekCacheTtlMs ?? 300_000 });
+const logger = componentLogger('pii.vault');
+const INDEXED: Record<IndexKind, ProfileField> = { email: 'email', phone: 'phone' };
 
-  async function dataKeyOf(record: Pick<EncryptedRecord, 'subjectId' | 'wrappedDek' | 'kekId'>): Promise<Buffer> {
-    const cached = dekCache.get(record.subjectId);
-    if (cached) return cached;
-    let dek: Buffer;
-    try {
-      dek = await keys.unwrap(record.wrappedDek, record.kekId, dekAad(record.subjectId));
-    } catch {
-      throw new DependencyUnavailableError('keys', 'data key could not be unwrapped');
+/**
+ * The encrypted, region-pinned store. A subject's profile lives in exactly one region (architecture
+ * invariant 7): fields sealed with AES-256-GCM under the subject's data key, the data key wrapped by
+ * the region's KEK and kept in the region's key store, apart from the ciphertexts.
+ */
+export function createVaultService(deps: {
+  placements: PlacementRepository;
+  stores: ReadonlyMap<string, RegionStore>;
+  policy: RegionPolicy;
+  cache: DataKeyCache;
+  now: () => Date;
+}) {
+  const { placements, stores, policy, cache, now } = deps;
+  const storeOf = (region: string): RegionStore => {
+    const store = stores.get(region);
+    if (!store) throw new Error(`no store for region ${region}`);
+    return store;
+  };
+
+  /** Unwraps the keys of the given rows in one provider call per region, through the cache. */
+  async function unwrapKeys(store: RegionStore, rows: DataKeyRow[]): Promise<Map<string, Map<number, Buffer>>> {
+    const result = new Map<string, Map<number, Buffer>>();
+    const put = (row: DataKeyRow, dek: Buffer) => {
+      let deks = result.get(row.subjectId);
+      if (!deks) result.set(row.subjectId, (deks = new Map()));
+      deks.set(row.generation, dek);
+    };
+    const misses = rows.filter((row) => {
+      const cached = cache.get(store.code, row.subjectId, row.generation);
+      if (cached) put(row, cached);
+      return !cached;
+    });
+    const deks = await store.kek.unwrapMany(misses.map((row) => ({ wrapped: row.wrapped, context: dekAad(row.subjectId) })));
+    misses.forEach((row, i) => {
+      cache.set(store.code, row.subjectId, row.generation, deks[i]);
+      put(row, deks[i]);
+    });
+    return result;
+  }
+
+  /** Ciphertexts and their data keys for one region's subjects: one query per store, the key store only on cache misses. */
+  async function loadFromRegion(store: RegionStore, subjectIds: string[]): Promise<EncryptedRecord[]> {
+    const fieldsBySubject = await store.data.findFields(subjectIds);
+    const needed = new Map<string, Set<number>>();
+    const deks = new Map<string, Map<number, Buffer>>();
+    for (const [subjectId, fields] of fieldsBySubject) {
+      for (const { keyGeneration } of fields.values()) {
+        const cached = cache.get(store.code, subjectId, keyGeneration);
+        if (cached) {
+          if (!deks.has(subjectId)) deks.set(subjectId, new Map());
+          deks.get(subjectId)?.set(keyGeneration, cached);
+        } else {
+          if (!needed.has(subjectId)) needed.set(subjectId, new Set());
+          needed.get(subjectId)?.add(keyGeneration);
+        }
+      }
     }
-    dekCache.set(record.subjectId, dek);
-    return dek;
+    if (needed.size > 0) {
+      const keyRows = [...(await store.keys.findKeys([...needed.keys()])).values()].flat().filter((row) => needed.get(row.subjectId)?.has(row.generation));
+      for (const [subjectId, unwrapped] of await unwrapKeys(store, keyRows)) {
+        if (!deks.has(subjectId)) deks.set(subjectId, new Map());
+        for (const [generation, dek] of unwrapped) deks.get(subjectId)?.set(generation, dek);
+      }
+    }
+    return [...fieldsBySubject].map(([subjectId, fields]) => ({ subjectId, region: store.code, fields, deks: deks.get(subjectId) ?? new Map() }));
+  }
+
+  async function loadRecords(subjectIds: readonly string[]): Promise<Map<string, EncryptedRecord>> {
+    const byRegion = new Map<string, string[]>();
+    for (const placement of (await placements.findPlacements(subjectIds)).values()) {
+      byRegion.set(placement.region, [...(byRegion.get(placement.region) ?? []), placement.subjectId]);
+    }
+    const loaded = await Promise.all([...byRegion].map(([region, ids]) => loadFromRegion(storeOf(region), ids)));
+    return new Map(loaded.flat().map((record) => [record.subjectId, record]));
+  }
+
+  function decryptSealed(record: EncryptedRecord, sealed: SealedField): string | null {
+    const dek = record.deks.get(sealed.keyGeneration);
+    // No key: the subject was crypto-shredded and these ciphertexts came back (e.g. a restored backup).
+    if (!dek) {
+      logger.warn({ region: record.region, field: sealed.field }, 'ciphertext without a data key (shredded); treated as erased');
+      return null;
+    }
+    try {
+      return open(dek, sealed.ciphertext, fieldAad(record.subjectId, sealed.field)).toString('utf8');
+    } catch {
+      throw new KeyIntegrityError('a ciphertext failed authentication');
+    }
+  }
+
+  /** The subject's current data key (newest generation), created on first write. */
+  async function currentKey(store: RegionStore, subjectId: string): Promise<{ generation: number; dek: Buffer }> {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const rows = (await store.keys.findKeys([subjectId])).get(subjectId) ?? [];
+      const latest = rows.at(-1);
+      if (latest) {
+        const dek = (await unwrapKeys(store, [latest])).get(subjectId)?.get(latest.generation) as Buffer;
+        return { generation: latest.generation, dek };
+      }
+      try {
+        return await createKey(store, subjectId, 1);
+      } catch (error) {
+        // Two first writes raced: the loser uses the winner's key.
+        if (!(error instanceof UniqueViolation)) throw error;
+      }
+    }
+    throw new ConcurrentChange();
+  }
+
+  async function createKey(store: RegionStore, subjectId: string, generation: number): Promise<{ generation: number; dek: Buffer }> {
+    const dek = newDataKey();
+    const [wrapped] = await store.kek.wrapMany([{ dek, context: dekAad(subjectId) }]);
+    await store.keys.insertKey({ subjectId, generation, wrapped: wrapped.wrapped, kekVersion: wrapped.version, createdAt: now() });
+    cache.set(store.code, subjectId, generation, dek);
+    return { generation, dek };
+  }
+
+  async function indexDigests(store: RegionStore, values: Partial<Record<ProfileField, string | null>>): Promise<Map<BlindIndexRow['kind'], Buffer | null>> {
+    const index = new Map<BlindIndexRow['kind'], Buffer | null>();
+    for (const [kind, field] of Object.entries(INDEXED) as [IndexKind, ProfileField][]) {
+      if (!(field in values)) continue;
+      const value = values[field];
+      index.set(kind, value == null ? null : await store.index.digest(indexInput(kind, value)));
+    }
+    return index;
+  }
+
+  /** Loads, unwraps and decrypts every field of one subject (re-key, move). */
+  async function openWholeRecord(store: RegionStore, subjectId: string) {
+    const [record] = await loadFromRegion(store, [subjectId]);
+    const plaintext: Partial<Record<ProfileField, string>> = {};
+    for (const sealed of record?.fields.values() ?? []) {
+      const value = decryptSealed(record, sealed);
+      if (value !== null) plaintext[sealed.field as ProfileField] = value;
+    }
+    return { fields: record?.fields ?? new Map<string, SealedField>(), plaintext };
+  }
+
+  const sealAll = (subjectId: string, generation: number, dek: Buffer, plaintext: Partial<Record<ProfileField, string>>): SealedField[] =>
+    Object.entries(plaintext).map(([field, value]) => ({
+      field,
+      keyGeneration: generation,
+      ciphertext: seal(dek, Buffer.from(value as string, 'utf8'), fieldAad(subjectId, field)),
+    }));
+
+  async function planPlacement(subjectId: string, profile: ValidatedProfile, requested: { region?: string | null }) {
+    const existing = (await placements.findPlacements([subjectId])).get(subjectId);
+    if (existing) {
+      if (requested.region != null && requested.region !== existing.region) {
+        throw privgraphError('BAD_USER_INPUT', `This profile is stored in region ${existing.region}; only a platform admin can move it`, { field: 'input.region' });
+      }
+      if (existing.movingTo) throw privgraphError('CONFLICT', 'This profile is being moved to another region; retry shortly');
+      return { existing, region: existing.region };
+    }
+    const country = profile.address ? (JSON.parse(profile.address) as AddressValue).country : null;
+    return { existing: undefined, region: chooseRegion(policy, { region: requested.region, country }) };
+  }
+
+  async function requirePlacement(subjectId: string) {
+    const placement = (await placements.findPlacements([subjectId])).get(subjectId);
+    if (!placement) throw privgraphError('NOT_FOUND', 'No profile is stored for this subject');
+    return placement;
   }
 
   return {
-    loadRecords: (subjectIds: readonly string[]) => repo.findRecords(subjectIds),
+    loadRecords,
+
+    /** Regions of subjects that have a stored profile. */
+    async regionsOf(subjectIds: readonly string[]): Promise<Map<string, string>> {
+      const found = await placements.findPlacements(subjectIds);
+      return new Map([...found].map(([id, placement]) => [id, placement.region]));
+    },
 
     /** Decrypts one field of a loaded record; null when the subject has not stored it. */
-    async decrypt(record: EncryptedRecord | undefined, field: ProfileField): Promise<string | AddressValue | null> {
+    decrypt(record: EncryptedRecord | undefined, field: ProfileField): string | AddressValue | null {
       const sealed = record?.fields.get(field);
       if (!record || !sealed) return null;
-      const plaintext = open(await dataKeyOf(record), sealed, fieldAad(record.subjectId, field)).toString('utf8');
-      return decodeField(field, plaintext);
+      const plaintext = decryptSealed(record, sealed);
+      return plaintext === null ? null : decodeField(field, plaintext);
     },
 
-    /** Encrypts and stores validated fields in one transaction, creating the subject's data key on first write. */
-    async store(subjectId: string, profile: ValidatedProfile): Promise<void> {
+    /**
+     * Encrypts and stores validated fields. The first write places the subject in a region (explicit
+     * region, else the address country, else the default); afterwards the region is fixed.
+     */
+    /** Where a write would go, checked before anything is audited or written (unknown region, unsupported country, fixed region). */
+    checkPlacement: (subjectId: string, profile: ValidatedProfile, requested: { region?: string | null }) => planPlacement(subjectId, profile, requested),
+
+    async store(subjectId: string, profile: ValidatedProfile, requested: { region?: string | null }): Promise<string> {
+      const plan = await planPlacement(subjectId, profile, requested);
+      const { placement, created } = plan.existing
+        ? { placement: plan.existing, created: false }
+        : await placements.placeSubject(subjectId, plan.region, now());
+      const store = storeOf(placement.region);
       try {
-        await storeOnce(subjectId, profile);
+        const { generation, dek } = await currentKey(store, subjectId);
+        const upserts: SealedField[] = [];
+        const deletes: string[] = [];
+        for (const [field, value] of Object.entries(profile) as [ProfileField, string | null][]) {
+          if (value === null) deletes.push(field);
+          else upserts.push({ field, keyGeneration: generation, ciphertext: seal(dek, Buffer.from(value, 'utf8'), fieldAad(subjectId, field)) });
+        }
+        await store.data.saveFields({ subjectId, upserts, deletes, updatedAt: now(), index: await indexDigests(store, profile) });
       } catch (error) {
-        // Two first writes raced to create the data key: the loser retries under the winner's key.
-        if (!(error instanceof UniqueViolation)) throw error;
-        await storeOnce(subjectId, profile);
+        // A first write that failed leaves no placement behind (unless a concurrent write stored data meanwhile).
+        if (created && !(await store.data.findFields([subjectId])).has(subjectId)) {
+          await placements.deletePlacement(subjectId).catch(() => undefined);
+        }
+        throw error;
       }
+      return placement.region;
     },
-  };
 
-  async function storeOnce(subjectId: string, profile: ValidatedProfile): Promise<void> {
-      const existing = (await repo.findRecords([subjectId])).get(subjectId);
-      let dek: Buffer;
-      let newKey = null;
-      if (existing) {
-        dek = await dataKeyOf(existing);
-      } else {
-        dek = newDataKey();
-        const { wrapped, kekId } = await keys.wrap(dek, dekAad(subjectId));
-        newKey = { subjectId, wrappedDek: wrapped, kekId, createdAt: now() };
+    /** Re-encrypts every field of a subject under a fresh data key, then destroys the old keys. */
+    async rekey(subjectId: string): Promise<{ region: string; generation: number }> {
+      const placement = await requirePlacement(subjectId);
+      const store = storeOf(placement.region);
+      const { fields, plaintext } = await openWholeRecord(store, subjectId);
+      const latest = ((await store.keys.findKeys([subjectId])).get(subjectId) ?? []).at(-1)?.generation ?? 0;
+      const fresh = await createKey(store, subjectId, latest + 1);
+      await store.data.replaceRecord(subjectId, fields, sealAll(subjectId, fresh.generation, fresh.dek, plaintext), new Map(), now());
+      await store.keys.deleteKeys(subjectId, fresh.generation);
+      cache.dropSubject(subjectId);
+      cache.set(store.code, subjectId, fresh.generation, fresh.dek);
+      return { region: store.code, generation: fresh.generation };
+    },
+
+    /**
+     * Crypto-shredding: destroys the subject's data keys in every region's key store first (from that
+     * moment every copy of the ciphertexts, backups included, is undecryptable), then deletes the
+     * ciphertexts, index entries and placement. Idempotent: a repeat removes whatever is left.
+     */
+    async shred(subjectId: string): Promise<{ region: string | null; keysDestroyed: number; ciphertextsDeleted: number }> {
+      const placement = (await placements.findPlacements([subjectId])).get(subjectId);
+      cache.dropSubject(subjectId);
+      let keysDestroyed = 0;
+      for (const store of stores.values()) keysDestroyed += await store.keys.deleteKeys(subjectId);
+      cache.dropSubject(subjectId);
+      let ciphertextsDeleted = 0;
+      for (const store of stores.values()) ciphertextsDeleted += (await store.data.deleteSubject(subjectId)).fields;
+      await placements.deletePlacement(subjectId);
+      return { region: placement?.region ?? null, keysDestroyed, ciphertextsDeleted };
+    },
+
+    /**
+     * Moves a profile to another region: copy (re-encrypted under a new data key and the target's KEK),
+     * switch the placement, then erase the source. Writes are refused while the move runs; a failed
+     * move leaves the source untouched and removes what it copied. Re-running a move is safe.
+     */
+    async move(subjectId: string, target: string): Promise<string> {
+      requireRegion(policy, target, 'region');
+      const placement = await requirePlacement(subjectId);
+      const targetStore = storeOf(target);
+      const eraseFrom = async (store: RegionStore) => {
+        await store.keys.deleteKeys(subjectId);
+        await store.data.deleteSubject(subjectId);
+      };
+      if (placement.region === target) {
+        // Already there: clear what an interrupted move may have left elsewhere.
+        for (const store of stores.values()) if (store.code !== target) await eraseFrom(store);
+        return target;
       }
-      const updatedAt = now();
-      const upserts = [];
-      const deletes: string[] = [];
-      for (const [field, value] of Object.entries(profile) as [ProfileField, string | null][]) {
-        if (value === null) deletes.push(field);
-        else upserts.push({ subjectId, field, ciphertext: seal(dek, Buffer.from(value, 'utf8'), fieldAad(subjectId, field)), updatedAt });
+      if (!(await placements.beginMove(subjectId, target))) throw privgraphError('CONFLICT', 'Another move of this profile is in progress');
+      const source = storeOf(placement.region);
+      try {
+        const { fields, plaintext } = await openWholeRecord(source, subjectId);
+        await eraseFrom(targetStore);
+        const fresh = await createKey(targetStore, subjectId, 1);
+        await targetStore.data.replaceRecord(subjectId, new Map(), sealAll(subjectId, 1, fresh.dek, plaintext), await indexDigests(targetStore, plaintext), now());
+        const after = (await source.data.findFields([subjectId])).get(subjectId) ?? new Map<string, SealedField>();
+        const unchanged = after.size === fields.size && [...after].every(([field, sealed]) => fields.get(field)?.ciphertext.equals(sealed.ciphertext));
+        if (!unchanged) throw new ConcurrentChange();
+        await placements.completeMove(subjectId, target);
+      } catch (error) {
+        await eraseFrom(targetStore).catch(() => undefined);
+        await placements.abandonMove(subjectId).catch(() => undefined);
+        throw error;
       }
-      await repo.saveProfile({ newKey, upserts, deletes: { subjectId, fields: deletes } });
-      if (newKey) dekCache.set(subjectId, dek);
-  }
+      cache.dropSubject(subjectId);
+      await eraseFrom(source);
+      return target;
+    },
+
+    /** Exact-match lookup through each region's blind index; never decrypts. */
+    async findByContact(kind: IndexKind, value: string): Promise<{ subjectId: string; region: string }[]> {
+      const input = indexInput(kind, value, kind);
+      const matches: { subjectId: string; region: string }[] = [];
+      for (const store of stores.values()) {
+        const digest = await store.index.digest(input);
+        for (const subjectId of await store.data.findSubjectsByDigest(kind, digest)) matches.push({ subjectId, region: store.code });
+      }
+      return matches;
+    },
+
+    /** Each region's KEK status and how many data keys each KEK version wraps. */
+    async regionKeys() {
+      const counts = await placements.countByRegion();
+      return Promise.all(
+        [...stores.values()].map(async (store) => ({
+          code: store.code,
+          keyProvider: store.kek.provider,
+          keyId: store.kek.keyId,
+          ...(await store.kek.status()),
+          dataKeys: await store.keys.countByVersion(),
+          subjects: counts.get(store.code) ?? 0,
+        })),
+      );
+    },
+
+    cacheStats: () => cache.stats(),
+  };
 }

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { migrationSchema } from '../../../../../shared/db/data-source';
+import { migrationSchema } from '../../../../../../shared/db/data-source';
 
 export class Initial1732250000000 implements MigrationInterface {
   name = 'Initial1732250000000';
