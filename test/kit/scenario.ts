@@ -92,3 +92,36 @@ export const PROFILE = {
   address: { line1: 'Hauptstraße 1', city: 'Berlin', postalCode: '10115', country: 'DE' },
   nationalId: 'T22000129',
 };
+
+/** A platform admin finds a subject's internal id through the blind index (an audited lookup). */
+export async function subjectIdByEmail(stack: TestStack, email: string): Promise<string> {
+  const response = await stack.gql<{ subjectsByEmail: { subjectId: string }[] }>(
+    'query($e: String!) { subjectsByEmail(email: $e, reason: "test-lookup") { subjectId } }',
+    { e: email },
+    { token: await stack.tokens.admin() },
+  );
+  expectNoErrors(response);
+  expect(response.data!.subjectsByEmail).toHaveLength(1);
+  return response.data!.subjectsByEmail[0].subjectId;
+}
+
+/** Every row of every table of the stack's schemas whose text contains one of the needles (text or hex). */
+export async function rowsContaining(stack: TestStack, needles: string[], schemaSuffixes?: string[]): Promise<string[]> {
+  const prefix = stack.schema('');
+  const tables = await stack.sql<{ table_schema: string; table_name: string }>(
+    `SELECT table_schema, table_name FROM information_schema.tables WHERE starts_with(table_schema, $1) AND table_type = 'BASE TABLE'`,
+    [prefix],
+  );
+  const hits: string[] = [];
+  for (const { table_schema, table_name } of tables) {
+    if (schemaSuffixes && !schemaSuffixes.includes(table_schema.slice(prefix.length))) continue;
+    const rows = await stack.sql<{ dump: string }>(`SELECT t::text AS dump FROM "${table_schema}"."${table_name}" t`);
+    for (const { dump } of rows) {
+      const lower = dump.toLowerCase();
+      for (const needle of needles) {
+        if (dump.includes(needle) || lower.includes(Buffer.from(needle).toString('hex'))) hits.push(`${table_schema.slice(prefix.length)}.${table_name}: ${needle}`);
+      }
+    }
+  }
+  return hits;
+}
