@@ -80,3 +80,15 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID_PATTERN.test(value);
 }
+
+/**
+ * Runs an UPDATE or DELETE … RETURNING and gives back its rows. TypeORM's postgres driver answers
+ * those statements with `[rows, count]` instead of rows; inside a CTE they read like a SELECT.
+ */
+export function changedRows<T = Record<string, unknown>>(
+  runner: { query(sql: string, params?: unknown[]): Promise<unknown> },
+  sql: string,
+  params: unknown[],
+): Promise<T[]> {
+  return runner.query(`WITH changed AS (${sql}) SELECT * FROM changed`, params) as Promise<T[]>;
+}

@@ -44,6 +44,8 @@ export interface TestStack {
   key: DevIssuerKey;
   clock: TestClock;
   schemas: Record<ServiceName, string>;
+  /** The stack's data directory (dev issuer key, keyring). */
+  dataDir: string;
   /** Every schema of this stack's services, region stores included (e.g. `pii_eu`, `pii_eu_keys`). */
   schema(name: string): string;
   tokens: {
@@ -93,6 +95,7 @@ export async function startTestStack(options: { pii?: PiiOptions; clock?: TestCl
     key,
     clock,
     schemas,
+    dataDir,
     schema: (name) => `${prefix}${name}`,
     tokens: {
       admin: () => devTokens.admin(key),

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
 import { rethrowUniqueViolation } from '../../../../../shared/db/errors';
 import type { DataKeyRow } from '../entities';
 
@@ -41,7 +41,8 @@ export function createKeyStoreRepository(dataSource: DataSource) {
 
     /** Destroys data keys: all of a subject's, or those below a generation (after a re-key). */
     async deleteKeys(subjectId: string, belowGeneration?: number): Promise<number> {
-      const rows: unknown[] = await dataSource.query(
+      const rows = await changedRows(
+        dataSource,
         `DELETE FROM ${table} WHERE subject_id = $1 AND ($2::int IS NULL OR generation < $2) RETURNING generation`,
         [subjectId, belowGeneration ?? null],
       );
@@ -70,7 +71,8 @@ export function createKeyStoreRepository(dataSource: DataSource) {
     /** Swaps a wrapped key only if it is still the one that was re-wrapped (a concurrent shred or re-key wins). */
     async replaceWrapped(rows: { subjectId: string; generation: number; previous: string; wrapped: string; kekVersion: number }[]): Promise<number> {
       if (rows.length === 0) return 0;
-      const updated: unknown[] = await dataSource.query(
+      const updated = await changedRows(
+        dataSource,
         `UPDATE ${table} k SET wrapped = v.wrapped, kek_version = v.kek_version
            FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int[]) AS v(subject_id, generation, previous, wrapped, kek_version)
           WHERE k.subject_id = v.subject_id AND k.generation = v.generation AND k.wrapped = v.previous

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
 import type { SubjectPlacementRow } from '../entities';
 
 export type PlacementRepository = ReturnType<typeof createPlacementRepository>;
@@ -32,7 +32,8 @@ export function createPlacementRepository(dataSource: DataSource) {
 
     /** Marks a move as started; false when another move holds the subject. */
     async beginMove(subjectId: string, target: string): Promise<boolean> {
-      const rows = await dataSource.query(
+      const rows = await changedRows(
+        dataSource,
         `UPDATE ${table} SET moving_to = $2 WHERE subject_id = $1 AND (moving_to IS NULL OR moving_to = $2) RETURNING subject_id`,
         [subjectId, target],
       );

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
 import type { BlindIndexRow } from '../entities';
 
 export interface SealedField {
@@ -111,8 +111,8 @@ export function createRegionRepository(dataSource: DataSource) {
     /** Removes every row of a subject (erasure after shredding, the old region after a move). */
     async deleteSubject(subjectId: string): Promise<{ fields: number; indexEntries: number }> {
       return dataSource.transaction(async (manager) => {
-        const fields: unknown[] = await manager.query(`DELETE FROM ${fieldTable} WHERE subject_id = $1 RETURNING field`, [subjectId]);
-        const entries: unknown[] = await manager.query(`DELETE FROM ${indexTable} WHERE subject_id = $1 RETURNING kind`, [subjectId]);
+        const fields = await changedRows(manager, `DELETE FROM ${fieldTable} WHERE subject_id = $1 RETURNING field`, [subjectId]);
+        const entries = await changedRows(manager, `DELETE FROM ${indexTable} WHERE subject_id = $1 RETURNING kind`, [subjectId]);
         return { fields: fields.length, indexEntries: entries.length };
       });
     },

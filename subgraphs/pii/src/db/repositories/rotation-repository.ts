@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
 import { rethrowUniqueViolation } from '../../../../../shared/db/errors';
 import type { KeyRotationRow } from '../entities';
 
@@ -43,7 +43,8 @@ export function createRotationRepository(dataSource: DataSource) {
 
     /** Takes a running job whose lease is free or expired (a crashed worker's job is resumed this way). */
     async claimRotation(owner: string, now: Date, leaseUntil: Date): Promise<KeyRotationRow | undefined> {
-      const [row]: KeyRotationRow[] = await dataSource.query(
+      const [row] = await changedRows<KeyRotationRow>(
+        dataSource,
         `UPDATE ${table} SET lease_owner = $1, lease_until = $3
           WHERE id = (SELECT id FROM ${table} WHERE status = 'RUNNING' AND (lease_until IS NULL OR lease_until < $2)
                        ORDER BY started_at LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -60,7 +61,8 @@ export function createRotationRepository(dataSource: DataSource) {
       progress: Pick<KeyRotationRow, 'done' | 'failed' | 'cursorSubject' | 'cursorGeneration' | 'updatedAt' | 'leaseUntil'> &
         Partial<Pick<KeyRotationRow, 'status' | 'finishedAt' | 'errorCode' | 'total'>>,
     ): Promise<boolean> {
-      const rows: unknown[] = await dataSource.query(
+      const rows = await changedRows(
+        dataSource,
         `UPDATE ${table} SET done = $3, failed = $4, cursor_subject = $5, cursor_generation = $6, updated_at = $7, lease_until = $8,
                 status = COALESCE($9, status), finished_at = COALESCE($10, finished_at), error_code = COALESCE($11, error_code),
                 total = COALESCE($12, total), lease_owner = CASE WHEN $9::text IS NULL THEN lease_owner END
