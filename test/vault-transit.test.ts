@@ -33,7 +33,7 @@ describe('PII vault on Vault Transit, one Vault per region', () => {
   });
 
   const ME = '{ me { region email givenName } }';
-  const vaultCall = async (vault: VaultTransitDouble, method: string, path: string, body?: unknown) =>
+  const vaultCall = async (vault: VaultTransitDouble, method: string, path: string, body?: unknown): Promise<any> =>
     (await fetch(`${vault.address}/v1/transit/${path}`, { method, headers: { 'x-vault-token': vault.token }, body: body ? JSON.stringify(body) : undefined })).json().catch(() => null);
 
   test('data keys are wrapped by each region\'s own Vault; rotation re-wraps through Vault and retiring sets min_decryption_version', async () => {

@@ -7,7 +7,7 @@ import { loadConsentConfig } from '../../subgraphs/consent/src/config';
 import { startIdentity } from '../../subgraphs/identity/src/app';
 import { loadIdentityConfig } from '../../subgraphs/identity/src/config';
 import { startPii, type PiiOptions } from '../../subgraphs/pii/src/app';
-import { loadPiiConfig } from '../../subgraphs/pii/src/config';
+import { loadPiiConfig, type RegionConfig } from '../../subgraphs/pii/src/config';
 import { startGateway } from './app';
 import { loadGatewayConfig } from './config';
 
@@ -21,6 +21,8 @@ export interface StackOptions {
 
 export interface RunningStack {
   gateway: RunningService;
+  /** The pii service's region stores and their key providers, as configured. */
+  piiRegions: RegionConfig[];
   subgraphs: Record<ServiceName, RunningService>;
   stop(): Promise<void>;
 }
@@ -48,12 +50,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const consent = await startConsent(loadConsentConfig({ ...env, ...port('CONSENT_PORT') }), { now: options.now });
     started.push(consent);
     env.CONSENT_URL = consent.url;
-    const pii = await startPii(loadPiiConfig({ ...env, ...port('PII_PORT') }), { now: options.now, ...options.pii });
+    const piiConfig = loadPiiConfig({ ...env, ...port('PII_PORT') });
+    const pii = await startPii(piiConfig, { now: options.now, ...options.pii });
     started.push(pii);
     env.PII_URL = pii.url;
     const gateway = await startGateway(loadGatewayConfig({ ...env, ...port('PORT') }));
     started.push(gateway);
-    return { gateway, subgraphs: { identity, pii, consent, audit }, stop: stopAll };
+    return { gateway, piiRegions: piiConfig.regions, subgraphs: { identity, pii, consent, audit }, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
