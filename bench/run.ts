@@ -241,7 +241,10 @@ function summarise(runs: Measured[], sql: number): Side {
   };
 }
 
-const GUARDED_APPS = ['privgraph-identity', 'privgraph-pii', 'privgraph-consent', 'privgraph-audit'];
+/** Every pool of the guarded services, the pii service's region data and key stores included. */
+const GUARDED_APPS = ['privgraph-identity', 'privgraph-pii', 'privgraph-consent', 'privgraph-audit'].concat(
+  ['eu', 'us'].flatMap((region) => [`privgraph-pii-${region}`, `privgraph-pii-${region}-keys`]),
+);
 const TWIN_APPS = ['privgraph-bench-twin'];
 
 /** S5: the audit writer alone — concurrent request-sized batches, group-committed into the hash chain. */
@@ -439,6 +442,7 @@ async function main() {
     });
 
     const eventsAfter = await auditCount();
+    const cacheCounters = await counters(info);
     const verify = await gql(info.gateway, seeded.adminToken, '{ verifyAuditLog { ok checked firstBadSeq } }');
     log('S5: audit writer alone');
     const s5 = await auditWriterThroughput(info.databaseUrl, `${info.schemaPrefix}s5audit`);
@@ -460,6 +464,11 @@ async function main() {
         checked: verify.verifyAuditLog.checked as number,
       },
       s5AuditWriter: { ...s5, target: 30_000 },
+      dataKeyCache: {
+        hits: cacheCounters.dekCacheHits,
+        misses: cacheCounters.dekCacheMisses,
+        hitRate: Math.round((cacheCounters.dekCacheHits / Math.max(1, cacheCounters.dekCacheHits + cacheCounters.dekCacheMisses)) * 10_000) / 10_000,
+      },
       cpuPerPiiFieldMicros: { value: cpuMicros, target: 10 },
       // Whole statements: a directory cache expiring during the probe can add one statement to one request.
       sqlPerRequestSameFor10And100:
@@ -495,6 +504,7 @@ function printTable(report: any) {
     `audit: ${report.audit.eventsWritten} events written, ${report.audit.eventsExpected} expected, ${report.audit.eventsLost} lost; chain verifies: ${report.audit.chainVerifies} (${report.audit.checked} events)`,
     `S5 audit writer alone: ${report.s5AuditWriter.eventsPerSecond} chained events/s (target ≥ 30000); ${report.s5AuditWriter.stored} stored, chain verifies: ${report.s5AuditWriter.chainVerifies}`,
     `CPU per PII field (decrypt + decision + audit hash): ${report.cpuPerPiiFieldMicros.value} µs (target ≤ 10)`,
+    `data-key cache: ${report.dataKeyCache.hits} hits, ${report.dataKeyCache.misses} misses, hit rate ${(report.dataKeyCache.hitRate * 100).toFixed(2)} %`,
     `SQL statements per request equal for 10 and 100 users: ${report.sqlPerRequestSameFor10And100}`,
     '',
   );

@@ -50,7 +50,9 @@ async function main() {
   await loadOrCreateDevIssuerKey(dataDir);
   const schemaPrefix = `bench_${process.pid}_`;
 
+  let dekCache: () => { hits: number; misses: number } = () => ({ hits: 0, misses: 0 });
   const stack = await startStack({
+    pii: { exposeCacheStats: (stats) => (dekCache = stats) },
     env: {
       // The benchmark mints its tokens with the development issuer.
       NODE_ENV: 'development',
@@ -101,7 +103,8 @@ async function main() {
     if (req.url === '/counters') {
       res.setHeader('content-type', 'application/json');
       const cpu = process.cpuUsage();
-      res.end(JSON.stringify({ ...statements, cpuMicros: cpu.user + cpu.system }));
+      const cache = dekCache();
+      res.end(JSON.stringify({ ...statements, cpuMicros: cpu.user + cpu.system, dekCacheHits: cache.hits, dekCacheMisses: cache.misses }));
       return;
     }
     if (req.url === '/stop' && !stopping) {
@@ -113,7 +116,8 @@ async function main() {
         await stack.stop();
         const client = new Client({ connectionString: databaseUrl });
         await client.connect();
-        for (const name of SERVICE_NAMES) await client.query(`DROP SCHEMA IF EXISTS "${schemaPrefix}${name}" CASCADE`);
+        const owned = await client.query<{ name: string }>('SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)', [schemaPrefix]);
+        for (const { name } of owned.rows) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
         await client.end();
         await embedded?.stop();
         rmSync(dataDir, { recursive: true, force: true });
