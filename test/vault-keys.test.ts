@@ -228,6 +228,33 @@ describe('KEK rotation, retirement, re-keying and crypto-shredding (local keyrin
     // Shredding again is harmless and reports what was left.
     expect((await stack.gql(shred, { s: id, why: 'erasure-2' }, { token: admin })).data?.shredSubject).toMatchObject({ keysDestroyed: 0, ciphertextsDeleted: 7 });
   });
+
+  test('a data key that cannot be re-wrapped is counted as failed, the rest finish, and its KEK version cannot be retired', async () => {
+    gate.reset();
+    gate.open();
+    const damaged = await createSubject(stack, 'damaged', { email: 'damaged@example.com' }, []);
+    const id = await subjectIdByEmail(stack, 'damaged@example.com');
+    const keys = `"${stack.schema('pii_eu_keys')}".data_key`;
+    // Corrupt the wrapped key's authentication tag in the key store.
+    const [row] = await stack.sql<{ wrapped: string }>(`SELECT wrapped FROM ${keys} WHERE subject_id = $1`, [id]);
+    const [prefix, version, body] = row.wrapped.split(':');
+    const bytes = Buffer.from(body, 'base64');
+    bytes[bytes.length - 1] ^= 1;
+    await stack.sql(`UPDATE ${keys} SET wrapped = $2 WHERE subject_id = $1`, [id, `${prefix}:${version}:${bytes.toString('base64')}`]);
+
+    const started = await stack.gql(rotate, { why: 'with-damage' }, { token: admin });
+    expectNoErrors(started);
+    const job = started.data?.rotateRegionKey;
+    const finished = await waitFor(async () => (await stack.gql(progress, { id: job.id }, { token: admin })).data?.keyRotation, (p) => p.status !== 'RUNNING');
+    expect(finished).toMatchObject({ status: 'FAILED', failed: 1, done: job.total - 1 });
+    const latest = (await eu()).latestVersion;
+    expect(codes(await stack.gql(retire, { v: latest }, { token: admin }))).toEqual(['KEY_VERSION_IN_USE']);
+    // The damaged subject's PII fails (integrity), masked as an internal error; nobody else is affected.
+    const read = await stack.gql('{ me { region email } }', {}, { token: damaged.token });
+    expect(read.data?.me).toEqual({ region: 'eu', email: null });
+    expect(codes(read)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect((await stack.gql('{ me { email } }', {}, { token: subjects[0].token })).data?.me.email).toBe(subjects[0].email);
+  });
 });
 
 describe('a KEK version retired outside privgraph while data keys still use it', () => {

@@ -41,10 +41,22 @@ export type AddressInput = {
 };
 
 export type AuditAction =
+  /** A subject's fields were re-encrypted under a fresh data key. */
+  | 'DEK_REKEY'
+  /** Key-encryption-key versions of a region were retired (field = Region.<code>). */
+  | 'KEY_RETIRE'
+  /** A region's key-encryption key was rotated (field = Region.<code>). */
+  | 'KEY_ROTATE'
+  /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
+  | 'PII_LOOKUP'
   /** A PII field was requested (allowed or denied). */
   | 'PII_READ'
   /** A PII field was stored or cleared by its subject. */
-  | 'PII_WRITE';
+  | 'PII_WRITE'
+  /** A subject's profile was moved to another region (field = Region.<target>). */
+  | 'SUBJECT_MOVE'
+  /** A subject's data keys were destroyed (crypto-shredding). */
+  | 'SUBJECT_SHRED';
 
 export type AuditActorType =
   | 'ANONYMOUS'
@@ -68,7 +80,7 @@ export type AuditEvent = {
   field?: Maybe<Scalars['String']['output']>;
   occurredAt: Scalars['DateTime']['output'];
   purpose?: Maybe<Scalars['String']['output']>;
-  /** ALLOW: CONSENT or SELF. DENY: the error code the caller received. */
+  /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF or ADMIN. DENY: the error code the caller received. */
   reason: Scalars['String']['output'];
   requestId: Scalars['String']['output'];
   seq: Scalars['SafeInt']['output'];
@@ -141,6 +153,12 @@ export type CreateTenantInput = {
   name: Scalars['String']['input'];
 };
 
+export type DataKeyVersionCount = {
+  __typename?: 'DataKeyVersionCount';
+  count: Scalars['Int']['output'];
+  version: Scalars['Int']['output'];
+};
+
 export type GrantConsentInput = {
   categories: Array<PiiCategory>;
   /** Optional end of the consent; must be in the future. */
@@ -151,6 +169,35 @@ export type GrantConsentInput = {
   tenantId: Scalars['ID']['input'];
 };
 
+export type KeyProvider =
+  | 'LOCAL'
+  | 'VAULT';
+
+/** A background re-wrap of a region's data keys to its newest KEK version. */
+export type KeyRotation = {
+  __typename?: 'KeyRotation';
+  done: Scalars['Int']['output'];
+  /** Estimated seconds left at the rate so far; null until measurable. */
+  etaSeconds?: Maybe<Scalars['Int']['output']>;
+  failed: Scalars['Int']['output'];
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  keyId: Scalars['String']['output'];
+  region: Scalars['String']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  status: KeyRotationStatus;
+  targetVersion: Scalars['Int']['output'];
+  /** Data keys below the target version when the rotation started. */
+  total: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+export type KeyRotationStatus =
+  | 'COMPLETED'
+  /** Finished, but some data keys could not be re-wrapped (they stay under their old version). */
+  | 'FAILED'
+  | 'RUNNING';
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Connects the calling subject to a tenant and returns the pairwise ref that tenant will know them by. Idempotent. */
@@ -159,6 +206,22 @@ export type Mutation = {
   createTenant: Tenant;
   /** Grants consent (subject). A grant for a tenant and purpose that already has an active consent supersedes it. */
   grantConsent: Consent;
+  /** Platform admins: copies a subject's profile to another region, then erases it from the old one. Audited. */
+  moveSubjectRegion: SubjectMatch;
+  /** Platform admins: re-encrypts a subject's fields under a fresh data key and destroys the old one. Audited. */
+  rekeySubject: RekeyResult;
+  /** Platform admins: retires KEK versions below minDecryptionVersion; refused while data keys use them. Audited. */
+  retireKeyVersions: PiiRegion;
+  /**
+   * Platform admins: creates a new version of the region's KEK and starts re-wrapping every data key to
+   * it in the background. Reads and writes continue meanwhile. Audited.
+   */
+  rotateRegionKey: KeyRotation;
+  /**
+   * Platform admins: crypto-shredding. Destroys the subject's data keys, so every copy of their
+   * ciphertexts (backups included) is undecryptable, then deletes the ciphertexts. Irreversible. Audited.
+   */
+  shredSubject: ShredResult;
   /** Stores the calling subject's own profile (encrypted at rest) and returns it. */
   updateMyProfile?: Maybe<User>;
   /** Withdraws one of the caller's own consents (subject). Takes effect for the very next request. */
@@ -178,6 +241,38 @@ export type MutationCreateTenantArgs = {
 
 export type MutationGrantConsentArgs = {
   input: GrantConsentInput;
+};
+
+
+export type MutationMoveSubjectRegionArgs = {
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationRekeySubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationRetireKeyVersionsArgs = {
+  minDecryptionVersion: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+};
+
+
+export type MutationRotateRegionKeyArgs = {
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+};
+
+
+export type MutationShredSubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
 };
 
 
@@ -206,6 +301,38 @@ export type PiiCategory =
   /** given name, family name, birth date */
   | 'IDENTITY';
 
+/**
+ * The masked view a field offers under its category's masked scope (e.g. pii:contact:read:masked).
+ * Consent rules are the same as for the value; the audit event's reason is CONSENT_MASKED.
+ */
+export type PiiMask =
+  /** city and country kept; street and postal code *** */
+  | 'ADDRESS'
+  /** a***@example.com */
+  | 'EMAIL'
+  /** A. */
+  | 'INITIAL'
+  /** ***1234 */
+  | 'LAST4'
+  /** *** *** 1234 */
+  | 'PHONE';
+
+/** A region's store and its key-encryption key (platform admins). */
+export type PiiRegion = {
+  __typename?: 'PiiRegion';
+  code: Scalars['String']['output'];
+  /** How many data keys each KEK version wraps; a version can be retired once it wraps none. */
+  dataKeys: Array<DataKeyVersionCount>;
+  /** The KEK's name at its provider, e.g. local:pii-eu or vault:transit/privgraph-pii-eu. */
+  keyId: Scalars['String']['output'];
+  keyProvider: KeyProvider;
+  latestVersion: Scalars['Int']['output'];
+  /** Versions below this no longer decrypt. */
+  minDecryptionVersion: Scalars['Int']['output'];
+  /** Subjects whose profile this region holds. */
+  subjects: Scalars['Int']['output'];
+};
+
 /** Fields left out stay as they are; a field set to null is erased. */
 export type ProfileInput = {
   address?: InputMaybe<AddressInput>;
@@ -216,6 +343,11 @@ export type ProfileInput = {
   nationalId?: InputMaybe<Scalars['String']['input']>;
   /** International format, e.g. +49 30 123456; stored as E.164. */
   phone?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Where the profile is stored, on the first write only (e.g. eu). Without it the region follows
+   * address.country through the platform's country table, else the platform's default region.
+   */
+  region?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Query = {
@@ -225,10 +357,24 @@ export type Query = {
    * sees all and may filter by tenant.
    */
   auditEvents: AuditEventConnection;
+  /** Platform admins: one key rotation and its progress. */
+  keyRotation?: Maybe<KeyRotation>;
+  /** Platform admins: recent key rotations, newest first. */
+  keyRotations: Array<KeyRotation>;
   /** The calling subject (end user). Provisioned on first authenticated request. */
   me?: Maybe<User>;
   /** The tenants the calling subject is connected to, with the ref each one knows them by. */
   myTenantLinks: Array<TenantLink>;
+  /** Platform admins: every region's store and KEK. */
+  piiRegions: Array<PiiRegion>;
+  /**
+   * Platform admins: subjects whose stored email equals this one (exact match through the keyed blind
+   * index; nothing is decrypted). `reason` is a reason code or ticket reference (lower-case, e.g.
+   * dsar-1042), never personal data; it is audited with the lookup.
+   */
+  subjectsByEmail: Array<SubjectMatch>;
+  /** Platform admins: as subjectsByEmail, for a phone number in international format. */
+  subjectsByPhone: Array<SubjectMatch>;
   /** Every tenant (platform admin). */
   tenants: Array<Tenant>;
   /** A user linked to the calling tenant, found by that tenant's pairwise ref. Unknown and foreign refs both give NOT_FOUND. */
@@ -247,6 +393,29 @@ export type QueryAuditEventsArgs = {
 };
 
 
+export type QueryKeyRotationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryKeyRotationsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  region?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QuerySubjectsByEmailArgs = {
+  email: Scalars['String']['input'];
+  reason: Scalars['String']['input'];
+};
+
+
+export type QuerySubjectsByPhoneArgs = {
+  phone: Scalars['String']['input'];
+  reason: Scalars['String']['input'];
+};
+
+
 export type QueryUserArgs = {
   ref: Scalars['ID']['input'];
 };
@@ -255,6 +424,31 @@ export type QueryUserArgs = {
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type RekeyResult = {
+  __typename?: 'RekeyResult';
+  /** The data-key generation the fields are now sealed under. */
+  generation: Scalars['Int']['output'];
+  region: Scalars['String']['output'];
+  subjectId: Scalars['ID']['output'];
+};
+
+export type ShredResult = {
+  __typename?: 'ShredResult';
+  ciphertextsDeleted: Scalars['Int']['output'];
+  /** Data keys destroyed: from this moment every copy of the subject's ciphertexts is undecryptable. */
+  keysDestroyed: Scalars['Int']['output'];
+  /** The region the profile was in; null when nothing was stored. */
+  region?: Maybe<Scalars['String']['output']>;
+  subjectId: Scalars['ID']['output'];
+};
+
+/** A subject found through the blind index (exact match). */
+export type SubjectMatch = {
+  __typename?: 'SubjectMatch';
+  region: Scalars['String']['output'];
+  subjectId: Scalars['ID']['output'];
 };
 
 export type Tenant = {
@@ -294,6 +488,12 @@ export type User = {
   phone?: Maybe<Scalars['String']['output']>;
   /** The calling tenant's pairwise ref for this user; null when the caller is the user themself. */
   ref?: Maybe<Scalars['ID']['output']>;
+  /**
+   * The region whose store holds this user's personal data (e.g. eu), fixed when the profile is
+   * first stored; null before that. Not personal data: visible to the user, to tenants the user is
+   * connected to, and to platform admins.
+   */
+  region?: Maybe<Scalars['String']['output']>;
   status: UserStatus;
 };
 
@@ -323,10 +523,22 @@ export type AddressInput = {
 };
 
 export type AuditAction =
+  /** A subject's fields were re-encrypted under a fresh data key. */
+  | 'DEK_REKEY'
+  /** Key-encryption-key versions of a region were retired (field = Region.<code>). */
+  | 'KEY_RETIRE'
+  /** A region's key-encryption key was rotated (field = Region.<code>). */
+  | 'KEY_ROTATE'
+  /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
+  | 'PII_LOOKUP'
   /** A PII field was requested (allowed or denied). */
   | 'PII_READ'
   /** A PII field was stored or cleared by its subject. */
-  | 'PII_WRITE';
+  | 'PII_WRITE'
+  /** A subject's profile was moved to another region (field = Region.<target>). */
+  | 'SUBJECT_MOVE'
+  /** A subject's data keys were destroyed (crypto-shredding). */
+  | 'SUBJECT_SHRED';
 
 export type AuditActorType =
   | 'ANONYMOUS'
@@ -397,6 +609,11 @@ export type ProfileInput = {
   nationalId?: string | null | undefined;
   /** International format, e.g. +49 30 123456; stored as E.164. */
   phone?: string | null | undefined;
+  /**
+   * Where the profile is stored, on the first write only (e.g. eu). Without it the region follows
+   * address.country through the platform's country table, else the platform's default region.
+   */
+  region?: string | null | undefined;
 };
 
 export type UserStatus =
