@@ -50,10 +50,10 @@ export function createKeyRotationService(deps: {
   };
 
   /** Re-wraps a batch; if the provider refuses some keys, isolates them one by one and counts them as failed. */
-  async function rewrap(store: RegionStore, rows: DataKeyRow[]): Promise<{ rows: DataKeyRow[]; results: (WrappedKey | null)[] }> {
+  async function rewrap(store: RegionStore, rows: DataKeyRow[]): Promise<(WrappedKey | null)[]> {
     const items = rows.map((row) => ({ wrapped: row.wrapped, context: dekAad(row.subjectId) }));
     try {
-      return { rows, results: await store.kek.rewrapMany(items) };
+      return await store.kek.rewrapMany(items);
     } catch (error) {
       if (error instanceof KeyServiceError) throw error;
     }
@@ -66,7 +66,7 @@ export function createKeyRotationService(deps: {
         results.push(null);
       }
     }
-    return { rows, results };
+    return results;
   }
 
   async function processJob(job: KeyRotationRow): Promise<void> {
@@ -81,7 +81,7 @@ export function createKeyRotationService(deps: {
       const rows = await store.keys.keysBelowVersion(current.targetVersion, cursor, deps.batchSize);
       let failed = current.failed;
       if (rows.length > 0) {
-        const { results } = await rewrap(store, rows);
+        const results = await rewrap(store, rows);
         await store.keys.replaceWrapped(
           rows.flatMap((row, i) => {
             const result = results[i];
