@@ -140,8 +140,8 @@ interface Target {
   url: string;
   body: () => string;
   headers: Record<string, string>;
-  /** PII field resolutions (audit events) per successful request. */
-  piiFields: number;
+  /** Audit events per successful request: one per PII field resolved, one per consent granted. */
+  auditEvents: number;
   sqlApps: string[];
   /** Rotate the Authorization header over these tokens (one per slice of the run). */
   tokens?: string[];
@@ -348,22 +348,22 @@ async function main() {
         name: 'S1',
         description: 'one user by ref: 3 non-PII + 3 PII fields',
         target: 0.8,
-        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(seeded.refs) } }), piiFields: S1_FIELDS, sqlApps: GUARDED_APPS },
-        baseline: { url: info.twinGateway, headers: twinHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(info.twinRefs) } }), piiFields: 0, sqlApps: TWIN_APPS },
+        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(seeded.refs) } }), auditEvents: S1_FIELDS, sqlApps: GUARDED_APPS },
+        baseline: { url: info.twinGateway, headers: twinHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(info.twinRefs) } }), auditEvents: 0, sqlApps: TWIN_APPS },
       },
       {
         name: 'S2-100',
         description: 'a page of 100 users, 3 PII fields each',
         target: 0.6,
-        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: page(100) }), piiFields: 300, sqlApps: GUARDED_APPS },
-        baseline: { url: info.twinGateway, headers: twinHeaders, body: () => JSON.stringify({ query: page(100) }), piiFields: 0, sqlApps: TWIN_APPS },
+        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: page(100) }), auditEvents: 300, sqlApps: GUARDED_APPS },
+        baseline: { url: info.twinGateway, headers: twinHeaders, body: () => JSON.stringify({ query: page(100) }), auditEvents: 0, sqlApps: TWIN_APPS },
       },
       {
         name: 'S2-10',
         description: 'a page of 10 users, 3 PII fields each',
         target: 0.6,
-        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: page(10) }), piiFields: 30, sqlApps: GUARDED_APPS },
-        baseline: { url: info.twinGateway, headers: twinHeaders, body: () => JSON.stringify({ query: page(10) }), piiFields: 0, sqlApps: TWIN_APPS },
+        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: page(10) }), auditEvents: 30, sqlApps: GUARDED_APPS },
+        baseline: { url: info.twinGateway, headers: twinHeaders, body: () => JSON.stringify({ query: page(10) }), auditEvents: 0, sqlApps: TWIN_APPS },
       },
       {
         name: 'S3',
@@ -373,7 +373,7 @@ async function main() {
           url: info.gateway,
           headers: {},
           body: () => JSON.stringify({ query: `mutation { grantConsent(input: { tenantId: "${seeded.tenantId}", purpose: "bench_s3", categories: [CONTACT], policyVersion: "v1" }) { id status } }` }),
-          piiFields: 0,
+          auditEvents: 1,
           sqlApps: GUARDED_APPS,
           // Many customers consenting at once, not one customer superseding their own consent.
           tokens: seeded.subjectTokens,
@@ -382,7 +382,7 @@ async function main() {
           url: info.twinGateway,
           headers: twinHeaders,
           body: () => JSON.stringify({ query: `mutation { grantConsent(input: { tenantId: "${seeded.tenantId}", purpose: "bench_s3", categories: ["CONTACT"], policyVersion: "v1" }) { id status } }` }),
-          piiFields: 0,
+          auditEvents: 0,
           sqlApps: TWIN_APPS,
         },
       },
@@ -390,8 +390,8 @@ async function main() {
         name: 'S4',
         description: 'S1 through the privgraph gateway vs a plain @apollo/gateway, same subgraphs',
         target: 0.9,
-        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(seeded.refs) } }), piiFields: S1_FIELDS, sqlApps: GUARDED_APPS },
-        baseline: { url: info.plainGateway, headers: guardedHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(seeded.refs) } }), piiFields: S1_FIELDS, sqlApps: GUARDED_APPS },
+        guarded: { url: info.gateway, headers: guardedHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(seeded.refs) } }), auditEvents: S1_FIELDS, sqlApps: GUARDED_APPS },
+        baseline: { url: info.plainGateway, headers: guardedHeaders, body: () => JSON.stringify({ query: S1_QUERY, variables: { ref: pick(seeded.refs) } }), auditEvents: S1_FIELDS, sqlApps: GUARDED_APPS },
       },
     ];
     if (only) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => only.includes(s.name)));
@@ -407,7 +407,7 @@ async function main() {
 
     const runTarget = async (target: Target, seconds?: number) => {
       const measured = await measure(info, target, seconds);
-      expectedEvents += measured.ok * target.piiFields;
+      expectedEvents += measured.ok * target.auditEvents;
       return measured;
     };
 
@@ -429,9 +429,9 @@ async function main() {
     const sql = new Map<string, { guarded: number; baseline: number }>();
     for (const scenario of scenarios) {
       const guardedSql = await sqlPerRequest(info, scenario.guarded);
-      expectedEvents += 20 * scenario.guarded.piiFields;
+      expectedEvents += 20 * scenario.guarded.auditEvents;
       const baselineSql = await sqlPerRequest(info, scenario.baseline);
-      expectedEvents += 20 * scenario.baseline.piiFields;
+      expectedEvents += 20 * scenario.baseline.auditEvents;
       sql.set(scenario.name, { guarded: guardedSql, baseline: baselineSql });
     }
     const reports: ScenarioReport[] = scenarios.map((scenario) => {

@@ -27,7 +27,8 @@ export function requireInternalToken(token: string) {
 }
 
 export interface InternalClientOptions {
-  baseUrl: string;
+  /** Read at the first call, so services started together can learn each other's addresses after start. */
+  baseUrl: string | (() => string);
   token: string;
   timeoutMs: number;
   dependency: DependencyUnavailableError['dependency'];
@@ -39,7 +40,7 @@ const DEPENDENCY_OF = { identity: 'directory', consent: 'consent', audit: 'audit
 /** A client for another service's internal API, from the shared configuration. */
 export function internalClientFor(config: InternalApiConfig, service: keyof typeof DEPENDENCY_OF): InternalClient {
   return createInternalClient({
-    baseUrl: config.endpoints[service],
+    baseUrl: () => config.endpoints[service],
     token: config.token,
     timeoutMs: config.timeoutMs,
     dependency: DEPENDENCY_OF[service],
@@ -55,13 +56,20 @@ export interface InternalClient {
  * WHATWG stream machinery costs several times more CPU per call than a plain request.
  */
 export function createInternalClient(options: InternalClientOptions): InternalClient {
-  const base = new URL(options.baseUrl);
+  let resolved: { base: URL; prefix: string } | undefined;
+  const target = () => {
+    if (!resolved) {
+      const base = new URL(typeof options.baseUrl === 'function' ? options.baseUrl() : options.baseUrl);
+      resolved = { base, prefix: base.pathname.replace(/\/+$/, '') };
+    }
+    return resolved;
+  };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const prefix = base.pathname.replace(/\/+$/, '');
   const unavailable = (why: string) => new DependencyUnavailableError(options.dependency, `${options.dependency} service ${why}`);
   return {
     post<T>(path: string, body: unknown): Promise<T> {
       const payload = Buffer.from(JSON.stringify(body));
+      const { base, prefix } = target();
       return new Promise<T>((resolve, reject) => {
         const request = http.request(
           {

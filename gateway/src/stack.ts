@@ -30,7 +30,8 @@ export interface RunningStack {
 /**
  * The gateway and the four subgraphs in one process (the `npm start` default and the test harness).
  * Services still talk to each other only over HTTP, exactly as when deployed apart. They start in
- * dependency order so each learns the URLs of those it calls.
+ * dependency order so each learns the URLs of those it calls; identity and audit call each other, so
+ * identity learns audit's address once audit is up (internal clients resolve addresses at first use).
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const env: Env = { ...options.env };
@@ -41,12 +42,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     for (const service of started.reverse()) await service.stop().catch(() => undefined);
   };
   try {
-    const identity = await startIdentity(loadIdentityConfig({ ...env, ...port('IDENTITY_PORT') }), { now: options.now });
+    const identityConfig = loadIdentityConfig({ ...env, ...port('IDENTITY_PORT') });
+    const identity = await startIdentity(identityConfig, { now: options.now });
     started.push(identity);
     env.IDENTITY_URL = identity.url;
     const audit = await startAudit(loadAuditConfig({ ...env, ...port('AUDIT_PORT') }));
     started.push(audit);
     env.AUDIT_URL = audit.url;
+    identityConfig.common.internal.endpoints.audit = audit.url;
     const consent = await startConsent(loadConsentConfig({ ...env, ...port('CONSENT_PORT') }), { now: options.now });
     started.push(consent);
     env.CONSENT_URL = consent.url;

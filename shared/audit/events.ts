@@ -18,6 +18,14 @@ export const AUDIT_ACTIONS = [
   'SUBJECT_SHRED',
   /** A subject's profile copied to another region and erased from the old one; `field` = `Region.<target>`. */
   'SUBJECT_MOVE',
+  /** A subject granted a consent (purpose, consent id and tenant recorded). */
+  'CONSENT_GRANT',
+  /** A subject withdrew a consent. */
+  'CONSENT_WITHDRAW',
+  /** A platform admin registered a tenant. */
+  'TENANT_CREATE',
+  /** A subject connected to a tenant (the tenant receives a pairwise ref). */
+  'TENANT_CONNECT',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';

@@ -3,6 +3,7 @@ import { createTokenVerifier } from '../../../shared/auth/verifier';
 import { createRemoteDirectory } from '../../../shared/directory-client';
 import { startSubgraph } from '../../../shared/server/subgraph';
 import type { ConsentConfig } from './config';
+import { createRemoteAuditSink } from '../../../shared/audit/recorder';
 import { createContextFactory, type ConsentContext } from './context';
 import { entities } from './db/entities';
 import { migrations } from './db/migrations';
@@ -35,7 +36,12 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
         now: options.now ?? (() => new Date()),
       });
       return {
-        context: createContextFactory({ verifier: createTokenVerifier(config.common.auth), directory, consents }),
+        context: createContextFactory({
+          verifier: createTokenVerifier(config.common.auth),
+          directory,
+          consents,
+          audit: createRemoteAuditSink(config.common.internal),
+        }),
         internalRoutes: consentRoutes(consents, logger),
       };
     },

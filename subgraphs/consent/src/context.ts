@@ -1,5 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Request } from 'express';
+import { createActionAuditor, type ActionAuditor } from '../../../shared/audit/actions';
+import type { AuditSink } from '../../../shared/audit/events';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
 import { requestContext, type ServiceContext } from '../../../shared/context';
@@ -8,15 +10,18 @@ import type { ConsentService } from './services/consent-service';
 
 export interface ConsentContext extends ServiceContext {
   consents: ConsentService;
+  /** Records grants and withdrawals before they take effect. */
+  audit: ActionAuditor;
   consentsOfUser: DataLoader<string, ConsentRow[]>;
 }
 
-export function createContextFactory(deps: { verifier: TokenVerifier; directory: ExtendedDirectory; consents: ConsentService }) {
+export function createContextFactory(deps: { verifier: TokenVerifier; directory: ExtendedDirectory; consents: ConsentService; audit: AuditSink }) {
   return async (req: Request): Promise<ConsentContext> => {
     const base = await requestContext(req, deps.verifier, deps.directory);
     return {
       ...base,
       consents: deps.consents,
+      audit: createActionAuditor(deps.audit, base, deps.consents.now),
       consentsOfUser: new DataLoader((ids) => deps.consents.consentsVisibleTo(base.principal, ids)),
     };
   };

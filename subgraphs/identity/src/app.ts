@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createTokenVerifier } from '../../../shared/auth/verifier';
 import { startSubgraph } from '../../../shared/server/subgraph';
 import type { IdentityConfig } from './config';
+import { createRemoteAuditSink } from '../../../shared/audit/recorder';
 import { createContextFactory, type IdentityContext } from './context';
 import { entities } from './db/entities';
 import { migrations } from './db/migrations';
@@ -26,13 +27,15 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
     resolvers,
     applyPermissions,
     setup: (dataSource, logger) => {
-      const identity = createIdentityService({
-        repo: createIdentityRepository(dataSource),
-        refSecret: config.refSecret,
-        now: options.now ?? (() => new Date()),
-      });
+      const now = options.now ?? (() => new Date());
+      const identity = createIdentityService({ repo: createIdentityRepository(dataSource), refSecret: config.refSecret, now });
       return {
-        context: createContextFactory({ verifier: createTokenVerifier(config.common.auth), identity }),
+        context: createContextFactory({
+          verifier: createTokenVerifier(config.common.auth),
+          identity,
+          audit: createRemoteAuditSink(config.common.internal),
+          now,
+        }),
         internalRoutes: directoryRoutes(identity, logger),
       };
     },

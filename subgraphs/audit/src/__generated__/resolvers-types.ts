@@ -20,6 +20,10 @@ export type Scalars = {
 };
 
 export type AuditAction =
+  /** A subject granted a consent (purpose and consentId set). */
+  | 'CONSENT_GRANT'
+  /** A subject withdrew a consent. */
+  | 'CONSENT_WITHDRAW'
   /** A subject's fields were re-encrypted under a fresh data key. */
   | 'DEK_REKEY'
   /** Key-encryption-key versions of a region were retired (field = Region.<code>). */
@@ -35,7 +39,11 @@ export type AuditAction =
   /** A subject's profile was moved to another region (field = Region.<target>). */
   | 'SUBJECT_MOVE'
   /** A subject's data keys were destroyed (crypto-shredding). */
-  | 'SUBJECT_SHRED';
+  | 'SUBJECT_SHRED'
+  /** A subject connected to a tenant, which now knows them by a pairwise ref. */
+  | 'TENANT_CONNECT'
+  /** A platform admin registered a tenant. */
+  | 'TENANT_CREATE';
 
 export type AuditActorType =
   | 'ANONYMOUS'
@@ -59,7 +67,7 @@ export type AuditEvent = {
   field?: Maybe<Scalars['String']['output']>;
   occurredAt: Scalars['DateTime']['output'];
   purpose?: Maybe<Scalars['String']['output']>;
-  /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF or ADMIN. DENY: the error code the caller received. */
+  /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF, TENANT or ADMIN. DENY: the error code the caller received. */
   reason: Scalars['String']['output'];
   requestId: Scalars['String']['output'];
   seq: Scalars['SafeInt']['output'];

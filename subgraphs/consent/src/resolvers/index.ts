@@ -10,9 +10,9 @@ export const resolvers: Resolvers<ConsentContext> = {
   DateTime: DateTimeScalar,
   Mutation: {
     grantConsent: (_, args, ctx) =>
-      ctx.consents.grant(subjectOf(ctx).subjectId, args.input as GrantConsentInput),
+      ctx.consents.grant(subjectOf(ctx).subjectId, args.input as GrantConsentInput, ctx.audit),
     withdrawConsent: (_, args, ctx) =>
-      ctx.consents.withdraw(subjectOf(ctx).subjectId, args.id),
+      ctx.consents.withdraw(subjectOf(ctx).subjectId, args.id, ctx.audit),
   },
   User: {
     __resolveReference: (reference) => ({ id: reference.id }),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
@@ -40,7 +41,8 @@ export function createConsentService(deps: { repo: ConsentRepository; directory:
   return {
     now,
 
-    async grant(subjectId: string, input: GrantConsentInput): Promise<ConsentRow> {
+    /** Validates, audits (CONSENT_GRANT), then stores; a grant that cannot be audited is not stored. */
+    async grant(subjectId: string, input: GrantConsentInput, audit: ActionAuditor): Promise<ConsentRow> {
       const purpose = input.purpose.trim();
       if (!PURPOSE_PATTERN.test(purpose)) {
         throw badInput('input.purpose', 'purpose must be a lower-case key of letters, digits and _ . - (max 64), e.g. order_fulfillment');
@@ -70,12 +72,17 @@ export function createConsentService(deps: { repo: ConsentRepository; directory:
         withdrawnAt: null,
         supersededAt: null,
       };
+      await audit('CONSENT_GRANT', { subjectId, tenantId: consent.tenantId, purpose, consentId: consent.id });
       await repo.insertGrantSuperseding(consent);
       return consent;
     },
 
-    async withdraw(subjectId: string, consentId: string): Promise<ConsentRow> {
+    /** Withdraws one of the subject's own consents (GDPR Art. 7(3)); audited (CONSENT_WITHDRAW) first. */
+    async withdraw(subjectId: string, consentId: string, audit: ActionAuditor): Promise<ConsentRow> {
       if (!isUuid(consentId)) throw badInput('id', 'id is not a valid consent id');
+      const [own] = (await repo.findConsentsBySubjects([subjectId])).filter((c) => c.id === consentId);
+      if (!own) throw consentNotFound();
+      await audit('CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId });
       const consent = await repo.markConsentWithdrawn(consentId, subjectId, now());
       if (!consent) throw consentNotFound();
       return consent;

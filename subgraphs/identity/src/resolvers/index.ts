@@ -24,9 +24,9 @@ export const resolvers: Resolvers<IdentityContext> = {
   },
   Mutation: {
     createTenant: (_, args, ctx) =>
-      ctx.identity.createTenant(args.input),
+      ctx.identity.createTenant(args.input, ctx.audit),
     connectTenant: (_, args, ctx) =>
-      ctx.identity.connectTenant(subjectOf(ctx).subjectId, args.tenantId),
+      ctx.identity.connectTenant(subjectOf(ctx).subjectId, args.tenantId, ctx.audit),
   },
   User: {
     __resolveReference: (reference, ctx) => ctx.users.load(reference.id),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
@@ -57,7 +58,8 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
   return {
     directory,
 
-    async createTenant(input: { name: string; idpOrganizationId?: string | null }): Promise<TenantRow> {
+    /** Validates, audits (TENANT_CREATE), then registers the tenant. */
+    async createTenant(input: { name: string; idpOrganizationId?: string | null }, audit: ActionAuditor): Promise<TenantRow> {
       const name = input.name.trim();
       if (name.length < 1 || name.length > 200) throw badInput('input.name', 'Tenant name must be 1-200 characters');
       const id = randomUUID();
@@ -66,6 +68,7 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
         throw badInput('input.idpOrganizationId', 'Organization id must be 1-128 letters, digits or . _ : -');
       }
       const tenant: TenantRow = { id, name, idpOrganizationId, createdAt: now() };
+      await audit('TENANT_CREATE', { tenantId: id });
       try {
         await repo.insertTenant(tenant);
       } catch (error) {
@@ -81,10 +84,12 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
 
     listTenantsByIds: (ids: readonly string[]) => repo.findTenantsByIds(ids.filter(isUuid)),
 
-    async connectTenant(subjectId: string, tenantId: string): Promise<TenantLinkRow> {
+    /** Links the subject to a tenant (idempotent), audited (TENANT_CONNECT) first. */
+    async connectTenant(subjectId: string, tenantId: string, audit: ActionAuditor): Promise<TenantLinkRow> {
       if (!isUuid(tenantId)) throw badInput('tenantId', 'tenantId is not a valid id');
       const [tenant] = await repo.findTenantsByIds([tenantId]);
       if (!tenant) throw notFound('Tenant');
+      await audit('TENANT_CONNECT', { subjectId, tenantId });
       return repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), createdAt: now() });
     },
 

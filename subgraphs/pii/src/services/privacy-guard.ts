@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { GraphQLError } from 'graphql';
 import type { AuditEventInput, AuditSink } from '../../../../shared/audit/events';
+import { createActionAuditor } from '../../../../shared/audit/actions';
 import { createRequestAuditRecorder } from '../../../../shared/audit/recorder';
 import { actorOf, type Principal, type TenantPrincipal } from '../../../../shared/auth/principal';
 import type { ActiveConsent, ConsentLookups } from '../../../../shared/consent-client';
@@ -31,6 +32,7 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
   const { principal } = request;
   const actor = actorOf(principal);
   const recorder = createRequestAuditRecorder(deps.audit);
+  const adminAuditor = createActionAuditor(deps.audit, request, deps.now);
   /** Fields released only in their masked view, by `subjectId/field`. */
   const maskedReleases = new Map<string, PiiMask>();
   const consentOf = new DataLoader<string, ActiveConsent | null>(async (subjectIds) => {
@@ -94,25 +96,8 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
      * Audits a platform-admin operation before it runs (the stated reason goes in `purpose`);
      * throws AUDIT_UNAVAILABLE, so the operation does not run, if it cannot be recorded.
      */
-    async recordAdminAction(action: AuditEventInput['action'], target: { subjectId?: string | null; field?: string | null; reason: string }) {
-      const entry: AuditEventInput = {
-        occurredAt: deps.now().toISOString(),
-        ...actor,
-        subjectId: target.subjectId ?? null,
-        action,
-        field: target.field ?? null,
-        purpose: target.reason,
-        decision: 'ALLOW',
-        reason: 'ADMIN',
-        consentId: null,
-        requestId: request.requestId,
-      };
-      try {
-        await recorder.load(entry);
-      } catch {
-        throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; the operation was not performed');
-      }
-    },
+    recordAdminAction: (action: AuditEventInput['action'], target: { subjectId?: string | null; field?: string | null; reason: string }) =>
+      adminAuditor(action, { subjectId: target.subjectId, field: target.field, purpose: target.reason }),
 
     /** Audits a subject's writes to their own fields; throws AUDIT_UNAVAILABLE (and nothing is written) if it cannot. */
     async recordOwnWrites(subjectId: string, fields: string[]): Promise<void> {
