@@ -28,6 +28,11 @@ export interface InternalApiConfig {
 
 export interface DatabaseConfig {
   url: string;
+  /**
+   * The schema owner's connection, for migrations only (`<SERVICE>_MIGRATION_DATABASE_URL`). When set,
+   * `url` is the application role's, which then gets only the privileges its service grants it.
+   */
+  migrationUrl?: string;
   /** Each service owns one PostgreSQL schema; no service reads another's. */
   schema: string;
   poolSize: number;
@@ -165,5 +170,8 @@ export function loadDatabaseConfig(env: Env, service: ServiceName): DatabaseConf
   const parsed = parseEnv(databaseSchema, { ...env, DATABASE_URL: env[specific] ?? env.DATABASE_URL });
   const dbUrl = parsed.DATABASE_URL;
   if (!dbUrl) throw new ConfigError([`DATABASE_URL or ${specific}: required`]);
-  return { url: dbUrl, schema: `${parsed.DB_SCHEMA_PREFIX ?? ''}${service}`, poolSize: parsed.DB_POOL_SIZE };
+  const migrationVariable = `${service.toUpperCase()}_MIGRATION_DATABASE_URL`;
+  const migrationUrl = env[migrationVariable];
+  if (migrationUrl !== undefined && !/^postgres(ql)?:\/\//.test(migrationUrl)) throw new ConfigError([`${migrationVariable}: must be a postgres:// URL`]);
+  return { url: dbUrl, migrationUrl, schema: `${parsed.DB_SCHEMA_PREFIX ?? ''}${service}`, poolSize: parsed.DB_POOL_SIZE };
 }

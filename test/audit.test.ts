@@ -57,20 +57,32 @@ describe('audit log', () => {
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => total - i));
   });
 
+  test('the log is write-once in the database: UPDATE, DELETE and TRUNCATE are refused even for the owner', async () => {
+    await produceEvents(1);
+    const table = `"${stack.schemas.audit}".audit_event`;
+    const before = await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+    for (const statement of [`UPDATE ${table} SET decision = 'DENY'`, `DELETE FROM ${table}`, `TRUNCATE ${table}`]) {
+      const failure = await stack.sql(statement).catch((error) => error);
+      expect(failure).toMatchObject({ code: '42501', message: expect.stringMatching(/write-once: (UPDATE|DELETE|TRUNCATE) is not allowed/) });
+    }
+    expect(await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).toEqual(before);
+    expect(await verify()).toMatchObject({ ok: true });
+  });
+
   test('a row altered directly in the table is reported by its sequence number', async () => {
     await produceEvents(3);
     const table = `"${stack.schemas.audit}".audit_event`;
     const [{ seq }] = await stack.sql<{ seq: string }>(`SELECT seq::text FROM ${table} WHERE decision = 'ALLOW' ORDER BY seq LIMIT 1 OFFSET 2`);
-    await stack.sql(`UPDATE ${table} SET decision = 'DENY' WHERE seq = $1`, [seq]);
+    await stack.tamper(`UPDATE ${table} SET decision = 'DENY' WHERE seq = $1`, [seq]);
     expect(await verify()).toMatchObject({ ok: false, firstBadSeq: Number(seq) });
-    await stack.sql(`UPDATE ${table} SET decision = 'ALLOW' WHERE seq = $1`, [seq]);
+    await stack.tamper(`UPDATE ${table} SET decision = 'ALLOW' WHERE seq = $1`, [seq]);
     expect(await verify()).toMatchObject({ ok: true });
   });
 
   test('a deleted row is reported as the missing sequence number', async () => {
     const table = `"${stack.schemas.audit}".audit_event`;
     const [row] = await stack.sql<Record<string, unknown>>(`SELECT * FROM ${table} WHERE seq = 5`);
-    await stack.sql(`DELETE FROM ${table} WHERE seq = 5`);
+    await stack.tamper(`DELETE FROM ${table} WHERE seq = 5`);
     expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 5 });
     const columns = Object.keys(row);
     await stack.sql(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));

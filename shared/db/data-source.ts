@@ -8,6 +8,8 @@ export interface DataSourceOptions {
   entities: EntitySchema[];
   migrations: (new () => MigrationInterface)[];
   applicationName: string;
+  /** Table privileges of the application role when migrations run as a separate owner (default: read and write). */
+  appPrivileges?: string;
 }
 
 /**
@@ -16,9 +18,36 @@ export interface DataSourceOptions {
  */
 export async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
   const { database } = options;
-  const dataSource = new DataSource({
+  if (database.migrationUrl) {
+    // Migrate as the schema owner, grant the application role what it needs, then connect as that role.
+    const owner = createDataSource(options, database.migrationUrl);
+    await owner.initialize();
+    try {
+      await migrate(owner, database.schema);
+      await grantApplicationRole(owner, database.schema, database.url, options.appPrivileges ?? 'SELECT, INSERT, UPDATE, DELETE');
+    } finally {
+      await owner.destroy();
+    }
+    const app = createDataSource(options, database.url);
+    await app.initialize();
+    return app;
+  }
+  const dataSource = createDataSource(options, database.url);
+  await dataSource.initialize();
+  try {
+    await migrate(dataSource, database.schema);
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
+  return dataSource;
+}
+
+function createDataSource(options: DataSourceOptions, url: string): DataSource {
+  const { database } = options;
+  return new DataSource({
     type: 'postgres',
-    url: database.url,
+    url,
     schema: database.schema,
     entities: options.entities,
     migrations: options.migrations,
@@ -31,14 +60,21 @@ export async function openDataSource(options: DataSourceOptions): Promise<DataSo
     poolSize: database.poolSize,
     extra: { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
   });
-  await dataSource.initialize();
-  try {
-    await migrate(dataSource, database.schema);
-  } catch (error) {
-    await dataSource.destroy();
-    throw error;
-  }
-  return dataSource;
+}
+
+/** Re-run at every start, so tables added by later migrations are covered too. */
+async function grantApplicationRole(owner: DataSource, schema: string, appUrl: string, privileges: string): Promise<void> {
+  const role = decodeURIComponent(new URL(appUrl).username);
+  const [{ current }] = await owner.query('SELECT current_user AS current');
+  if (!role || role === current) return;
+  if (!/^[A-Z, ]+$/.test(privileges)) throw new Error('privileges must be SQL privilege keywords');
+  const quotedRole = `"${role.replace(/"/g, '""')}"`;
+  const s = quoteIdent(schema);
+  await owner.query(`GRANT USAGE ON SCHEMA ${s} TO ${quotedRole}`);
+  await owner.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${s} FROM ${quotedRole}`);
+  // The service's tables only: the migrations table stays the owner's.
+  const tables: { name: string }[] = await owner.query(`SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND tablename <> 'migrations'`, [schema]);
+  for (const { name } of tables) await owner.query(`GRANT ${privileges} ON ${s}.${quoteIdent(name)} TO ${quotedRole}`);
 }
 
 async function migrate(dataSource: DataSource, schema: string): Promise<void> {

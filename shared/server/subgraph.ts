@@ -17,6 +17,8 @@ export interface SubgraphDefinition<TContext extends ServiceContext> {
   sdlPath: string;
   entities: EntitySchema[];
   migrations: (new () => MigrationInterface)[];
+  /** The application role's table privileges when migrations run as a separate owner. */
+  appPrivileges?: string;
   resolvers: GraphQLResolverMap<TContext>;
   applyPermissions: (schema: GraphQLSchema) => GraphQLSchema;
   /** Wires repositories and services onto the opened data source (and may open more stores). */
@@ -45,6 +47,7 @@ export async function startSubgraph<TContext extends ServiceContext>(definition:
     database: definition.database,
     entities: definition.entities,
     migrations: definition.migrations,
+    appPrivileges: definition.appPrivileges,
     applicationName: `privgraph-${definition.name}`,
   });
   let wiring: SubgraphWiring<TContext> | undefined;

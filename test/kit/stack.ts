@@ -56,6 +56,11 @@ export interface TestStack {
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, options?: GqlOptions): Promise<GqlResponse<T>>;
   /** Raw SQL for assertions on what is stored (never used to set up state the API can set up). */
   sql<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * Raw SQL with user triggers switched off for one transaction: the deliberate step an attacker with
+   * the owner's rights would take to tamper with the write-once audit log.
+   */
+  tamper(text: string, params?: unknown[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -113,6 +118,17 @@ export async function startTestStack(options: { pii?: PiiOptions; clock?: TestCl
     },
     async sql(text, params) {
       return (await client.query(text, params)).rows;
+    },
+    async tamper(text, params) {
+      await client.query('BEGIN');
+      try {
+        await client.query('SET LOCAL session_replication_role = replica');
+        await client.query(text, params);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
     },
     async stop() {
       await running.stop();

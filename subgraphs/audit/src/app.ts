@@ -5,7 +5,7 @@ import { startSubgraph } from '../../../shared/server/subgraph';
 import type { AuditConfig } from './config';
 import { createContextFactory, type AuditContext } from './context';
 import { entities } from './db/entities';
-import { migrations } from './db/migrations';
+import { APP_PRIVILEGES, migrations } from './db/migrations';
 import { createAuditRepository } from './db/repositories/audit-repository';
 import { ingestRoutes } from './internal-api';
 import { applyPermissions } from './permissions';
@@ -21,6 +21,7 @@ export function startAudit(config: AuditConfig) {
     sdlPath: join(__dirname, 'schema.graphql'),
     entities,
     migrations,
+    appPrivileges: APP_PRIVILEGES,
     resolvers,
     applyPermissions,
     setup: (dataSource, logger) => {

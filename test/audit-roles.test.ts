@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { startTestStack, type TestStack } from './kit/stack';
+import { createTenant } from './kit/scenario';
+
+/**
+ * With a separate owner for migrations, the audit service's application role may only INSERT and
+ * SELECT. The embedded default has a single role, so this runs on PostgreSQL only (CI); the
+ * write-once triggers are tested on both (audit.test.ts).
+ */
+const embedded = (process.env.PRIVGRAPH_TEST_DATABASE ?? '').startsWith('embedded');
+
+(embedded ? describe.skip : describe)('audit application role (PostgreSQL)', () => {
+  const role = `privgraph_audit_app_${randomBytes(4).toString('hex')}`;
+  const ownerUrl = process.env.DATABASE_URL as string;
+  const appUrl = (() => {
+    const url = new URL(ownerUrl);
+    url.username = role;
+    url.password = '';
+    return url.toString();
+  })();
+  let stack: TestStack;
+  let owner: Client;
+
+  beforeAll(async () => {
+    owner = new Client({ connectionString: ownerUrl });
+    await owner.connect();
+    await owner.query(`CREATE ROLE ${role} LOGIN`);
+    stack = await startTestStack({ env: { AUDIT_DATABASE_URL: appUrl, AUDIT_MIGRATION_DATABASE_URL: ownerUrl } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await owner.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+    await owner.query(`DROP ROLE IF EXISTS ${role}`);
+    await owner.end();
+  });
+
+  test('the service appends through the application role, which cannot UPDATE, DELETE or TRUNCATE', async () => {
+    await createTenant(stack, 'Role Shop');
+    const verified = await stack.gql('{ verifyAuditLog { ok checked } }', {}, { token: await stack.tokens.admin() });
+    expect(verified.data?.verifyAuditLog).toMatchObject({ ok: true, checked: 1 });
+
+    const app = new Client({ connectionString: appUrl });
+    await app.connect();
+    try {
+      const table = `"${stack.schemas.audit}".audit_event`;
+      expect((await app.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(1);
+      for (const statement of [`UPDATE ${table} SET decision = 'DENY'`, `DELETE FROM ${table}`, `TRUNCATE ${table}`]) {
+        const failure = await app.query(statement).catch((error) => error);
+        expect(failure).toMatchObject({ code: '42501', message: expect.stringMatching(/permission denied/) });
+      }
+      const migrations = await app.query(`SELECT 1 FROM "${stack.schemas.audit}".migrations`).catch((error) => error);
+      expect(migrations).toMatchObject({ code: '42501' });
+    } finally {
+      await app.end();
+    }
+  });
+});
