@@ -8,6 +8,7 @@ export const DIRECTORY_PATHS = {
   resolveSubject: '/internal/v1/directory/subjects/resolve',
   resolveTenant: '/internal/v1/directory/tenants/resolve',
   findTenants: '/internal/v1/directory/tenants/find',
+  tenantNames: '/internal/v1/directory/tenants/names',
   refsForSubjects: '/internal/v1/directory/refs/for-subjects',
   subjectForRef: '/internal/v1/directory/refs/subject',
 } as const;
@@ -15,6 +16,8 @@ export const DIRECTORY_PATHS = {
 export interface ExtendedDirectory extends Directory {
   /** Which of these tenant ids exist. */
   existingTenants(tenantIds: string[]): Promise<Set<string>>;
+  /** Display names of tenants (for a subject's access log). */
+  tenantNames(tenantIds: string[]): Promise<Map<string, string>>;
   /** The tenant's pairwise refs for subjects linked to it (others are absent). */
   refsForSubjects(tenantId: string, subjectIds: string[]): Promise<Map<string, string>>;
   subjectForRef(tenantId: string, ref: string): Promise<string | null>;
@@ -59,6 +62,11 @@ export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirect
     async existingTenants(tenantIds) {
       const { tenantIds: found } = await client.post<{ tenantIds: string[] }>(DIRECTORY_PATHS.findTenants, { tenantIds });
       return new Set(found);
+    },
+    async tenantNames(tenantIds) {
+      if (tenantIds.length === 0) return new Map();
+      const { names } = await client.post<{ names: Record<string, string> }>(DIRECTORY_PATHS.tenantNames, { tenantIds });
+      return new Map(Object.entries(names));
     },
     async refsForSubjects(tenantId, subjectIds) {
       if (subjectIds.length === 0) return new Map();

@@ -1,9 +1,12 @@
 import type { GraphQLSchema } from 'graphql';
-import { allow, guardSchema, isPlatformAdmin, isTenantOrPlatformAdmin } from '../../../shared/permissions';
+import { allow, guardSchema, isPlatformAdmin, isSubject, isTenantOrPlatformAdmin } from '../../../shared/permissions';
 
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(schema, {
-    Query: { auditEvents: isTenantOrPlatformAdmin, verifyAuditLog: isPlatformAdmin },
+    Query: { auditEvents: isTenantOrPlatformAdmin, verifyAuditLog: isPlatformAdmin, myAccessLog: isSubject },
+    AccessLogEntry: allow,
+    AccessLogEdge: allow,
+    AccessLogConnection: allow,
     AuditEvent: allow,
     AuditEventConnection: allow,
     AuditEventEdge: allow,

@@ -29,6 +29,12 @@ export function directoryRoutes(identity: IdentityService, logger: Logger) {
       }), logger),
     );
     router.post(
+      strip(DIRECTORY_PATHS.tenantNames),
+      internalHandler(z.object({ tenantIds: z.array(id).max(1000) }), async (b) => ({
+        names: Object.fromEntries(await directory.tenantNames(b.tenantIds)),
+      }), logger),
+    );
+    router.post(
       strip(DIRECTORY_PATHS.refsForSubjects),
       internalHandler(z.object({ tenantId: id, subjectIds: z.array(id).max(5000) }), async (b) => ({
         refs: Object.fromEntries(await directory.refsForSubjects(b.tenantId, b.subjectIds)),

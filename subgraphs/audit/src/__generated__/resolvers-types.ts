@@ -19,6 +19,39 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type AccessLogConnection = {
+  __typename?: 'AccessLogConnection';
+  edges: Array<AccessLogEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AccessLogEdge = {
+  __typename?: 'AccessLogEdge';
+  cursor: Scalars['String']['output'];
+  node: AccessLogEntry;
+};
+
+/** One access to the user's personal data by someone else. */
+export type AccessLogEntry = {
+  __typename?: 'AccessLogEntry';
+  /** TENANT or PLATFORM_ADMIN. */
+  accessorType: AuditActorType;
+  action: AuditAction;
+  /** The consent the value was released under. */
+  consentId?: Maybe<Scalars['ID']['output']>;
+  decision: AuditDecision;
+  /** The field asked for, e.g. User.email. */
+  field?: Maybe<Scalars['String']['output']>;
+  occurredAt: Scalars['DateTime']['output'];
+  /** The purpose the tenant declared, or the admin's stated reason. */
+  purpose?: Maybe<Scalars['String']['output']>;
+  /** ALLOW: CONSENT, CONSENT_MASKED or ADMIN. DENY: the error code the tenant received. */
+  reason: Scalars['String']['output'];
+  /** The shop that asked; null for a platform admin. */
+  tenantId?: Maybe<Scalars['ID']['output']>;
+  tenantName?: Maybe<Scalars['String']['output']>;
+};
+
 export type AuditAction =
   /** A subject granted a consent (purpose and consentId set). */
   | 'CONSENT_GRANT'
@@ -124,6 +157,11 @@ export type Query = {
    * sees all and may filter by tenant.
    */
   auditEvents: AuditEventConnection;
+  /**
+   * Who accessed my data (GDPR Art. 15(1)(c)): every request for the calling user's personal data by a
+   * tenant or a platform admin, allowed or denied, and every admin operation on it, newest first.
+   */
+  myAccessLog: AccessLogConnection;
   /** Recomputes the hash chain from the first event (platform admin). */
   verifyAuditLog: AuditVerification;
 };
@@ -133,6 +171,14 @@ export type QueryAuditEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AuditFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryMyAccessLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  until?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -209,12 +255,15 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
+  AccessLogConnection: ResolverTypeWrapper<AccessLogConnection>;
+  AccessLogEdge: ResolverTypeWrapper<AccessLogEdge>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  AccessLogEntry: ResolverTypeWrapper<AccessLogEntry>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   AuditAction: AuditAction;
   AuditActorType: AuditActorType;
   AuditDecision: AuditDecision;
   AuditEvent: ResolverTypeWrapper<AuditEventView>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   AuditEventConnection: ResolverTypeWrapper<Omit<AuditEventConnection, 'edges'> & { edges: Array<ResolversTypes['AuditEventEdge']> }>;
   AuditEventEdge: ResolverTypeWrapper<Omit<AuditEventEdge, 'node'> & { node: ResolversTypes['AuditEvent'] }>;
   AuditFilter: AuditFilter;
@@ -229,9 +278,12 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  AuditEvent: AuditEventView;
-  ID: Scalars['ID']['output'];
+  AccessLogConnection: AccessLogConnection;
+  AccessLogEdge: AccessLogEdge;
   String: Scalars['String']['output'];
+  AccessLogEntry: AccessLogEntry;
+  ID: Scalars['ID']['output'];
+  AuditEvent: AuditEventView;
   AuditEventConnection: Omit<AuditEventConnection, 'edges'> & { edges: Array<ResolversParentTypes['AuditEventEdge']> };
   AuditEventEdge: Omit<AuditEventEdge, 'node'> & { node: ResolversParentTypes['AuditEvent'] };
   AuditFilter: AuditFilter;
@@ -242,6 +294,29 @@ export type ResolversParentTypes = ResolversObject<{
   Query: Record<PropertyKey, never>;
   Int: Scalars['Int']['output'];
   SafeInt: Scalars['SafeInt']['output'];
+}>;
+
+export type AccessLogConnectionResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessLogConnection'] = ResolversParentTypes['AccessLogConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['AccessLogEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type AccessLogEdgeResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessLogEdge'] = ResolversParentTypes['AccessLogEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['AccessLogEntry'], ParentType, ContextType>;
+}>;
+
+export type AccessLogEntryResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessLogEntry'] = ResolversParentTypes['AccessLogEntry']> = ResolversObject<{
+  accessorType?: Resolver<ResolversTypes['AuditActorType'], ParentType, ContextType>;
+  action?: Resolver<ResolversTypes['AuditAction'], ParentType, ContextType>;
+  consentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  decision?: Resolver<ResolversTypes['AuditDecision'], ParentType, ContextType>;
+  field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tenantId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  tenantName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type AuditEventResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = ResolversObject<{
@@ -286,6 +361,7 @@ export type PageInfoResolvers<ContextType = any, ParentType extends ResolversPar
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, RequireFields<QueryAuditEventsArgs, 'first'>>;
+  myAccessLog?: Resolver<ResolversTypes['AccessLogConnection'], ParentType, ContextType, RequireFields<QueryMyAccessLogArgs, 'first'>>;
   verifyAuditLog?: Resolver<ResolversTypes['AuditVerification'], ParentType, ContextType>;
 }>;
 
@@ -294,6 +370,9 @@ export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTy
 }
 
 export type Resolvers<ContextType = any> = ResolversObject<{
+  AccessLogConnection?: AccessLogConnectionResolvers<ContextType>;
+  AccessLogEdge?: AccessLogEdgeResolvers<ContextType>;
+  AccessLogEntry?: AccessLogEntryResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;

@@ -92,6 +92,36 @@ export function createAuditService(deps: { repo: AuditRepository; directory: Ext
       return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
     },
 
+    /** The subject's own access log: requests by tenants and admins about them, with tenant names. */
+    async accessLog(subjectId: string, page: { first?: number | null; after?: string | null; since?: Date | null; until?: Date | null }) {
+      const limit = page.first ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput('first', `first must be 1-${MAX_PAGE}`);
+      if (page.since && page.until && page.since >= page.until) throw badInput('until', 'until must be after since');
+      const query: AuditQuery = { subjectId, actorTypes: ['TENANT', 'PLATFORM_ADMIN'], limit: limit + 1 };
+      if (page.after) query.beforeSeq = decodeCursor(page.after);
+      if (page.since) query.since = page.since;
+      if (page.until) query.until = page.until;
+      const rows = await repo.findEvents(query);
+      const shown = rows.slice(0, limit);
+      const names = await directory.tenantNames([...new Set(shown.flatMap((r) => (r.tenantId ? [r.tenantId] : [])))]);
+      const edges = shown.map((row) => ({
+        node: {
+          occurredAt: row.occurredAt,
+          accessorType: row.actorType,
+          tenantId: row.tenantId,
+          tenantName: row.tenantId ? (names.get(row.tenantId) ?? null) : null,
+          action: row.action,
+          field: row.field,
+          purpose: row.purpose,
+          decision: row.decision,
+          reason: row.reason,
+          consentId: row.consentId,
+        },
+        cursor: encodeCursor(row.seq),
+      }));
+      return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+
     /** Streams the table in seq order, recomputing every link; stops at the first event that fails. */
     async verify(): Promise<Verification> {
       let prevHash: Buffer = GENESIS_HASH;

@@ -44,6 +44,11 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
       if (valid.length === 0) return new Set();
       return new Set((await repo.findTenantsByIds(valid)).map((t) => t.id));
     },
+    async tenantNames(tenantIds) {
+      const valid = tenantIds.filter(isUuid);
+      if (valid.length === 0) return new Map();
+      return new Map((await repo.findTenantsByIds(valid)).map((t) => [t.id, t.name]));
+    },
     async refsForSubjects(tenantId, subjectIds) {
       const valid = subjectIds.filter(isUuid);
       if (!isUuid(tenantId) || valid.length === 0) return new Map();

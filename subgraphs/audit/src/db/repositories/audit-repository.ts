@@ -15,6 +15,7 @@ export interface ChainHead {
 export interface AuditQuery {
   tenantId?: string;
   subjectId?: string;
+  actorTypes?: string[];
   action?: string;
   decision?: string;
   field?: string;
@@ -124,6 +125,7 @@ export function createAuditRepository(dataSource: DataSource) {
       };
       if (query.tenantId !== undefined) add('tenant_id = ?', query.tenantId);
       if (query.subjectId !== undefined) add('subject_id = ?', query.subjectId);
+      if (query.actorTypes !== undefined) add('actor_type = ANY(?::text[])', query.actorTypes);
       if (query.action !== undefined) add('action = ?', query.action);
       if (query.decision !== undefined) add('decision = ?', query.decision);
       if (query.field !== undefined) add('field = ?', query.field);
