@@ -24,7 +24,7 @@ const mappers: Record<string, Record<string, string>> = {
     KeyRotation: '../db/entities#KeyRotationRow',
   },
   consent: { User: '../services/consent-service#UserKey', Consent: '../db/entities#ConsentRow' },
-  audit: { AuditEvent: '../services/audit-service#AuditEventView' },
+  audit: { AuditEvent: '../services/audit-service#AuditEventView', AuditCheckpoint: '../services/checkpoints#Checkpoint' },
 };
 
 const subgraph = (name: string) => ({

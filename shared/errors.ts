@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   REGION_UNSUPPORTED: 'The region is not configured, or no configured region stores data for the country given.',
   KEY_VERSION_RETIRED: 'The data key is wrapped under a retired key-encryption-key version; no PII was released.',
   KEY_VERSION_IN_USE: 'Key versions cannot be retired while data keys are still wrapped under them; finish the re-wrap first.',
+  CHECKPOINT_UNAVAILABLE: 'The store for signed audit checkpoints cannot be written; no checkpoint was made.',
   CONFLICT: 'Another operation on the same object is in progress (a key rotation, a region move); retry when it is done.',
   GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax.',
   GRAPHQL_VALIDATION_FAILED: 'The query does not match the schema or exceeds a depth, alias, cost or size limit.',

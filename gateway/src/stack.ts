@@ -46,7 +46,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const identity = await startIdentity(identityConfig, { now: options.now });
     started.push(identity);
     env.IDENTITY_URL = identity.url;
-    const audit = await startAudit(loadAuditConfig({ ...env, ...port('AUDIT_PORT') }));
+    const audit = await startAudit(loadAuditConfig({ ...env, ...port('AUDIT_PORT') }), { now: options.now });
     started.push(audit);
     env.AUDIT_URL = audit.url;
     identityConfig.common.internal.endpoints.audit = audit.url;

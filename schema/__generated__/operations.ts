@@ -106,6 +106,15 @@ export type AuditActorType =
   | 'SYSTEM'
   | 'TENANT';
 
+/** A signed checkpoint: the chain head at a sequence number, signed with the platform's key (ES256 JWS). */
+export type AuditCheckpoint = {
+  __typename?: 'AuditCheckpoint';
+  at: Scalars['DateTime']['output'];
+  /** The chain hash of event seq, base64url. */
+  head: Scalars['String']['output'];
+  seq: Scalars['SafeInt']['output'];
+};
+
 export type AuditDecision =
   | 'ALLOW'
   | 'DENY';
@@ -156,13 +165,30 @@ export type AuditFilter = {
   until?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
+export type AuditProblem =
+  /** An event was altered, removed, inserted or reordered. */
+  | 'CHAIN_BROKEN'
+  /** A stored checkpoint's signature does not verify with the platform's key. */
+  | 'CHECKPOINT_INVALID'
+  /** The chain verifies but not through a signed checkpoint's head: it was rewritten and recomputed. */
+  | 'CHECKPOINT_MISMATCH'
+  /** A signed checkpoint names an event the log no longer has: its tail was cut off. */
+  | 'TRUNCATED';
+
 export type AuditVerification = {
   __typename?: 'AuditVerification';
   checked: Scalars['SafeInt']['output'];
-  /** The first sequence number whose event does not verify (altered, missing or out of order). */
+  /** Signed checkpoints held against the chain. */
+  checkpoints: Scalars['Int']['output'];
+  /** The first sequence number that does not verify (altered, missing, out of order, cut off or rewritten). */
   firstBadSeq?: Maybe<Scalars['SafeInt']['output']>;
-  /** True when every event's hash and link to its predecessor recompute and no sequence number is missing. */
+  /**
+   * True when every event's hash and link to its predecessor recompute, no sequence number is missing,
+   * and the chain passes through every signed checkpoint.
+   */
   ok: Scalars['Boolean']['output'];
+  /** What was found first; null when ok. */
+  problem?: Maybe<AuditProblem>;
 };
 
 /** A subject's opt-in consent to one tenant, for one purpose, covering some categories of their data. */
@@ -243,6 +269,11 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Connects the calling subject to a tenant and returns the pairwise ref that tenant will know them by. Idempotent. */
   connectTenant: TenantLink;
+  /**
+   * Writes a signed checkpoint of the current head now (platform admin); checkpoints are also written
+   * every AUDIT_CHECKPOINT_INTERVAL_MS while the log grows. Null while the log is empty.
+   */
+  createAuditCheckpoint?: Maybe<AuditCheckpoint>;
   /** Registers a shop (platform admin). */
   createTenant: Tenant;
   /** Grants consent (subject). A grant for a tenant and purpose that already has an active consent supersedes it. */
@@ -427,7 +458,10 @@ export type Query = {
   user?: Maybe<User>;
   /** Users linked to the calling tenant, by ref and status (never by personal data). */
   users: UserConnection;
-  /** Recomputes the hash chain from the first event (platform admin). */
+  /**
+   * Recomputes the hash chain from the first event and holds it against every signed checkpoint
+   * (platform admin). The same check runs offline with `npm run audit:verify`.
+   */
   verifyAuditLog: AuditVerification;
 };
 

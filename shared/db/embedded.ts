@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -24,13 +24,37 @@ export async function startEmbeddedPostgres(dataDir: string | undefined, port = 
   const db = await PGlite.create(location);
   const server = await serveWireProtocol(db, port);
   const { port: boundPort } = server.address() as AddressInfo;
+  const url = `postgres://postgres@127.0.0.1:${boundPort}/postgres`;
+  // Tools (npm run audit:verify) reach the running database through this file instead of opening it twice.
+  if (dataDir) writeFileSync(join(dataDir, 'pglite.url'), url, { mode: 0o600 });
   return {
-    url: `postgres://postgres@127.0.0.1:${boundPort}/postgres`,
+    url,
     async stop() {
+      if (dataDir) rmSync(join(dataDir, 'pglite.url'), { force: true });
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.close();
     },
   };
+}
+
+/** The URL of an embedded database another privgraph process is serving from this data directory, if any. */
+export async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> {
+  let url: string;
+  try {
+    url = readFileSync(join(dataDir, 'pglite.url'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    return url;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /*

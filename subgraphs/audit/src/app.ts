@@ -12,8 +12,14 @@ import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
 import { createAuditService } from './services/audit-service';
 import { createAuditWriter } from './services/audit-writer';
+import { createCheckpointer, createFileCheckpointSink } from './services/checkpoints';
+import { loadSigningKey } from '../../../shared/signing-key';
 
-export function startAudit(config: AuditConfig) {
+export interface AuditOptions {
+  now?: () => Date;
+}
+
+export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
   return startSubgraph<AuditContext>({
     name: 'audit',
     common: config.common,
@@ -24,13 +30,18 @@ export function startAudit(config: AuditConfig) {
     appPrivileges: APP_PRIVILEGES,
     resolvers,
     applyPermissions,
-    setup: (dataSource, logger) => {
+    setup: async (dataSource, logger) => {
       const repo = createAuditRepository(dataSource);
       const directory = createRemoteDirectory(config.common.internal);
-      const audit = createAuditService({ repo, directory });
+      const key = await loadSigningKey(config.signingKey.path, { create: config.signingKey.createIfMissing });
+      const sink = createFileCheckpointSink(config.checkpoints.path);
+      const checkpointer = createCheckpointer({ repo, sink, key, now: options.now ?? (() => new Date()), intervalMs: config.checkpoints.intervalMs });
+      checkpointer.start();
+      const audit = createAuditService({ repo, directory, checkpoints: sink, publicJwk: key.publicJwk });
       return {
-        context: createContextFactory({ verifier: createTokenVerifier(config.common.auth), directory, audit }),
+        context: createContextFactory({ verifier: createTokenVerifier(config.common.auth), directory, audit, checkpointer }),
         internalRoutes: ingestRoutes(createAuditWriter(repo), logger),
+        onStop: () => checkpointer.stop(),
       };
     },
   });

@@ -4,6 +4,8 @@ import { allow, guardSchema, isPlatformAdmin, isSubject, isTenantOrPlatformAdmin
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(schema, {
     Query: { auditEvents: isTenantOrPlatformAdmin, verifyAuditLog: isPlatformAdmin, myAccessLog: isSubject },
+    Mutation: { createAuditCheckpoint: isPlatformAdmin },
+    AuditCheckpoint: allow,
     AccessLogEntry: allow,
     AccessLogEdge: allow,
     AccessLogConnection: allow,

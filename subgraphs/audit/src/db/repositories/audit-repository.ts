@@ -142,6 +142,12 @@ export function createAuditRepository(dataSource: DataSource) {
       );
     },
 
+    /** The newest event's sequence number and hash (what a checkpoint signs). */
+    async readHead(): Promise<ChainHead> {
+      const [head] = (await dataSource.query(`SELECT e.seq::text AS seq, e.hash FROM ${table} e ORDER BY e.seq DESC LIMIT 1`)) as { seq: string; hash: Buffer }[];
+      return head ? { seq: BigInt(head.seq), hash: head.hash } : { seq: 0n, hash: null };
+    },
+
     /** Ascending scan for verification. */
     scanAfter(afterSeq: string, limit: number): Promise<AuditEventRow[]> {
       return dataSource.query(`SELECT ${SELECT_LIST} FROM ${table} e WHERE e.seq > $1::bigint ORDER BY e.seq ASC LIMIT $2`, [

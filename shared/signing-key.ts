@@ -1,0 +1,45 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
+
+/**
+ * The platform's signing key (ES256): it signs audit checkpoints (and, later, consent receipts) so a
+ * third party can verify them offline with the public key. Outside production it is generated once
+ * under the data directory (mode 0600); in production it comes from PLATFORM_SIGNING_KEY_FILE.
+ */
+export const SIGNING_ALGORITHM = 'ES256';
+
+export interface SigningKey {
+  kid: string;
+  privateKey: KeyObject | CryptoKey;
+  publicJwk: JWK;
+}
+
+export function devSigningKeyPath(dataDir: string): string {
+  return join(dataDir, 'secrets', 'platform-signing-key.jwk.json');
+}
+
+export async function loadSigningKey(path: string, options: { create: boolean }): Promise<SigningKey> {
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(readFileSync(path, 'utf8')) as JWK;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) {
+      throw new Error(`the platform signing key ${path} is missing or unreadable`);
+    }
+    const { privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
+    const fresh = { ...(await exportJWK(privateKey)), alg: SIGNING_ALGORITHM };
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(path, JSON.stringify(fresh), { flag: 'wx', mode: 0o600 });
+    } catch (writeError) {
+      if ((writeError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError;
+    }
+    jwk = JSON.parse(readFileSync(path, 'utf8')) as JWK;
+  }
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d) throw new Error(`the platform signing key ${path} is not a private P-256 JWK`);
+  const { d: _d, ...publicPart } = jwk;
+  const kid = await calculateJwkThumbprint(publicPart);
+  const publicJwk: JWK = { kty: publicPart.kty, crv: publicPart.crv, x: publicPart.x, y: publicPart.y, alg: SIGNING_ALGORITHM, use: 'sig', kid };
+  return { kid, privateKey: await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM) as KeyObject | CryptoKey, publicJwk };
+}
