@@ -8,6 +8,8 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type Cry
  * under the data directory (mode 0600); in production it comes from PLATFORM_SIGNING_KEY_FILE.
  */
 export const SIGNING_ALGORITHM = 'ES256';
+/** Where the public key set is published (the gateway for clients; the audit service inside). */
+export const JWKS_PATH = '/.well-known/jwks.json';
 
 export interface SigningKey {
   kid: string;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CompactSign, generateKeyPair } from 'jose';
+import { CompactSign, compactVerify, createLocalJWKSet, generateKeyPair } from 'jose';
 import { canonicalTime, chainHash, GENESIS_HASH } from '../subgraphs/audit/src/services/hash-chain';
 import { startTestStack, type TestStack } from './kit/stack';
 import { codes, createSubject, createTenant, expectNoErrors, grantConsent } from './kit/scenario';
@@ -173,5 +173,36 @@ describe('audit log integrity: chain + signed checkpoints', () => {
     for (const token of [await stack.tokens.subject('cp-subject'), await stack.tokens.tenant(shop, ['tenant:admin'])]) {
       expect(codes(await stack.gql('mutation { createAuditCheckpoint { seq } }', {}, { token }))).toEqual(['FORBIDDEN']);
     }
+  });
+});
+
+describe('the published JWKS', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { AUDIT_CHECKPOINT_INTERVAL_MS: '0' } });
+  });
+  afterAll(() => stack?.stop());
+
+  test('GET /.well-known/jwks.json on the gateway verifies a checkpoint with a stock JOSE library, and refuses a modified one', async () => {
+    const admin = await stack.tokens.admin();
+    await createTenant(stack, 'JWKS Shop');
+    expectNoErrors(await stack.gql('mutation { createAuditCheckpoint { seq } }', {}, { token: admin }));
+    const response = await fetch(`${stack.running.gateway.url}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    const jwks = (await response.json()) as { keys: Record<string, string>[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+
+    const [line] = readFileSync(join(stack.dataDir, 'audit-checkpoints.jsonl'), 'utf8').trim().split('\n');
+    const { jws } = JSON.parse(line) as { jws: string };
+    const keySet = createLocalJWKSet(jwks as never);
+    const { payload, protectedHeader } = await compactVerify(jws, keySet);
+    expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: jwks.keys[0].kid, typ: 'privgraph-audit-checkpoint+jws' });
+    expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({ seq: 1 });
+
+    const [header, body, signature] = jws.split('.');
+    const altered = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), seq: 99 })).toString('base64url');
+    await expect(compactVerify(`${header}.${altered}.${signature}`, keySet)).rejects.toThrow();
   });
 });

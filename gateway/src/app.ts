@@ -5,7 +5,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { Request } from 'express';
+import type { Express, Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { bearerToken, createTokenVerifier, type TokenVerifier } from '../../shared/auth/verifier';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
@@ -14,6 +14,7 @@ import { componentLogger } from '../../shared/logger';
 import { PURPOSE_HEADER, REQUEST_ID_HEADER } from '../../shared/pii';
 import { requestIdFrom } from '../../shared/request';
 import { startGraphqlService } from '../../shared/server/graphql-service';
+import { JWKS_PATH } from '../../shared/signing-key';
 import type { GatewayConfig } from './config';
 import { loadSupergraph } from './supergraph';
 
@@ -102,6 +103,7 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     ],
     validationRules: armor.validationRules,
     context: (req) => gatewayContext(req, verifier),
+    publicRoutes: (app) => publishJwks(app, urls.audit),
     ready: async () => {
       const answers = await Promise.all(
         SERVICE_NAMES.map((name) =>
@@ -113,4 +115,25 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
   });
   logger.info({ url: running.graphqlUrl }, 'gateway listening');
   return running;
+}
+
+/**
+ * GET /.well-known/jwks.json: the platform's public signing key, as the audit service publishes it,
+ * so anyone can verify signed audit checkpoints offline with a stock JOSE library. Cached 5 minutes.
+ */
+function publishJwks(app: Express, auditUrl: string) {
+  let cached: { body: unknown; until: number } | undefined;
+  app.get(JWKS_PATH, async (_req, res) => {
+    if (!cached || cached.until < Date.now()) {
+      try {
+        const response = await fetch(`${auditUrl.replace(/\/+$/, '')}${JWKS_PATH}`, { signal: AbortSignal.timeout(2000) });
+        if (!response.ok) throw new Error(`audit answered ${response.status}`);
+        cached = { body: await response.json(), until: Date.now() + 300_000 };
+      } catch {
+        res.status(503).json({ error: 'DEPENDENCY_UNAVAILABLE' });
+        return;
+      }
+    }
+    res.set('cache-control', 'public, max-age=300').json(cached.body);
+  });
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import type { Request, Router } from 'express';
+import type { Express, Request, Router } from 'express';
 import { parse, type GraphQLSchema } from 'graphql';
 import type { DataSource, EntitySchema, MigrationInterface } from 'typeorm';
 import type { CommonConfig, DatabaseConfig, ServiceName } from '../config';
@@ -28,6 +28,8 @@ export interface SubgraphDefinition<TContext extends ServiceContext> {
 export interface SubgraphWiring<TContext> {
   context: (req: Request) => Promise<TContext>;
   internalRoutes?: (router: Router) => void;
+  /** Public routes besides /graphql (e.g. the audit service's JWKS). */
+  publicRoutes?: (app: Express) => void;
   /** Extra readiness checks (e.g. other stores); the service's own database is always checked. */
   ready?: () => Promise<void>;
   onStop?: () => Promise<void>;
@@ -61,6 +63,7 @@ export async function startSubgraph<TContext extends ServiceContext>(definition:
       production: definition.common.env === 'production',
       schema,
       context: wiring.context,
+      publicRoutes: wiring.publicRoutes,
       internal: wiring.internalRoutes ? { token: definition.common.internal.token, routes: wiring.internalRoutes } : undefined,
       ready: async () => {
         await dataSource.query('SELECT 1');

@@ -13,7 +13,7 @@ import { resolvers } from './resolvers';
 import { createAuditService } from './services/audit-service';
 import { createAuditWriter } from './services/audit-writer';
 import { createCheckpointer, createFileCheckpointSink } from './services/checkpoints';
-import { loadSigningKey } from '../../../shared/signing-key';
+import { JWKS_PATH, loadSigningKey } from '../../../shared/signing-key';
 
 export interface AuditOptions {
   now?: () => Date;
@@ -41,6 +41,12 @@ export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
       return {
         context: createContextFactory({ verifier: createTokenVerifier(config.common.auth), directory, audit, checkpointer }),
         internalRoutes: ingestRoutes(createAuditWriter(repo), logger),
+        // The platform's public signing key, for verifying checkpoints offline (the gateway republishes it).
+        publicRoutes: (app) => {
+          app.get(JWKS_PATH, (_req, res) => {
+            res.set('cache-control', 'public, max-age=300').json({ keys: [key.publicJwk] });
+          });
+        },
         onStop: () => checkpointer.stop(),
       };
     },
