@@ -5,6 +5,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { Readable } from 'node:stream';
 import type { Express, Request } from 'express';
 import { GraphQLError } from 'graphql';
 import { bearerToken, createTokenVerifier, type TokenVerifier } from '../../shared/auth/verifier';
@@ -103,7 +104,10 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     ],
     validationRules: armor.validationRules,
     context: (req) => gatewayContext(req, verifier),
-    publicRoutes: (app) => publishJwks(app, urls.audit),
+    publicRoutes: (app) => {
+      publishJwks(app, urls.audit);
+      proxyAuditExport(app, urls.audit);
+    },
     ready: async () => {
       const answers = await Promise.all(
         SERVICE_NAMES.map((name) =>
@@ -135,5 +139,34 @@ function publishJwks(app: Express, auditUrl: string) {
       }
     }
     res.set('cache-control', 'public, max-age=300').json(cached.body);
+  });
+}
+
+/**
+ * GET /audit/export?format=jsonl|csv&since=…&until=…: streamed from the audit service, which checks the
+ * token and scope itself; the gateway passes the bytes through without buffering them.
+ */
+function proxyAuditExport(app: Express, auditUrl: string) {
+  app.get('/audit/export', async (req, res) => {
+    const query = new URLSearchParams(req.query as Record<string, string>).toString();
+    let upstream: Response;
+    try {
+      upstream = await fetch(`${auditUrl.replace(/\/+$/, '')}/export?${query}`, {
+        headers: { authorization: req.header('authorization') ?? '', [REQUEST_ID_HEADER]: requestIdFrom(req) },
+      });
+    } catch {
+      res.status(503).json({ errors: [{ message: 'The audit service is unavailable', extensions: { code: 'DEPENDENCY_UNAVAILABLE' } }] });
+      return;
+    }
+    res.status(upstream.status);
+    for (const header of ['content-type', 'content-disposition']) {
+      const value = upstream.headers.get(header);
+      if (value) res.set(header, value);
+    }
+    if (!upstream.body) {
+      res.end();
+      return;
+    }
+    Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.destroy()).pipe(res);
   });
 }

@@ -74,6 +74,8 @@ export type AddressInput = {
 };
 
 export type AuditAction =
+  /** Audit events were exported (tenantId = the exported tenant; null = all). */
+  | 'AUDIT_EXPORT'
   /** A subject granted a consent (purpose and consentId set). */
   | 'CONSENT_GRANT'
   /** A subject withdrew a consent. */
@@ -611,6 +613,8 @@ export type AddressInput = {
 };
 
 export type AuditAction =
+  /** Audit events were exported (tenantId = the exported tenant; null = all). */
+  | 'AUDIT_EXPORT'
   /** A subject granted a consent (purpose and consentId set). */
   | 'CONSENT_GRANT'
   /** A subject withdrew a consent. */

@@ -26,6 +26,8 @@ export const AUDIT_ACTIONS = [
   'TENANT_CREATE',
   /** A subject connected to a tenant (the tenant receives a pairwise ref). */
   'TENANT_CONNECT',
+  /** A tenant or platform admin exported audit events (`tenantId` = the exported tenant, null = all). */
+  'AUDIT_EXPORT',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';

@@ -13,7 +13,8 @@ import { resolvers } from './resolvers';
 import { createAuditService } from './services/audit-service';
 import { createAuditWriter } from './services/audit-writer';
 import { createCheckpointer, createFileCheckpointSink } from './services/checkpoints';
-import { JWKS_PATH, loadSigningKey } from '../../../shared/signing-key';
+import { loadSigningKey } from '../../../shared/signing-key';
+import { publicRoutes } from './http-routes';
 
 export interface AuditOptions {
   now?: () => Date;
@@ -38,15 +39,13 @@ export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
       const checkpointer = createCheckpointer({ repo, sink, key, now: options.now ?? (() => new Date()), intervalMs: config.checkpoints.intervalMs });
       checkpointer.start();
       const audit = createAuditService({ repo, directory, checkpoints: sink, publicJwk: key.publicJwk });
+      const verifier = createTokenVerifier(config.common.auth);
+      const writer = createAuditWriter(repo);
       return {
-        context: createContextFactory({ verifier: createTokenVerifier(config.common.auth), directory, audit, checkpointer }),
-        internalRoutes: ingestRoutes(createAuditWriter(repo), logger),
-        // The platform's public signing key, for verifying checkpoints offline (the gateway republishes it).
-        publicRoutes: (app) => {
-          app.get(JWKS_PATH, (_req, res) => {
-            res.set('cache-control', 'public, max-age=300').json({ keys: [key.publicJwk] });
-          });
-        },
+        context: createContextFactory({ verifier, directory, audit, checkpointer }),
+        internalRoutes: ingestRoutes(writer, logger),
+        // The public signing key (the gateway republishes it) and the streamed export.
+        publicRoutes: publicRoutes({ verifier, directory, repo, sink: writer, publicJwk: key.publicJwk, now: options.now ?? (() => new Date()), logger }),
         onStop: () => checkpointer.stop(),
       };
     },

@@ -54,6 +54,8 @@ export type AccessLogEntry = {
 };
 
 export type AuditAction =
+  /** Audit events were exported (tenantId = the exported tenant; null = all). */
+  | 'AUDIT_EXPORT'
   /** A subject granted a consent (purpose and consentId set). */
   | 'CONSENT_GRANT'
   /** A subject withdrew a consent. */

@@ -148,6 +148,16 @@ export function createAuditRepository(dataSource: DataSource) {
       return head ? { seq: BigInt(head.seq), hash: head.hash } : { seq: 0n, hash: null };
     },
 
+    /** Ascending keyset page of a time range (export), optionally one tenant's. */
+    scanRange(range: { afterSeq: string; since: Date; until: Date; tenantId: string | null; limit: number }): Promise<AuditEventRow[]> {
+      return dataSource.query(
+        `SELECT ${SELECT_LIST} FROM ${table} e
+          WHERE e.seq > $1::bigint AND e.occurred_at >= $2 AND e.occurred_at < $3 AND ($4::uuid IS NULL OR e.tenant_id = $4::uuid)
+          ORDER BY e.seq ASC LIMIT $5`,
+        [range.afterSeq, range.since, range.until, range.tenantId, range.limit],
+      );
+    },
+
     /** Ascending scan for verification. */
     scanAfter(afterSeq: string, limit: number): Promise<AuditEventRow[]> {
       return dataSource.query(`SELECT ${SELECT_LIST} FROM ${table} e WHERE e.seq > $1::bigint ORDER BY e.seq ASC LIMIT $2`, [
