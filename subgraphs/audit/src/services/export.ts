@@ -6,8 +6,8 @@ import type { AuditRepository } from '../db/repositories/audit-repository';
 import type { AuditEventRow } from '../db/entities';
 
 /**
- * Export of a time range as JSON Lines or CSV, streamed: rows are read in keyset pages of `batchSize`
- * and written as they come, so memory stays flat however many events the range holds. Subject ids
+ * Export of a time range as JSON Lines or CSV, in time order (then sequence), streamed: rows are read
+ * in keyset pages of `batchSize` over the (occurred_at, seq) index and written as they come, so memory stays flat however many events the range holds. Subject ids
  * never leave the service: each event carries the pairwise ref its own tenant knows.
  */
 export const EXPORT_FORMATS = ['jsonl', 'csv'] as const;
@@ -60,9 +60,9 @@ export const csvCell = (value: unknown): string => {
 /** The export's lines, page by page. */
 export async function* exportLines(repo: AuditRepository, directory: ExtendedDirectory, request: ExportRequest, batchSize = 2000): AsyncGenerator<string> {
   if (request.format === 'csv') yield `${COLUMNS.join(',')}\r\n`;
-  let afterSeq = '0';
+  let after: { occurredAt: Date; seq: string } | null = null;
   for (;;) {
-    const rows = await repo.scanRange({ afterSeq, since: request.since, until: request.until, tenantId: request.tenantId, limit: batchSize });
+    const rows = await repo.scanRange({ after, since: request.since, until: request.until, tenantId: request.tenantId, limit: batchSize });
     if (rows.length === 0) return;
     const refs = await refsOf(directory, rows);
     let chunk = '';
@@ -84,7 +84,8 @@ export async function* exportLines(repo: AuditRepository, directory: ExtendedDir
       chunk += request.format === 'jsonl' ? `${JSON.stringify(record)}\n` : `${COLUMNS.map((c) => csvCell(record[c])).join(',')}\r\n`;
     }
     yield chunk;
-    afterSeq = (rows.at(-1) as AuditEventRow).seq;
+    const last = rows.at(-1) as AuditEventRow;
+    after = { occurredAt: new Date(last.occurredAt), seq: last.seq };
     if (rows.length < batchSize) return;
   }
 }

@@ -148,13 +148,14 @@ export function createAuditRepository(dataSource: DataSource) {
       return head ? { seq: BigInt(head.seq), hash: head.hash } : { seq: 0n, hash: null };
     },
 
-    /** Ascending keyset page of a time range (export), optionally one tenant's. */
-    scanRange(range: { afterSeq: string; since: Date; until: Date; tenantId: string | null; limit: number }): Promise<AuditEventRow[]> {
+    /** A keyset page of a time range in (occurred_at, seq) order (export), optionally one tenant's. */
+    scanRange(range: { after: { occurredAt: Date; seq: string } | null; since: Date; until: Date; tenantId: string | null; limit: number }): Promise<AuditEventRow[]> {
       return dataSource.query(
         `SELECT ${SELECT_LIST} FROM ${table} e
-          WHERE e.seq > $1::bigint AND e.occurred_at >= $2 AND e.occurred_at < $3 AND ($4::uuid IS NULL OR e.tenant_id = $4::uuid)
-          ORDER BY e.seq ASC LIMIT $5`,
-        [range.afterSeq, range.since, range.until, range.tenantId, range.limit],
+          WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND ($3::uuid IS NULL OR e.tenant_id = $3::uuid)
+            AND ($4::timestamptz IS NULL OR (e.occurred_at, e.seq) > ($4::timestamptz, $5::bigint))
+          ORDER BY e.occurred_at ASC, e.seq ASC LIMIT $6`,
+        [range.since, range.until, range.tenantId, range.after?.occurredAt ?? null, range.after?.seq ?? '0', range.limit],
       );
     },
 
