@@ -16,6 +16,7 @@ import { openDataSource } from '../shared/db/data-source';
 import { entities as auditEntities } from '../subgraphs/audit/src/db/entities';
 import { migrations as auditMigrations } from '../subgraphs/audit/src/db/migrations';
 import { createAuditRepository } from '../subgraphs/audit/src/db/repositories/audit-repository';
+import { exportLines } from '../subgraphs/audit/src/services/export';
 import { verifyAuditLog } from '../subgraphs/audit/src/services/verification';
 import { createAuditWriter } from '../subgraphs/audit/src/services/audit-writer';
 import { chainHash, GENESIS_HASH } from '../subgraphs/audit/src/services/hash-chain';
@@ -292,6 +293,67 @@ async function auditWriterThroughput(databaseUrl: string, schema: string) {
   return { eventsPerSecond: Math.round(written / seconds), written, stored: count as number, chainVerifies: verification.ok };
 }
 
+/**
+ * The audit log at scale: N events bulk-loaded into a scratch audit schema (real migrations and indexes;
+ * hashes are placeholders, the chain is not what is measured), then filtered pages (median of 15) and a
+ * full export in both formats through the service's own export code (refs lookup stubbed out).
+ */
+async function auditAtScale(databaseUrl: string, schema: string, events: number) {
+  const dataSource = await openDataSource({
+    database: { url: databaseUrl, schema, poolSize: 2 },
+    entities: auditEntities,
+    migrations: auditMigrations,
+    applicationName: 'privgraph-bench-audit-scale',
+  });
+  const table = `"${schema}".audit_event`;
+  try {
+    await dataSource.query(
+      `INSERT INTO ${table}
+       SELECT g, timestamptz '2026-01-01' + g * interval '1 second', 'TENANT', 'client',
+              ('00000000-0000-4000-8000-' || lpad((g % 100)::text, 12, '0'))::uuid,
+              ('10000000-0000-4000-8000-' || lpad((g % 10000)::text, 12, '0'))::uuid,
+              'PII_READ', (ARRAY['User.email','User.phone','User.givenName'])[1 + g % 3], (ARRAY['crm','shipping'])[1 + g % 2],
+              CASE WHEN g % 7 = 0 THEN 'DENY' ELSE 'ALLOW' END, CASE WHEN g % 7 = 0 THEN 'CONSENT_REQUIRED' ELSE 'CONSENT' END,
+              NULL, 'req-' || g, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
+         FROM generate_series(1, $1::int) g`,
+      [events],
+    );
+    await dataSource.query(`ANALYZE ${table}`);
+    const repo = createAuditRepository(dataSource);
+    const tenant = '00000000-0000-4000-8000-000000000042';
+    const day = (d: number) => new Date(Date.UTC(2026, 0, 1) + d * 86_400_000);
+    const filters: Record<string, Parameters<typeof repo.findEvents>[0]> = {
+      tenant: { tenantId: tenant, limit: 51 },
+      'tenant+decision+field': { tenantId: tenant, decision: 'DENY', field: 'User.email', limit: 51 },
+      subject: { subjectId: '10000000-0000-4000-8000-000000001234', limit: 51 },
+      requestId: { requestId: `req-${Math.floor(events / 2)}`, limit: 51 },
+      'tenant+time range': { tenantId: tenant, since: day(2), until: day(3), limit: 51 },
+    };
+    const pageMs: Record<string, number> = {};
+    for (const [name, query] of Object.entries(filters)) {
+      const times: number[] = [];
+      for (let i = 0; i < 15; i += 1) {
+        const started = process.hrtime.bigint();
+        await repo.findEvents(query);
+        times.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+      pageMs[name] = Math.round(median(times) * 100) / 100;
+    }
+    const directory = { refsForSubjects: async () => new Map() } as unknown as Parameters<typeof exportLines>[1];
+    const exportEventsPerSecond: Record<string, number> = {};
+    for (const format of ['jsonl', 'csv'] as const) {
+      const started = process.hrtime.bigint();
+      let lines = 0;
+      for await (const chunk of exportLines(repo, directory, { format, since: day(0), until: day(3660), tenantId: null })) lines += chunk.split('\n').length - 1;
+      exportEventsPerSecond[format] = Math.round(lines / (Number(process.hrtime.bigint() - started) / 1e9));
+    }
+    return { events, pageMs, exportEventsPerSecond };
+  } finally {
+    await dataSource.query(`DROP SCHEMA "${schema}" CASCADE`).catch(() => undefined);
+    await dataSource.destroy();
+  }
+}
+
 /** CPU per PII field: decrypt + decision + event timestamp + audit hash, in-process, no I/O. */
 function cpuPerPiiField() {
   const key = randomBytes(32);
@@ -448,6 +510,9 @@ async function main() {
     const s5 = await auditWriterThroughput(info.databaseUrl, `${info.schemaPrefix}s5audit`);
     log('CPU per PII field');
     const cpuMicros = cpuPerPiiField();
+    const scaleEvents = quick ? 100_000 : 1_000_000;
+    log(`audit at scale: ${scaleEvents} events`);
+    const auditScale = await auditAtScale(info.databaseUrl, `${info.schemaPrefix}scaleaudit`, scaleEvents);
 
     const report = {
       date: new Date().toISOString(),
@@ -470,6 +535,7 @@ async function main() {
         hitRate: Math.round((cacheCounters.dekCacheHits / Math.max(1, cacheCounters.dekCacheHits + cacheCounters.dekCacheMisses)) * 10_000) / 10_000,
       },
       cpuPerPiiFieldMicros: { value: cpuMicros, target: 10 },
+      auditAtScale: auditScale,
       // Whole statements: a directory cache expiring during the probe can add one statement to one request.
       sqlPerRequestSameFor10And100:
         Math.round(reports.find((r) => r.name === 'S2-10')?.guarded.sqlPerRequest ?? NaN) ===
@@ -504,6 +570,7 @@ function printTable(report: any) {
     `audit: ${report.audit.eventsWritten} events written, ${report.audit.eventsExpected} expected, ${report.audit.eventsLost} lost; chain verifies: ${report.audit.chainVerifies} (${report.audit.checked} events)`,
     `S5 audit writer alone: ${report.s5AuditWriter.eventsPerSecond} chained events/s (target ≥ 30000); ${report.s5AuditWriter.stored} stored, chain verifies: ${report.s5AuditWriter.chainVerifies}`,
     `CPU per PII field (decrypt + decision + audit hash): ${report.cpuPerPiiFieldMicros.value} µs (target ≤ 10)`,
+    `audit at ${report.auditAtScale.events} events: filtered page ms ${JSON.stringify(report.auditAtScale.pageMs)}; export events/s ${JSON.stringify(report.auditAtScale.exportEventsPerSecond)}`,
     `data-key cache: ${report.dataKeyCache.hits} hits, ${report.dataKeyCache.misses} misses, hit rate ${(report.dataKeyCache.hitRate * 100).toFixed(2)} %`,
     `SQL statements per request equal for 10 and 100 users: ${report.sqlPerRequestSameFor10And100}`,
     '',
