@@ -6,6 +6,7 @@ import type { AuditEventRow } from '../db/entities';
 import type { AuditQuery, AuditRepository } from '../db/repositories/audit-repository';
 import type { JWK } from 'jose';
 import type { CheckpointSink } from './checkpoints';
+import { subjectRefs } from './subject-refs';
 import { verifyAuditLog, type Verification } from './verification';
 
 export interface AuditFilterInput {
@@ -33,26 +34,8 @@ export function createAuditService(deps: { repo: AuditRepository; directory: Ext
 
   /** Subject ids never leave the service: each event shows the pairwise ref of its own tenant. */
   async function toViews(rows: AuditEventRow[]): Promise<AuditEventView[]> {
-    const byTenant = new Map<string, Set<string>>();
-    for (const row of rows) {
-      if (row.tenantId && row.subjectId) {
-        const set = byTenant.get(row.tenantId) ?? new Set<string>();
-        set.add(row.subjectId);
-        byTenant.set(row.tenantId, set);
-      }
-    }
-    const refs = new Map<string, string>();
-    await Promise.all(
-      [...byTenant].map(async ([tenantId, subjects]) => {
-        for (const [subjectId, ref] of await directory.refsForSubjects(tenantId, [...subjects])) {
-          refs.set(`${tenantId}/${subjectId}`, ref);
-        }
-      }),
-    );
-    return rows.map(({ prevHash: _p, hash: _h, subjectId, actorId: _a, ...rest }) => ({
-      ...rest,
-      subjectRef: rest.tenantId && subjectId ? (refs.get(`${rest.tenantId}/${subjectId}`) ?? null) : null,
-    }));
+    const refOf = await subjectRefs(directory, rows);
+    return rows.map(({ prevHash: _p, hash: _h, subjectId, actorId: _a, ...rest }) => ({ ...rest, subjectRef: refOf({ tenantId: rest.tenantId, subjectId }) }));
   }
 
   return {

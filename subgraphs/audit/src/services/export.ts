@@ -4,6 +4,7 @@ import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { badInput, forbidden } from '../../../../shared/errors';
 import type { AuditRepository } from '../db/repositories/audit-repository';
 import type { AuditEventRow } from '../db/entities';
+import { subjectRefs } from './subject-refs';
 
 /**
  * Export of a time range as JSON Lines or CSV, in time order (then sequence), streamed: rows are read
@@ -64,7 +65,7 @@ export async function* exportLines(repo: AuditRepository, directory: ExtendedDir
   for (;;) {
     const rows = await repo.scanRange({ after, since: request.since, until: request.until, tenantId: request.tenantId, limit: batchSize });
     if (rows.length === 0) return;
-    const refs = await refsOf(directory, rows);
+    const refOf = await subjectRefs(directory, rows);
     let chunk = '';
     for (const row of rows) {
       const record = {
@@ -72,7 +73,7 @@ export async function* exportLines(repo: AuditRepository, directory: ExtendedDir
         occurredAt: new Date(row.occurredAt).toISOString(),
         actorType: row.actorType,
         tenantId: row.tenantId,
-        subjectRef: row.tenantId && row.subjectId ? (refs.get(`${row.tenantId}/${row.subjectId}`) ?? null) : null,
+        subjectRef: refOf(row),
         action: row.action,
         field: row.field,
         purpose: row.purpose,
@@ -88,18 +89,4 @@ export async function* exportLines(repo: AuditRepository, directory: ExtendedDir
     after = { occurredAt: new Date(last.occurredAt), seq: last.seq };
     if (rows.length < batchSize) return;
   }
-}
-
-async function refsOf(directory: ExtendedDirectory, rows: AuditEventRow[]): Promise<Map<string, string>> {
-  const byTenant = new Map<string, Set<string>>();
-  for (const row of rows) {
-    if (row.tenantId && row.subjectId) byTenant.set(row.tenantId, (byTenant.get(row.tenantId) ?? new Set()).add(row.subjectId));
-  }
-  const refs = new Map<string, string>();
-  await Promise.all(
-    [...byTenant].map(async ([tenantId, subjects]) => {
-      for (const [subjectId, ref] of await directory.refsForSubjects(tenantId, [...subjects])) refs.set(`${tenantId}/${subjectId}`, ref);
-    }),
-  );
-  return refs;
 }
