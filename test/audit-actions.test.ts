@@ -30,6 +30,9 @@ describe('auditing of consent and admin actions', () => {
     // The admin filters by action.
     const grants = await auditEvents(stack, admin, { action: 'CONSENT_GRANT', tenantId: shop });
     expect(grants.map((e) => e.consentId)).toEqual([consentId]);
+    // Filter by who acted.
+    const byAdmins = await auditEvents(stack, admin, { actorType: 'PLATFORM_ADMIN', tenantId: shop });
+    expect(byAdmins.map((e) => e.action)).toEqual(['TENANT_CREATE']);
     // Another tenant sees none of it.
     const other = await createTenant(stack, 'Other Audited Shop');
     const otherView = await auditEvents(stack, await stack.tokens.tenant(other, []), {});

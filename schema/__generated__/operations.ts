@@ -155,6 +155,8 @@ export type AuditEventEdge = {
 
 export type AuditFilter = {
   action?: InputMaybe<AuditAction>;
+  /** Who acted: SUBJECT, TENANT, PLATFORM_ADMIN. */
+  actorType?: InputMaybe<AuditActorType>;
   decision?: InputMaybe<AuditDecision>;
   field?: InputMaybe<Scalars['String']['input']>;
   purpose?: InputMaybe<Scalars['String']['input']>;
@@ -653,6 +655,8 @@ export type AuditDecision =
 
 export type AuditFilter = {
   action?: AuditAction | null | undefined;
+  /** Who acted: SUBJECT, TENANT, PLATFORM_ADMIN. */
+  actorType?: AuditActorType | null | undefined;
   decision?: AuditDecision | null | undefined;
   field?: string | null | undefined;
   purpose?: string | null | undefined;

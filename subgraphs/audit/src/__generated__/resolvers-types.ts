@@ -135,6 +135,8 @@ export type AuditEventEdge = {
 
 export type AuditFilter = {
   action?: InputMaybe<AuditAction>;
+  /** Who acted: SUBJECT, TENANT, PLATFORM_ADMIN. */
+  actorType?: InputMaybe<AuditActorType>;
   decision?: InputMaybe<AuditDecision>;
   field?: InputMaybe<Scalars['String']['input']>;
   purpose?: InputMaybe<Scalars['String']['input']>;

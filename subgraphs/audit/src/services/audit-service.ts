@@ -10,6 +10,7 @@ import { subjectRefs } from './subject-refs';
 import { verifyAuditLog, type Verification } from './verification';
 
 export interface AuditFilterInput {
+  actorType?: string | null;
   action?: string | null;
   decision?: string | null;
   field?: string | null;
@@ -62,6 +63,7 @@ export function createAuditService(deps: { repo: AuditRepository; directory: Ext
         const value = filter?.[key];
         if (value) query[key] = value;
       }
+      if (filter?.actorType) query.actorTypes = [filter.actorType];
       if (filter?.since) query.since = filter.since;
       if (filter?.until) query.until = filter.until;
       const rows = await repo.findEvents(query);
