@@ -23,7 +23,11 @@ const mappers: Record<string, Record<string, string>> = {
     Address: '../services/profile-input#AddressValue',
     KeyRotation: '../db/entities#KeyRotationRow',
   },
-  consent: { User: '../services/consent-service#UserKey', Consent: '../db/entities#ConsentRow' },
+  consent: {
+    User: '../services/consent-service#UserKey',
+    Consent: '../db/entities#ConsentRow',
+    ConsentEvent: '../services/consent-service#ConsentHistoryEntry',
+  },
   audit: { AuditEvent: '../services/audit-service#AuditEventView', AuditCheckpoint: '../services/checkpoints#Checkpoint' },
 };
 

@@ -210,6 +210,26 @@ export type Consent = {
   withdrawnAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
+/** One step in a consent's life (GDPR Art. 7(1): the controller can show that and when consent was given). */
+export type ConsentEvent = {
+  __typename?: 'ConsentEvent';
+  categories: Array<PiiCategory>;
+  consentId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  policyVersion: Scalars['String']['output'];
+  purpose: Scalars['String']['output'];
+  tenantId: Scalars['ID']['output'];
+  type: ConsentEventType;
+};
+
+export type ConsentEventType =
+  /** Lapsed at its expiry time (computed at read time, exact to the millisecond). */
+  | 'EXPIRED'
+  | 'GRANTED'
+  /** Replaced by a later grant for the same tenant and purpose. */
+  | 'SUPERSEDED'
+  | 'WITHDRAWN';
+
 export type ConsentStatus =
   | 'ACTIVE'
   | 'EXPIRED'
@@ -568,6 +588,11 @@ export type User = {
   __typename?: 'User';
   address?: Maybe<Address>;
   birthDate?: Maybe<Scalars['Date']['output']>;
+  /**
+   * The full, append-only history of the user's consents, oldest first: all of it for the user themself,
+   * the part about the calling tenant for a tenant. Expiry appears at the moment it took effect.
+   */
+  consentHistory: Array<ConsentEvent>;
   /** The user's consents: all of them for the user themself, only those given to the calling tenant for a tenant. */
   consents: Array<Consent>;
   /** For a tenant: when the user connected to it. For the user: when their account was provisioned. */

@@ -6,13 +6,14 @@ import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
 import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { ConsentRow } from './db/entities';
-import type { ConsentService } from './services/consent-service';
+import type { ConsentHistoryEntry, ConsentService } from './services/consent-service';
 
 export interface ConsentContext extends ServiceContext {
   consents: ConsentService;
   /** Records grants and withdrawals before they take effect. */
   audit: ActionAuditor;
   consentsOfUser: DataLoader<string, ConsentRow[]>;
+  historyOfUser: DataLoader<string, ConsentHistoryEntry[]>;
 }
 
 export function createContextFactory(deps: { verifier: TokenVerifier; directory: ExtendedDirectory; consents: ConsentService; audit: AuditSink }) {
@@ -23,6 +24,7 @@ export function createContextFactory(deps: { verifier: TokenVerifier; directory:
       consents: deps.consents,
       audit: createActionAuditor(deps.audit, base, deps.consents.now),
       consentsOfUser: new DataLoader((ids) => deps.consents.consentsVisibleTo(base.principal, ids)),
+      historyOfUser: new DataLoader((ids) => deps.consents.historyVisibleTo(base.principal, ids)),
     };
   };
 }

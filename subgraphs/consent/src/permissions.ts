@@ -7,5 +7,6 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     // Visibility is scoped per principal in the service: own consents, or those given to the calling tenant.
     User: isAuthenticated,
     Consent: allow,
+    ConsentEvent: allow,
   });
 }

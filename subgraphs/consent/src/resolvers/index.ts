@@ -17,6 +17,7 @@ export const resolvers: Resolvers<ConsentContext> = {
   User: {
     __resolveReference: (reference) => ({ id: reference.id }),
     consents: (user, _, ctx) => ctx.consentsOfUser.load(user.id),
+    consentHistory: (user, _, ctx) => ctx.historyOfUser.load(user.id),
   },
   Consent: {
     status: (consent, _, ctx) => consentStatus(consent, ctx.consents.now()),

@@ -35,6 +35,17 @@ export interface UserKey {
 
 export type ConsentService = ReturnType<typeof createConsentService>;
 
+export interface ConsentHistoryEntry {
+  consentId: string;
+  subjectId: string;
+  tenantId: string;
+  type: 'GRANTED' | 'WITHDRAWN' | 'SUPERSEDED' | 'EXPIRED';
+  occurredAt: Date;
+  purpose: string;
+  categories: PiiCategory[];
+  policyVersion: string;
+}
+
 export function createConsentService(deps: { repo: ConsentRepository; directory: ExtendedDirectory; now: () => Date }) {
   const { repo, directory, now } = deps;
 
@@ -98,6 +109,29 @@ export function createConsentService(deps: { repo: ConsentRepository; directory:
         visible = ids.length > 0 ? await repo.findConsentsBySubjects(ids, principal.tenantId) : [];
       }
       return subjectIds.map((id) => visible.filter((c) => c.subjectId === id));
+    },
+
+    /**
+     * Each subject's consent history as this principal may see it (own: all; tenant: about itself),
+     * oldest first. Expiry is not written by a job: it is added here at its exact time once it has passed
+     * (unless the consent was withdrawn or superseded before it lapsed).
+     */
+    async historyVisibleTo(principal: Principal, subjectIds: readonly string[]): Promise<ConsentHistoryEntry[][]> {
+      let scope: { ids: string[]; tenantId?: string } | null = null;
+      if (principal.kind === 'subject') scope = subjectIds.includes(principal.subjectId) ? { ids: [principal.subjectId] } : null;
+      else if (principal.kind === 'tenant') scope = { ids: subjectIds.filter(isUuid), tenantId: principal.tenantId };
+      if (!scope || scope.ids.length === 0) return subjectIds.map(() => []);
+      const [recorded, consents] = await Promise.all([
+        repo.findHistoryBySubjects(scope.ids, scope.tenantId),
+        repo.findConsentsBySubjects(scope.ids, scope.tenantId),
+      ]);
+      const at = now();
+      const expired: ConsentHistoryEntry[] = consents
+        .filter((c) => c.expiresAt && c.expiresAt <= at && (!c.withdrawnAt || c.withdrawnAt > c.expiresAt) && (!c.supersededAt || c.supersededAt > c.expiresAt))
+        .map((c) => ({ ...c, consentId: c.id, type: 'EXPIRED' as const, occurredAt: c.expiresAt as Date }));
+      const entries: ConsentHistoryEntry[] = [...recorded.map((e) => ({ ...e, type: e.type as ConsentHistoryEntry['type'] })), ...expired];
+      entries.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
+      return subjectIds.map((id) => entries.filter((e) => e.subjectId === id));
     },
 
     activeGrants(tenantId: string, purpose: string, subjectIds: string[]): Promise<ActiveGrant[]> {

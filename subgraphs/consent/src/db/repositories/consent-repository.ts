@@ -1,6 +1,6 @@
 import { In, IsNull, type DataSource } from 'typeorm';
 import { qualifiedTable } from '../../../../../shared/db/data-source';
-import { ConsentEntity, ConsentEventEntity, type ConsentEventType, type ConsentRow } from '../entities';
+import { ConsentEntity, ConsentEventEntity, type ConsentEventRow, type ConsentEventType, type ConsentRow } from '../entities';
 
 export interface ActiveGrant {
   subjectId: string;
@@ -62,6 +62,14 @@ export function createConsentRepository(dataSource: DataSource) {
           await manager.getRepository(ConsentEventEntity).insert(historyOf(consent, 'WITHDRAWN', at));
         }
         return consent;
+      });
+    },
+
+    /** Recorded history (GRANTED, WITHDRAWN, SUPERSEDED) of many subjects, oldest first. */
+    findHistoryBySubjects(subjectIds: readonly string[], tenantId?: string): Promise<ConsentEventRow[]> {
+      return dataSource.getRepository(ConsentEventEntity).find({
+        where: { subjectId: In([...subjectIds]), ...(tenantId ? { tenantId } : {}) },
+        order: { id: 'ASC' },
       });
     },
 
