@@ -1,7 +1,11 @@
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import { DataSource, type EntitySchema, type MigrationInterface, type QueryRunner } from 'typeorm';
+import type { EventEmitter } from 'node:events';
 import type { DatabaseConfig } from '../config';
+import { componentLogger } from '../logger';
+
+const logger = componentLogger('db');
 
 export interface DataSourceOptions {
   database: DatabaseConfig;
@@ -30,10 +34,12 @@ export async function openDataSource(options: DataSourceOptions): Promise<DataSo
     }
     const app = createDataSource(options, database.url);
     await app.initialize();
+    guardPoolClients(app, options.applicationName);
     return app;
   }
   const dataSource = createDataSource(options, database.url);
   await dataSource.initialize();
+  guardPoolClients(dataSource, options.applicationName);
   try {
     await migrate(dataSource, database.schema);
   } catch (error) {
@@ -41,6 +47,21 @@ export async function openDataSource(options: DataSourceOptions): Promise<DataSo
     throw error;
   }
   return dataSource;
+}
+
+/**
+ * A pooled connection the server drops (restart, failover, pg_terminate_backend) emits 'error' on its
+ * client. pg's pool listens only on idle clients, so one checked out at that moment (e.g. mid-COPY)
+ * would raise an unhandled 'error' event and take the process down. The failing query still rejects
+ * and the pool replaces the connection; here the event is only logged, by code.
+ */
+function guardPoolClients(dataSource: DataSource, applicationName: string) {
+  const pool = (dataSource.driver as unknown as { master?: EventEmitter }).master;
+  pool?.on('connect', (client: EventEmitter) => {
+    client.on('error', (error: { code?: string }) => {
+      logger.warn({ pool: applicationName, code: error?.code }, 'database connection lost; it will be replaced');
+    });
+  });
 }
 
 function createDataSource(options: DataSourceOptions, url: string): DataSource {

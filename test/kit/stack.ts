@@ -70,8 +70,10 @@ let counter = 0;
  * Starts gateway + four subgraphs on free ports against the test database, in throwaway schemas
  * (t<random>_identity, …) and a throwaway data directory; stop() drops them.
  */
-export async function startTestStack(options: { pii?: PiiOptions; clock?: TestClock; env?: Record<string, string> } = {}): Promise<TestStack> {
-  const databaseUrl = process.env.DATABASE_URL;
+export async function startTestStack(
+  options: { pii?: PiiOptions; clock?: TestClock; env?: Record<string, string>; databaseUrl?: string } = {},
+): Promise<TestStack> {
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is not set (test/kit/global-setup.ts sets it)');
   const dataDir = mkdtempSync(join(tmpdir(), 'privgraph-test-'));
   const key = await loadOrCreateDevIssuerKey(dataDir);
