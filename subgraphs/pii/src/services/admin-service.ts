@@ -59,7 +59,8 @@ export function createAdminService(deps: { vault: VaultService; rotation: KeyRot
       region(code);
       await request.guard.recordAdminAction('KEY_RETIRE', { field: `Region.${code}`, reason });
       await rotation.retire(code, minDecryptionVersion);
-      return (await vault.regionKeys()).find((r) => r.code === code);
+      const [status] = await vault.regionKeys(code);
+      return status;
     },
 
     async rekey(request: AdminRequest, subjectId: string, reason: string) {

@@ -16,8 +16,9 @@ export async function updateOwnProfile(
 ): Promise<UserKey> {
   const { region, ...fields } = input;
   const profile = validateProfile(fields, deps.now());
-  await deps.vault.checkPlacement(subjectId, profile, { region });
+  // Region problems are found before anything is audited or written.
+  const plan = await deps.vault.planPlacement(subjectId, profile, { region });
   await deps.guard.recordOwnWrites(subjectId, Object.keys(profile));
-  await deps.vault.store(subjectId, profile, { region });
+  await deps.vault.store(subjectId, profile, plan);
   return { id: subjectId };
 }

@@ -1,7 +1,7 @@
 import { privgraphError } from '../../../../shared/errors';
 import { UniqueViolation } from '../../../../shared/db/errors';
 import { componentLogger } from '../../../../shared/logger';
-import type { BlindIndexRow, DataKeyRow } from '../db/entities';
+import type { BlindIndexRow, DataKeyRow, SubjectPlacementRow } from '../db/entities';
 import type { PlacementRepository } from '../db/repositories/placement-repository';
 import { ConcurrentChange, type RegionRepository, type SealedField } from '../db/repositories/region-repository';
 import type { KeyStoreRepository } from '../db/repositories/key-store-repository';
@@ -31,6 +31,12 @@ export interface EncryptedRecord {
 
 export type VaultService = ReturnType<typeof createVaultService>;
 
+/** Where a write goes: the subject's existing placement, or the region a first write will place them in. */
+export interface PlacementPlan {
+  existing: SubjectPlacementRow | undefined;
+  region: string;
+}
+
 const logger = componentLogger('pii.vault');
 const INDEXED: Record<IndexKind, ProfileField> = { email: 'email', phone: 'phone' };
 
@@ -53,51 +59,45 @@ export function createVaultService(deps: {
     return store;
   };
 
-  /** Unwraps the keys of the given rows in one provider call per region, through the cache. */
-  async function unwrapKeys(store: RegionStore, rows: DataKeyRow[]): Promise<Map<string, Map<number, Buffer>>> {
-    const result = new Map<string, Map<number, Buffer>>();
-    const put = (row: DataKeyRow, dek: Buffer) => {
-      let deks = result.get(row.subjectId);
-      if (!deks) result.set(row.subjectId, (deks = new Map()));
-      deks.set(row.generation, dek);
+  /** Unwraps key-store rows in one provider call and caches the data keys. */
+  async function unwrapRows(store: RegionStore, rows: DataKeyRow[]): Promise<Buffer[]> {
+    const deks = await store.kek.unwrapMany(rows.map((row) => ({ wrapped: row.wrapped, context: dekAad(row.subjectId) })));
+    rows.forEach((row, i) => cache.set(store.code, row.subjectId, row.generation, deks[i]));
+    return deks;
+  }
+
+  /**
+   * The data keys of (subject, generation) pairs: each looked up in the cache once, the rest read from
+   * the key store in one query and unwrapped in one provider call.
+   */
+  async function dataKeys(store: RegionStore, wanted: Map<string, Set<number>>): Promise<Map<string, Map<number, Buffer>>> {
+    const deks = new Map<string, Map<number, Buffer>>();
+    const put = (subjectId: string, generation: number, dek: Buffer) => {
+      let bySubject = deks.get(subjectId);
+      if (!bySubject) deks.set(subjectId, (bySubject = new Map()));
+      bySubject.set(generation, dek);
     };
-    const misses = rows.filter((row) => {
-      const cached = cache.get(store.code, row.subjectId, row.generation);
-      if (cached) put(row, cached);
-      return !cached;
-    });
-    const deks = await store.kek.unwrapMany(misses.map((row) => ({ wrapped: row.wrapped, context: dekAad(row.subjectId) })));
-    misses.forEach((row, i) => {
-      cache.set(store.code, row.subjectId, row.generation, deks[i]);
-      put(row, deks[i]);
-    });
-    return result;
+    const missing = new Map<string, Set<number>>();
+    for (const [subjectId, generations] of wanted) {
+      for (const generation of generations) {
+        const cached = cache.get(store.code, subjectId, generation);
+        if (cached) put(subjectId, generation, cached);
+        else missing.set(subjectId, (missing.get(subjectId) ?? new Set()).add(generation));
+      }
+    }
+    if (missing.size > 0) {
+      const rows = [...(await store.keys.findKeys([...missing.keys()])).values()].flat().filter((row) => missing.get(row.subjectId)?.has(row.generation));
+      const unwrapped = await unwrapRows(store, rows);
+      rows.forEach((row, i) => put(row.subjectId, row.generation, unwrapped[i]));
+    }
+    return deks;
   }
 
   /** Ciphertexts and their data keys for one region's subjects: one query per store, the key store only on cache misses. */
   async function loadFromRegion(store: RegionStore, subjectIds: string[]): Promise<EncryptedRecord[]> {
     const fieldsBySubject = await store.data.findFields(subjectIds);
-    const needed = new Map<string, Set<number>>();
-    const deks = new Map<string, Map<number, Buffer>>();
-    for (const [subjectId, fields] of fieldsBySubject) {
-      for (const { keyGeneration } of fields.values()) {
-        const cached = cache.get(store.code, subjectId, keyGeneration);
-        if (cached) {
-          if (!deks.has(subjectId)) deks.set(subjectId, new Map());
-          deks.get(subjectId)?.set(keyGeneration, cached);
-        } else {
-          if (!needed.has(subjectId)) needed.set(subjectId, new Set());
-          needed.get(subjectId)?.add(keyGeneration);
-        }
-      }
-    }
-    if (needed.size > 0) {
-      const keyRows = [...(await store.keys.findKeys([...needed.keys()])).values()].flat().filter((row) => needed.get(row.subjectId)?.has(row.generation));
-      for (const [subjectId, unwrapped] of await unwrapKeys(store, keyRows)) {
-        if (!deks.has(subjectId)) deks.set(subjectId, new Map());
-        for (const [generation, dek] of unwrapped) deks.get(subjectId)?.set(generation, dek);
-      }
-    }
+    const wanted = new Map([...fieldsBySubject].map(([subjectId, fields]) => [subjectId, new Set([...fields.values()].map((f) => f.keyGeneration))]));
+    const deks = await dataKeys(store, wanted);
     return [...fieldsBySubject].map(([subjectId, fields]) => ({ subjectId, region: store.code, fields, deks: deks.get(subjectId) ?? new Map() }));
   }
 
@@ -130,7 +130,7 @@ export function createVaultService(deps: {
       const rows = (await store.keys.findKeys([subjectId])).get(subjectId) ?? [];
       const latest = rows.at(-1);
       if (latest) {
-        const dek = (await unwrapKeys(store, [latest])).get(subjectId)?.get(latest.generation) as Buffer;
+        const dek = cache.get(store.code, subjectId, latest.generation) ?? (await unwrapRows(store, [latest]))[0];
         return { generation: latest.generation, dek };
       }
       try {
@@ -179,7 +179,7 @@ export function createVaultService(deps: {
       ciphertext: seal(dek, Buffer.from(value as string, 'utf8'), fieldAad(subjectId, field)),
     }));
 
-  async function planPlacement(subjectId: string, profile: ValidatedProfile, requested: { region?: string | null }) {
+  async function planPlacement(subjectId: string, profile: ValidatedProfile, requested: { region?: string | null }): Promise<PlacementPlan> {
     const existing = (await placements.findPlacements([subjectId])).get(subjectId);
     if (existing) {
       if (requested.region != null && requested.region !== existing.region) {
@@ -220,22 +220,19 @@ export function createVaultService(deps: {
      * region, else the address country, else the default); afterwards the region is fixed.
      */
     /** Where a write would go, checked before anything is audited or written (unknown region, unsupported country, fixed region). */
-    checkPlacement: (subjectId: string, profile: ValidatedProfile, requested: { region?: string | null }) => planPlacement(subjectId, profile, requested),
+    planPlacement,
 
-    async store(subjectId: string, profile: ValidatedProfile, requested: { region?: string | null }): Promise<string> {
-      const plan = await planPlacement(subjectId, profile, requested);
+    /** Stores validated fields where `plan` (from planPlacement, made before the write was audited) says. */
+    async store(subjectId: string, profile: ValidatedProfile, plan: PlacementPlan): Promise<string> {
       const { placement, created } = plan.existing
         ? { placement: plan.existing, created: false }
         : await placements.placeSubject(subjectId, plan.region, now());
       const store = storeOf(placement.region);
       try {
         const { generation, dek } = await currentKey(store, subjectId);
-        const upserts: SealedField[] = [];
-        const deletes: string[] = [];
-        for (const [field, value] of Object.entries(profile) as [ProfileField, string | null][]) {
-          if (value === null) deletes.push(field);
-          else upserts.push({ field, keyGeneration: generation, ciphertext: seal(dek, Buffer.from(value, 'utf8'), fieldAad(subjectId, field)) });
-        }
+        const values = Object.entries(profile) as [ProfileField, string | null][];
+        const upserts = sealAll(subjectId, generation, dek, Object.fromEntries(values.filter(([, value]) => value !== null)));
+        const deletes = values.filter(([, value]) => value === null).map(([field]) => field);
         await store.data.saveFields({ subjectId, upserts, deletes, updatedAt: now(), index: await indexDigests(store, profile) });
       } catch (error) {
         // A first write that failed leaves no placement behind (unless a concurrent write stored data meanwhile).
@@ -268,9 +265,9 @@ export function createVaultService(deps: {
      */
     async shred(subjectId: string): Promise<{ region: string | null; keysDestroyed: number; ciphertextsDeleted: number }> {
       const placement = (await placements.findPlacements([subjectId])).get(subjectId);
-      cache.dropSubject(subjectId);
       let keysDestroyed = 0;
       for (const store of stores.values()) keysDestroyed += await store.keys.deleteKeys(subjectId);
+      // After the keys are gone, so a read in between cannot put one back.
       cache.dropSubject(subjectId);
       let ciphertextsDeleted = 0;
       for (const store of stores.values()) ciphertextsDeleted += (await store.data.deleteSubject(subjectId)).fields;
@@ -328,11 +325,11 @@ export function createVaultService(deps: {
       return matches;
     },
 
-    /** Each region's KEK status and how many data keys each KEK version wraps. */
-    async regionKeys() {
+    /** Each region's (or one region's) KEK status and how many data keys each KEK version wraps. */
+    async regionKeys(only?: string) {
       const counts = await placements.countByRegion();
       return Promise.all(
-        [...stores.values()].map(async (store) => ({
+        [...stores.values()].filter((store) => !only || store.code === only).map(async (store) => ({
           code: store.code,
           keyProvider: store.kek.provider,
           keyId: store.kek.keyId,
