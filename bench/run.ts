@@ -109,6 +109,16 @@ async function seedGuarded(info: ServerInfo, key: DevIssuerKey): Promise<Seeded>
   const adminToken = await devTokens.admin(key, 7200);
   const { createTenant } = await gql(info.gateway, adminToken, 'mutation { createTenant(input: { name: "Bench Shop" }) { id } }');
   const tenantId = createTenant.id as string;
+  // Consent is given against a published policy version declaring the purposes.
+  const purpose = (key: string, categories: string[]) => ({ key, description: `bench ${key}`, categories, lawfulBasis: 'CONSENT', retentionDays: 365 });
+  await gql(info.gateway, await devTokens.tenant(key, tenantId, ['tenant:admin'], 7200), 'mutation($i: PublishPolicyVersionInput!) { publishPolicyVersion(input: $i) { version } }', {
+    i: {
+      version: 'v1',
+      url: 'https://bench.example/privacy',
+      textHash: '0'.repeat(64),
+      purposes: [purpose('bench', ['CONTACT', 'IDENTITY', 'ADDRESS', 'GOVERNMENT_ID']), purpose('bench_s3', ['CONTACT'])],
+    },
+  });
   const subjectTokens: string[] = [];
   const refs: string[] = [];
   await inBatches(
@@ -400,6 +410,8 @@ async function main() {
     const seeded = await seedGuarded(info, key);
 
     const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
+    let expiries = 0;
+    const distinctExpiry = () => new Date(Date.UTC(2100, 0, 1) + expiries++ * 1000).toISOString();
     const S1_QUERY = 'query($ref: ID!) { user(ref: $ref) { ref status createdAt email phone givenName } }';
     const guardedHeaders = { authorization: `Bearer ${seeded.tenantToken}`, 'x-privacy-purpose': PURPOSE };
     const twinHeaders = { authorization: 'Bearer none' };
@@ -434,7 +446,8 @@ async function main() {
         guarded: {
           url: info.gateway,
           headers: {},
-          body: () => JSON.stringify({ query: `mutation { grantConsent(input: { tenantId: "${seeded.tenantId}", purpose: "bench_s3", categories: [CONTACT], policyVersion: "v1" }) { id status } }` }),
+          // A distinct expiry per request: each grant supersedes the subject's previous one (the same grant twice is refused).
+          body: () => JSON.stringify({ query: `mutation { grantConsent(input: { tenantId: "${seeded.tenantId}", purpose: "bench_s3", categories: [CONTACT], policyVersion: "v1", expiresAt: "${distinctExpiry()}" }) { id status } }` }),
           auditEvents: 1,
           sqlApps: GUARDED_APPS,
           // Many customers consenting at once, not one customer superseding their own consent.

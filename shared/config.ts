@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AuthSettings } from './auth/verifier';
 import { DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, devIssuerJwksPath } from './auth/dev-issuer';
+import { devSigningKeyPath } from './signing-key';
 
 /**
  * Configuration shared by every service. Each service's config.ts composes these parsers with its
@@ -174,4 +175,18 @@ export function loadDatabaseConfig(env: Env, service: ServiceName): DatabaseConf
   const migrationUrl = env[migrationVariable];
   if (migrationUrl !== undefined && !/^postgres(ql)?:\/\//.test(migrationUrl)) throw new ConfigError([`${migrationVariable}: must be a postgres:// URL`]);
   return { url: dbUrl, migrationUrl, schema: `${parsed.DB_SCHEMA_PREFIX ?? ''}${service}`, poolSize: parsed.DB_POOL_SIZE };
+}
+
+/** Where the platform's ES256 signing key comes from: PLATFORM_SIGNING_KEY_FILE (required in production), else generated under the data directory. */
+export interface SigningKeyConfig {
+  path: string;
+  createIfMissing: boolean;
+}
+
+export function loadSigningKeyConfig(env: Env, dataDir: string, production: boolean): SigningKeyConfig {
+  const parsed = parseEnv(z.object({ PLATFORM_SIGNING_KEY_FILE: z.string().min(1).optional() }), env);
+  if (production && !parsed.PLATFORM_SIGNING_KEY_FILE) {
+    throw new ConfigError(['PLATFORM_SIGNING_KEY_FILE: required in production (a private P-256 JWK; see the README)']);
+  }
+  return { path: parsed.PLATFORM_SIGNING_KEY_FILE ?? devSigningKeyPath(dataDir), createIfMissing: !parsed.PLATFORM_SIGNING_KEY_FILE };
 }

@@ -112,6 +112,12 @@ export const isAuthenticated = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) 
 export const isSubject = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => requireKind(ctx, ['subject']));
 export const isTenant = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => requireKind(ctx, ['tenant']));
 export const isPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => requireKind(ctx, ['platform_admin']));
+/** A tenant token carrying the tenant:admin scope. */
+export const isTenantAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => {
+  const kind = requireKind(ctx, ['tenant']);
+  if (kind !== true) return kind;
+  return ctx.principal.kind === 'tenant' && ctx.principal.isTenantAdmin ? true : privgraphError('SCOPE_REQUIRED', 'This operation needs the tenant:admin scope');
+});
 export const isTenantOrPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) =>
   requireKind(ctx, ['tenant', 'platform_admin']),
 );

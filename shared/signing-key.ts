@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
 
 /**
- * The platform's signing key (ES256): it signs audit checkpoints (and, later, consent receipts) so a
+ * The platform's signing key (ES256): it signs audit checkpoints and consent receipts so a
  * third party can verify them offline with the public key. Outside production it is generated once
  * under the data directory (mode 0600); in production it comes from PLATFORM_SIGNING_KEY_FILE.
  */
@@ -32,10 +32,16 @@ export async function loadSigningKey(path: string, options: { create: boolean })
     const { privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
     const fresh = { ...(await exportJWK(privateKey)), alg: SIGNING_ALGORITHM };
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Written whole to a temporary file, then linked into place: link() fails if another process
+    // (a second service starting at the same moment) won, and nobody ever reads a half-written key.
+    const temporary = `${path}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(fresh), { mode: 0o600 });
     try {
-      writeFileSync(path, JSON.stringify(fresh), { flag: 'wx', mode: 0o600 });
-    } catch (writeError) {
-      if ((writeError as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError;
+      linkSync(temporary, path);
+    } catch (linkError) {
+      if ((linkError as NodeJS.ErrnoException).code !== 'EEXIST') throw linkError;
+    } finally {
+      unlinkSync(temporary);
     }
     jwk = JSON.parse(readFileSync(path, 'utf8')) as JWK;
   }

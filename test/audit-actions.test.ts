@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_ACTIONS } from '../shared/audit/events';
 import { startTestStack, type TestStack } from './kit/stack';
-import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent } from './kit/scenario';
+import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, policyVersionFor } from './kit/scenario';
 
 /** Consent and admin actions are audited before they take effect, with an action from the closed list. */
 describe('auditing of consent and admin actions', () => {
@@ -12,7 +12,7 @@ describe('auditing of consent and admin actions', () => {
   });
   afterAll(() => stack?.stop());
 
-  test('tenant creation, connection, grant and withdrawal each leave one event, visible to the tenant with the pairwise ref', async () => {
+  test('tenant creation, connection, policy publication, grant and withdrawal each leave one event, visible to the tenant with the pairwise ref', async () => {
     const admin = await stack.tokens.admin();
     const shop = await createTenant(stack, 'Audited Shop');
     const subject = await createSubject(stack, 'audited', { email: 'audited@example.com' }, [shop]);
@@ -20,12 +20,13 @@ describe('auditing of consent and admin actions', () => {
     expectNoErrors(await stack.gql('mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { id: consentId }, { token: subject.token }));
 
     const tenantView = await auditEvents(stack, await stack.tokens.tenant(shop, []), {});
-    const actions = tenantView.map((e) => [e.action, e.purpose, e.consentId, e.subjectRef, e.reason]).reverse();
+    const actions = tenantView.map((e) => [e.action, e.field, e.purpose, e.consentId, e.subjectRef, e.reason]).reverse();
     expect(actions).toEqual([
-      ['TENANT_CREATE', null, null, null, 'ADMIN'],
-      ['TENANT_CONNECT', null, null, subject.refs[shop], 'SELF'],
-      ['CONSENT_GRANT', 'newsletter', consentId, subject.refs[shop], 'SELF'],
-      ['CONSENT_WITHDRAW', 'newsletter', consentId, subject.refs[shop], 'SELF'],
+      ['TENANT_CREATE', null, null, null, null, 'ADMIN'],
+      ['TENANT_CONNECT', null, null, null, subject.refs[shop], 'SELF'],
+      ['POLICY_PUBLISH', 'PolicyVersion.v1', null, null, null, 'TENANT'],
+      ['CONSENT_GRANT', null, 'newsletter', consentId, subject.refs[shop], 'SELF'],
+      ['CONSENT_WITHDRAW', null, 'newsletter', consentId, subject.refs[shop], 'SELF'],
     ]);
     // The admin filters by action.
     const grants = await auditEvents(stack, admin, { action: 'CONSENT_GRANT', tenantId: shop });
@@ -55,10 +56,11 @@ describe('auditing of consent and admin actions', () => {
     const shop = await createTenant(stack, 'Outage Shop');
     const subject = await createSubject(stack, 'outage', { email: 'outage@example.com' }, [shop]);
     const consentId = await grantConsent(stack, subject, { tenantId: shop, purpose: 'support', categories: ['CONTACT'] });
+    const version = await policyVersionFor(stack, shop, 'marketing', ['CONTACT']);
     await stack.running.subgraphs.audit.stop();
     const grant = await stack.gql(
-      'mutation($t: ID!) { grantConsent(input: { tenantId: $t, purpose: "marketing", categories: [CONTACT], policyVersion: "v1" }) { id } }',
-      { t: shop },
+      'mutation($t: ID!, $v: String!) { grantConsent(input: { tenantId: $t, purpose: "marketing", categories: [CONTACT], policyVersion: $v }) { id } }',
+      { t: shop, v: version },
       { token: subject.token },
     );
     expect(codes(grant)).toEqual(['AUDIT_UNAVAILABLE']);

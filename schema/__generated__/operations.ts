@@ -92,6 +92,8 @@ export type AuditAction =
   | 'PII_READ'
   /** A PII field was stored or cleared by its subject. */
   | 'PII_WRITE'
+  /** A tenant admin published a policy version (field = PolicyVersion.<version>). */
+  | 'POLICY_PUBLISH'
   /** A subject's profile was moved to another region (field = Region.<target>). */
   | 'SUBJECT_MOVE'
   /** A subject's data keys were destroyed (crypto-shredding). */
@@ -204,6 +206,8 @@ export type Consent = {
   id: Scalars['ID']['output'];
   policyVersion: Scalars['String']['output'];
   purpose: Scalars['String']['output'];
+  /** The signed receipts of this consent: its grant and, once withdrawn, its withdrawal. */
+  receipts: Array<ConsentReceipt>;
   /** Computed at read time, so an expired consent reads EXPIRED the moment it lapses. */
   status: ConsentStatus;
   tenantId: Scalars['ID']['output'];
@@ -230,6 +234,25 @@ export type ConsentEventType =
   | 'SUPERSEDED'
   | 'WITHDRAWN';
 
+/**
+ * A signed consent receipt (fields after the Kantara Initiative Consent Receipt Specification v1.1), issued for every
+ * grant and withdrawal. `jws` is a compact JWS (ES256) verifiable offline with the platform's public keys at
+ * GET /.well-known/jwks.json on the gateway; its payload is the receipt.
+ */
+export type ConsentReceipt = {
+  __typename?: 'ConsentReceipt';
+  consentId: Scalars['ID']['output'];
+  /** The receipt's consentReceiptID. */
+  id: Scalars['ID']['output'];
+  issuedAt: Scalars['DateTime']['output'];
+  jws: Scalars['String']['output'];
+  kind: ConsentReceiptKind;
+};
+
+export type ConsentReceiptKind =
+  | 'GRANT'
+  | 'WITHDRAWAL';
+
 export type ConsentStatus =
   | 'ACTIVE'
   | 'EXPIRED'
@@ -251,9 +274,16 @@ export type DataKeyVersionCount = {
 };
 
 export type GrantConsentInput = {
-  categories: Array<PiiCategory>;
+  /** Defaults to every category the purpose declares; a subset narrows the consent, a category the purpose does not declare is refused. */
+  categories?: InputMaybe<Array<PiiCategory>>;
+  /** How consent was collected, recorded in the receipt (e.g. web-form, mobile-app); default api. */
+  collectionMethod?: InputMaybe<Scalars['String']['input']>;
   /** Optional end of the consent; must be in the future. */
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /**
+   * The tenant's current policy version (see tenantPolicy). Granting against an older version fails with
+   * POLICY_VERSION_OUTDATED, so the subject always consents to the text in force.
+   */
   policyVersion: Scalars['String']['input'];
   /** The purpose key the tenant will declare in x-privacy-purpose, e.g. order_fulfillment. */
   purpose: Scalars['String']['input'];
@@ -289,6 +319,15 @@ export type KeyRotationStatus =
   | 'FAILED'
   | 'RUNNING';
 
+/** GDPR Art. 6(1): the legal ground a purpose relies on. */
+export type LawfulBasis =
+  | 'CONSENT'
+  | 'CONTRACT'
+  | 'LEGAL_OBLIGATION'
+  | 'LEGITIMATE_INTERESTS'
+  | 'PUBLIC_TASK'
+  | 'VITAL_INTERESTS';
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Connects the calling subject to a tenant and returns the pairwise ref that tenant will know them by. Idempotent. */
@@ -300,10 +339,15 @@ export type Mutation = {
   createAuditCheckpoint?: Maybe<AuditCheckpoint>;
   /** Registers a shop (platform admin). */
   createTenant: Tenant;
-  /** Grants consent (subject). A grant for a tenant and purpose that already has an active consent supersedes it. */
+  /**
+   * Grants consent (subject) against the tenant's current policy version. A grant for a tenant and purpose that already
+   * has an active consent supersedes it (re-grant); the same grant twice is refused with ALREADY_EXISTS.
+   */
   grantConsent: Consent;
   /** Platform admins: copies a subject's profile to another region, then erases it from the old one. Audited. */
   moveSubjectRegion: SubjectMatch;
+  /** Publishes a new policy version with the purposes it declares (tenant admin, scope tenant:admin). Audited as POLICY_PUBLISH. */
+  publishPolicyVersion: PolicyVersion;
   /** Platform admins: re-encrypts a subject's fields under a fresh data key and destroys the old one. Audited. */
   rekeySubject: RekeyResult;
   /** Platform admins: retires KEK versions below minDecryptionVersion; refused while data keys use them. Audited. */
@@ -344,6 +388,11 @@ export type MutationMoveSubjectRegionArgs = {
   reason: Scalars['String']['input'];
   region: Scalars['String']['input'];
   subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationPublishPolicyVersionArgs = {
+  input: PublishPolicyVersionInput;
 };
 
 
@@ -429,6 +478,21 @@ export type PiiRegion = {
   subjects: Scalars['Int']['output'];
 };
 
+/** A published, immutable version of a tenant's privacy policy and the purposes it declares. */
+export type PolicyVersion = {
+  __typename?: 'PolicyVersion';
+  /** From when grants must reference this version. */
+  effectiveAt: Scalars['DateTime']['output'];
+  publishedAt: Scalars['DateTime']['output'];
+  purposes: Array<Purpose>;
+  tenantId: Scalars['ID']['output'];
+  /** SHA-256 of the policy text (hex), so the text a subject consented to can be proven later. */
+  textHash: Scalars['String']['output'];
+  /** Where the policy text is published. */
+  url: Scalars['String']['output'];
+  version: Scalars['String']['output'];
+};
+
 /** Fields left out stay as they are; a field set to null is erased. */
 export type ProfileInput = {
   address?: InputMaybe<AddressInput>;
@@ -446,6 +510,41 @@ export type ProfileInput = {
   region?: InputMaybe<Scalars['String']['input']>;
 };
 
+export type PublishPolicyVersionInput = {
+  /** Defaults to now; a later time schedules the version (grants keep using the current one until then). */
+  effectiveAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Every purpose this version declares (a purpose left out can no longer be granted). */
+  purposes: Array<PurposeInput>;
+  /** SHA-256 of the policy text, 64 hex digits. */
+  textHash: Scalars['String']['input'];
+  /** http(s) URL of the policy text. */
+  url: Scalars['String']['input'];
+  /** 1-64 letters, digits or . _ -; unique per tenant. */
+  version: Scalars['String']['input'];
+};
+
+/** What a tenant uses personal data for (GDPR Art. 13(1)(c)), as declared in one policy version. */
+export type Purpose = {
+  __typename?: 'Purpose';
+  /** The categories of personal data the purpose needs; a consent never covers more. */
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['output'];
+  /** The key requests declare in x-privacy-purpose. */
+  key: Scalars['String']['output'];
+  lawfulBasis: LawfulBasis;
+  /** How long the tenant keeps data used for this purpose, in days (GDPR Art. 13(2)(a)). */
+  retentionDays: Scalars['Int']['output'];
+};
+
+export type PurposeInput = {
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['input'];
+  /** Lower-case letters, digits and _ . - (max 64), starting with a letter. */
+  key: Scalars['String']['input'];
+  lawfulBasis: LawfulBasis;
+  retentionDays: Scalars['Int']['input'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /**
@@ -453,6 +552,8 @@ export type Query = {
    * sees all and may filter by tenant.
    */
   auditEvents: AuditEventConnection;
+  /** One signed receipt: the subject's own, or (for a tenant) one about a consent given to it. Anything else: NOT_FOUND. */
+  consentReceipt?: Maybe<ConsentReceipt>;
   /** Platform admins: one key rotation and its progress. */
   keyRotation?: Maybe<KeyRotation>;
   /** Platform admins: recent key rotations, newest first. */
@@ -468,6 +569,8 @@ export type Query = {
   myTenantLinks: Array<TenantLink>;
   /** Platform admins: every region's store and KEK. */
   piiRegions: Array<PiiRegion>;
+  /** Every policy version of the calling tenant, newest first (tenant admin). */
+  policyVersions: Array<PolicyVersion>;
   /**
    * Platform admins: subjects whose stored email equals this one (exact match through the keyed blind
    * index; nothing is decrypted). `reason` is a reason code or ticket reference (lower-case, e.g.
@@ -476,6 +579,8 @@ export type Query = {
   subjectsByEmail: Array<SubjectMatch>;
   /** Platform admins: as subjectsByEmail, for a phone number in international format. */
   subjectsByPhone: Array<SubjectMatch>;
+  /** A tenant's policy version in force now, with its purposes (any signed-in principal; null when none is published). */
+  tenantPolicy?: Maybe<PolicyVersion>;
   /** Every tenant (platform admin). */
   tenants: Array<Tenant>;
   /** A user linked to the calling tenant, found by that tenant's pairwise ref. Unknown and foreign refs both give NOT_FOUND. */
@@ -494,6 +599,11 @@ export type QueryAuditEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AuditFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryConsentReceiptArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -525,6 +635,11 @@ export type QuerySubjectsByEmailArgs = {
 export type QuerySubjectsByPhoneArgs = {
   phone: Scalars['String']['input'];
   reason: Scalars['String']['input'];
+};
+
+
+export type QueryTenantPolicyArgs = {
+  tenantId: Scalars['ID']['input'];
 };
 
 
@@ -658,6 +773,8 @@ export type AuditAction =
   | 'PII_READ'
   /** A PII field was stored or cleared by its subject. */
   | 'PII_WRITE'
+  /** A tenant admin published a policy version (field = PolicyVersion.<version>). */
+  | 'POLICY_PUBLISH'
   /** A subject's profile was moved to another region (field = Region.<target>). */
   | 'SUBJECT_MOVE'
   /** A subject's data keys were destroyed (crypto-shredding). */
@@ -694,6 +811,10 @@ export type AuditFilter = {
   until?: string | null | undefined;
 };
 
+export type ConsentReceiptKind =
+  | 'GRANT'
+  | 'WITHDRAWAL';
+
 export type ConsentStatus =
   | 'ACTIVE'
   | 'EXPIRED'
@@ -709,14 +830,30 @@ export type CreateTenantInput = {
 };
 
 export type GrantConsentInput = {
-  categories: Array<PiiCategory>;
+  /** Defaults to every category the purpose declares; a subset narrows the consent, a category the purpose does not declare is refused. */
+  categories?: Array<PiiCategory> | null | undefined;
+  /** How consent was collected, recorded in the receipt (e.g. web-form, mobile-app); default api. */
+  collectionMethod?: string | null | undefined;
   /** Optional end of the consent; must be in the future. */
   expiresAt?: string | null | undefined;
+  /**
+   * The tenant's current policy version (see tenantPolicy). Granting against an older version fails with
+   * POLICY_VERSION_OUTDATED, so the subject always consents to the text in force.
+   */
   policyVersion: string;
   /** The purpose key the tenant will declare in x-privacy-purpose, e.g. order_fulfillment. */
   purpose: string;
   tenantId: string | number;
 };
+
+/** GDPR Art. 6(1): the legal ground a purpose relies on. */
+export type LawfulBasis =
+  | 'CONSENT'
+  | 'CONTRACT'
+  | 'LEGAL_OBLIGATION'
+  | 'LEGITIMATE_INTERESTS'
+  | 'PUBLIC_TASK'
+  | 'VITAL_INTERESTS';
 
 /** Categories of personal data; each is unlocked by its own scope (CONTACT → pii:contact:read). */
 export type PiiCategory =
@@ -743,6 +880,28 @@ export type ProfileInput = {
    * address.country through the platform's country table, else the platform's default region.
    */
   region?: string | null | undefined;
+};
+
+export type PublishPolicyVersionInput = {
+  /** Defaults to now; a later time schedules the version (grants keep using the current one until then). */
+  effectiveAt?: string | null | undefined;
+  /** Every purpose this version declares (a purpose left out can no longer be granted). */
+  purposes: Array<PurposeInput>;
+  /** SHA-256 of the policy text, 64 hex digits. */
+  textHash: string;
+  /** http(s) URL of the policy text. */
+  url: string;
+  /** 1-64 letters, digits or . _ -; unique per tenant. */
+  version: string;
+};
+
+export type PurposeInput = {
+  categories: Array<PiiCategory>;
+  description: string;
+  /** Lower-case letters, digits and _ . - (max 64), starting with a letter. */
+  key: string;
+  lawfulBasis: LawfulBasis;
+  retentionDays: number;
 };
 
 export type UserStatus =
@@ -790,19 +949,33 @@ export type ConnectTenantMutationVariables = Exact<{
 
 export type ConnectTenantMutation = { connectTenant: { tenantId: string, ref: string } };
 
+export type TenantPolicyQueryVariables = Exact<{
+  tenantId: string | number;
+}>;
+
+
+export type TenantPolicyQuery = { tenantPolicy: { version: string, url: string, textHash: string, effectiveAt: string, purposes: Array<{ key: string, description: string, categories: Array<PiiCategory>, lawfulBasis: LawfulBasis, retentionDays: number }> } | null };
+
 export type GrantConsentMutationVariables = Exact<{
   input: GrantConsentInput;
 }>;
 
 
-export type GrantConsentMutation = { grantConsent: { id: string, status: ConsentStatus, grantedAt: string, expiresAt: string | null } };
+export type GrantConsentMutation = { grantConsent: { id: string, status: ConsentStatus, categories: Array<PiiCategory>, policyVersion: string, grantedAt: string, expiresAt: string | null, receipts: Array<{ id: string, kind: ConsentReceiptKind, jws: string }> } };
 
 export type WithdrawConsentMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type WithdrawConsentMutation = { withdrawConsent: { id: string, status: ConsentStatus, withdrawnAt: string | null } };
+export type WithdrawConsentMutation = { withdrawConsent: { id: string, status: ConsentStatus, withdrawnAt: string | null, receipts: Array<{ id: string, kind: ConsentReceiptKind, jws: string }> } };
+
+export type ConsentReceiptQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsentReceiptQuery = { consentReceipt: { id: string, consentId: string, kind: ConsentReceiptKind, issuedAt: string, jws: string } | null };
 
 export type MyAccessLogQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -836,6 +1009,18 @@ export type TenantAuditEventsQueryVariables = Exact<{
 
 export type TenantAuditEventsQuery = { auditEvents: { edges: Array<{ cursor: string, node: { seq: number, occurredAt: string, actorType: AuditActorType, subjectRef: string | null, action: AuditAction, field: string | null, purpose: string | null, decision: AuditDecision, reason: string, consentId: string | null, requestId: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
+export type PublishPolicyVersionMutationVariables = Exact<{
+  input: PublishPolicyVersionInput;
+}>;
+
+
+export type PublishPolicyVersionMutation = { publishPolicyVersion: { version: string, url: string, textHash: string, effectiveAt: string, publishedAt: string } };
+
+export type PolicyVersionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type PolicyVersionsQuery = { policyVersions: Array<{ version: string, effectiveAt: string, publishedAt: string, purposes: Array<{ key: string, categories: Array<PiiCategory> }> }> };
+
 
 export const CreateTenantDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateTenant"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateTenantInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createTenant"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"idpOrganizationId"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]}}]} as unknown as DocumentNode<CreateTenantMutation, CreateTenantMutationVariables>;
 export const TenantsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Tenants"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tenants"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"idpOrganizationId"}}]}}]}}]} as unknown as DocumentNode<TenantsQuery, TenantsQueryVariables>;
@@ -844,9 +1029,13 @@ export const MeDocument = {"kind":"Document","definitions":[{"kind":"OperationDe
 export const MyTenantLinksDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"MyTenantLinks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"myTenantLinks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tenantId"}},{"kind":"Field","name":{"kind":"Name","value":"ref"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]}}]} as unknown as DocumentNode<MyTenantLinksQuery, MyTenantLinksQueryVariables>;
 export const UpdateMyProfileDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"UpdateMyProfile"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ProfileInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"updateMyProfile"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"phone"}},{"kind":"Field","name":{"kind":"Name","value":"givenName"}},{"kind":"Field","name":{"kind":"Name","value":"familyName"}},{"kind":"Field","name":{"kind":"Name","value":"birthDate"}},{"kind":"Field","name":{"kind":"Name","value":"nationalId"}}]}}]}}]} as unknown as DocumentNode<UpdateMyProfileMutation, UpdateMyProfileMutationVariables>;
 export const ConnectTenantDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"ConnectTenant"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"tenantId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"connectTenant"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"tenantId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"tenantId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tenantId"}},{"kind":"Field","name":{"kind":"Name","value":"ref"}}]}}]}}]} as unknown as DocumentNode<ConnectTenantMutation, ConnectTenantMutationVariables>;
-export const GrantConsentDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"GrantConsent"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"GrantConsentInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"grantConsent"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"grantedAt"}},{"kind":"Field","name":{"kind":"Name","value":"expiresAt"}}]}}]}}]} as unknown as DocumentNode<GrantConsentMutation, GrantConsentMutationVariables>;
-export const WithdrawConsentDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"WithdrawConsent"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"withdrawConsent"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"withdrawnAt"}}]}}]}}]} as unknown as DocumentNode<WithdrawConsentMutation, WithdrawConsentMutationVariables>;
+export const TenantPolicyDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"TenantPolicy"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"tenantId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tenantPolicy"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"tenantId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"tenantId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"textHash"}},{"kind":"Field","name":{"kind":"Name","value":"effectiveAt"}},{"kind":"Field","name":{"kind":"Name","value":"purposes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"categories"}},{"kind":"Field","name":{"kind":"Name","value":"lawfulBasis"}},{"kind":"Field","name":{"kind":"Name","value":"retentionDays"}}]}}]}}]}}]} as unknown as DocumentNode<TenantPolicyQuery, TenantPolicyQueryVariables>;
+export const GrantConsentDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"GrantConsent"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"GrantConsentInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"grantConsent"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"categories"}},{"kind":"Field","name":{"kind":"Name","value":"policyVersion"}},{"kind":"Field","name":{"kind":"Name","value":"grantedAt"}},{"kind":"Field","name":{"kind":"Name","value":"expiresAt"}},{"kind":"Field","name":{"kind":"Name","value":"receipts"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"jws"}}]}}]}}]}}]} as unknown as DocumentNode<GrantConsentMutation, GrantConsentMutationVariables>;
+export const WithdrawConsentDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"WithdrawConsent"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"withdrawConsent"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"withdrawnAt"}},{"kind":"Field","name":{"kind":"Name","value":"receipts"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"jws"}}]}}]}}]}}]} as unknown as DocumentNode<WithdrawConsentMutation, WithdrawConsentMutationVariables>;
+export const ConsentReceiptDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ConsentReceipt"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"consentReceipt"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"consentId"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"issuedAt"}},{"kind":"Field","name":{"kind":"Name","value":"jws"}}]}}]}}]} as unknown as DocumentNode<ConsentReceiptQuery, ConsentReceiptQueryVariables>;
 export const MyAccessLogDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"MyAccessLog"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"myAccessLog"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"occurredAt"}},{"kind":"Field","name":{"kind":"Name","value":"accessorType"}},{"kind":"Field","name":{"kind":"Name","value":"tenantName"}},{"kind":"Field","name":{"kind":"Name","value":"action"}},{"kind":"Field","name":{"kind":"Name","value":"field"}},{"kind":"Field","name":{"kind":"Name","value":"purpose"}},{"kind":"Field","name":{"kind":"Name","value":"decision"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"consentId"}}]}},{"kind":"Field","name":{"kind":"Name","value":"cursor"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<MyAccessLogQuery, MyAccessLogQueryVariables>;
 export const UserByRefDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"UserByRef"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"ref"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"user"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"ref"},"value":{"kind":"Variable","name":{"kind":"Name","value":"ref"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ref"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"phone"}},{"kind":"Field","name":{"kind":"Name","value":"givenName"}},{"kind":"Field","name":{"kind":"Name","value":"familyName"}},{"kind":"Field","name":{"kind":"Name","value":"address"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"line1"}},{"kind":"Field","name":{"kind":"Name","value":"line2"}},{"kind":"Field","name":{"kind":"Name","value":"city"}},{"kind":"Field","name":{"kind":"Name","value":"postalCode"}},{"kind":"Field","name":{"kind":"Name","value":"country"}}]}}]}}]}}]} as unknown as DocumentNode<UserByRefQuery, UserByRefQueryVariables>;
 export const UsersPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"UsersPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"users"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ref"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<UsersPageQuery, UsersPageQueryVariables>;
 export const TenantAuditEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"TenantAuditEvents"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"AuditFilter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"auditEvents"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"seq"}},{"kind":"Field","name":{"kind":"Name","value":"occurredAt"}},{"kind":"Field","name":{"kind":"Name","value":"actorType"}},{"kind":"Field","name":{"kind":"Name","value":"subjectRef"}},{"kind":"Field","name":{"kind":"Name","value":"action"}},{"kind":"Field","name":{"kind":"Name","value":"field"}},{"kind":"Field","name":{"kind":"Name","value":"purpose"}},{"kind":"Field","name":{"kind":"Name","value":"decision"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"consentId"}},{"kind":"Field","name":{"kind":"Name","value":"requestId"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<TenantAuditEventsQuery, TenantAuditEventsQueryVariables>;
+export const PublishPolicyVersionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"PublishPolicyVersion"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"PublishPolicyVersionInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"publishPolicyVersion"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"textHash"}},{"kind":"Field","name":{"kind":"Name","value":"effectiveAt"}},{"kind":"Field","name":{"kind":"Name","value":"publishedAt"}}]}}]}}]} as unknown as DocumentNode<PublishPolicyVersionMutation, PublishPolicyVersionMutationVariables>;
+export const PolicyVersionsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"PolicyVersions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"policyVersions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"effectiveAt"}},{"kind":"Field","name":{"kind":"Name","value":"publishedAt"}},{"kind":"Field","name":{"kind":"Name","value":"purposes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"categories"}}]}}]}}]}}]} as unknown as DocumentNode<PolicyVersionsQuery, PolicyVersionsQueryVariables>;

@@ -22,6 +22,8 @@ export const AUDIT_ACTIONS = [
   'CONSENT_GRANT',
   /** A subject withdrew a consent. */
   'CONSENT_WITHDRAW',
+  /** A tenant admin published a policy version; `field` = `PolicyVersion.<version>`. */
+  'POLICY_PUBLISH',
   /** A platform admin registered a tenant. */
   'TENANT_CREATE',
   /** A subject connected to a tenant (the tenant receives a pairwise ref). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { TestStack } from './stack';
 
 /** The shared language of the end-to-end suites: tenants, subjects and their consents, made through the API. */
@@ -45,14 +46,81 @@ export async function createSubject(stack: TestStack, name: string, profile: Rec
   return { name, token, refs };
 }
 
+export interface PurposeDeclaration {
+  key: string;
+  description: string;
+  categories: string[];
+  lawfulBasis: string;
+  retentionDays: number;
+}
+
+export interface PolicyVersion {
+  version: string;
+  url: string;
+  textHash: string;
+  purposes: PurposeDeclaration[];
+}
+
+const POLICY_FIELDS = 'version url textHash effectiveAt purposes { key description categories lawfulBasis retentionDays }';
+
+export const purposeOf = (key: string, categories: string[]): PurposeDeclaration => ({
+  key,
+  description: `We use your data for ${key.replace(/_/g, ' ')}.`,
+  categories,
+  lawfulBasis: 'CONSENT',
+  retentionDays: 365,
+});
+
+/** The tenant's policy version in force, as anyone signed in sees it. */
+export async function currentPolicy(stack: TestStack, tenantId: string): Promise<PolicyVersion | null> {
+  const response = await stack.gql<{ tenantPolicy: PolicyVersion | null }>(
+    `query($t: ID!) { tenantPolicy(tenantId: $t) { ${POLICY_FIELDS} } }`,
+    { t: tenantId },
+    { token: await stack.tokens.admin() },
+  );
+  expectNoErrors(response);
+  return response.data!.tenantPolicy;
+}
+
+/** A tenant admin publishes a policy version declaring these purposes (in force at once unless effectiveAt is later). */
+export async function publishPolicy(
+  stack: TestStack,
+  tenantId: string,
+  input: { version: string; purposes: PurposeDeclaration[]; url?: string; textHash?: string; effectiveAt?: string },
+): Promise<PolicyVersion> {
+  const response = await stack.gql<{ publishPolicyVersion: PolicyVersion }>(
+    `mutation($i: PublishPolicyVersionInput!) { publishPolicyVersion(input: $i) { ${POLICY_FIELDS} } }`,
+    { i: { url: `https://shop.example/privacy/${input.version}`, textHash: createHash('sha256').update(`policy ${input.version}`).digest('hex'), ...input } },
+    { token: await stack.tokens.tenant(tenantId, ['tenant:admin']) },
+  );
+  expectNoErrors(response);
+  return response.data!.publishPolicyVersion;
+}
+
+/**
+ * The version a grant for this purpose and these categories can name: the one in force if it declares
+ * them, else the tenant publishes a next version that adds them (as a shop would before asking).
+ */
+export async function policyVersionFor(stack: TestStack, tenantId: string, purpose: string, categories: string[]): Promise<string> {
+  const current = await currentPolicy(stack, tenantId);
+  const declared = current?.purposes.find((p) => p.key === purpose);
+  if (current && declared && categories.every((c) => declared.categories.includes(c))) return current.version;
+  const others = (current?.purposes ?? []).filter((p) => p.key !== purpose);
+  const widened = purposeOf(purpose, [...new Set([...(declared?.categories ?? []), ...categories])]);
+  const next = `v${(current ? Number(current.version.replace(/^v/, '')) || 1 : 0) + 1}`;
+  return (await publishPolicy(stack, tenantId, { version: next, purposes: [...others, widened] })).version;
+}
+
+/** The subject grants a consent against the tenant's policy in force (published for the purpose if needed). */
 export async function grantConsent(
   stack: TestStack,
   subject: Subject,
   input: { tenantId: string; purpose: string; categories: string[]; policyVersion?: string; expiresAt?: string },
 ): Promise<string> {
+  const policyVersion = input.policyVersion ?? (await policyVersionFor(stack, input.tenantId, input.purpose, input.categories));
   const response = await stack.gql<{ grantConsent: { id: string } }>(
     'mutation($input: GrantConsentInput!) { grantConsent(input: $input) { id } }',
-    { input: { policyVersion: 'v1', ...input } },
+    { input: { ...input, policyVersion } },
     { token: subject.token },
   );
   expectNoErrors(response);

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, DEFAULT_PORTS, loadCommonConfig, loadDatabaseConfig, parseEnv, type CommonConfig, type DatabaseConfig, type Env } from '../../../shared/config';
-import { devSigningKeyPath } from '../../../shared/signing-key';
+import { DEFAULT_PORTS, loadCommonConfig, loadDatabaseConfig, loadSigningKeyConfig, parseEnv, type CommonConfig, type DatabaseConfig, type Env, type SigningKeyConfig } from '../../../shared/config';
 
 export interface AuditConfig {
   common: CommonConfig;
@@ -13,7 +12,7 @@ export interface AuditConfig {
     intervalMs: number;
   };
   /** The platform's ES256 signing key (private JWK); generated under the data directory outside production. */
-  signingKey: { path: string; createIfMissing: boolean };
+  signingKey: SigningKeyConfig;
 }
 
 export function loadAuditConfig(env: Env): AuditConfig {
@@ -27,18 +26,14 @@ export function loadIntegrityConfig(env: Env, dataDir: string, production: boole
     z.object({
       AUDIT_CHECKPOINT_PATH: z.string().min(1).optional(),
       AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
-      PLATFORM_SIGNING_KEY_FILE: z.string().min(1).optional(),
     }),
     env,
   );
-  if (production && !parsed.PLATFORM_SIGNING_KEY_FILE) {
-    throw new ConfigError(['PLATFORM_SIGNING_KEY_FILE: required in production (a private P-256 JWK; see the README)']);
-  }
   return {
     checkpoints: {
       path: parsed.AUDIT_CHECKPOINT_PATH ?? join(dataDir, 'audit-checkpoints.jsonl'),
       intervalMs: parsed.AUDIT_CHECKPOINT_INTERVAL_MS,
     },
-    signingKey: { path: parsed.PLATFORM_SIGNING_KEY_FILE ?? devSigningKeyPath(dataDir), createIfMissing: !parsed.PLATFORM_SIGNING_KEY_FILE },
+    signingKey: loadSigningKeyConfig(env, dataDir, production),
   };
 }

@@ -16,7 +16,8 @@ const eventSchema = z.strictObject({
   tenantId: uuid,
   subjectId: uuid,
   action: z.enum(AUDIT_ACTIONS),
-  field: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/).nullable(),
+  // Type.field, or an object named by a key (PolicyVersion.2026-11, Region.eu).
+  field: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/).nullable(),
   purpose: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/).nullable(),
   decision: z.enum(['ALLOW', 'DENY']),
   reason: z.string().regex(/^[A-Z_]{1,64}$/),

@@ -8,10 +8,13 @@ import { createContextFactory, type ConsentContext } from './context';
 import { entities } from './db/entities';
 import { migrations } from './db/migrations';
 import { createConsentRepository } from './db/repositories/consent-repository';
+import { createPolicyRepository } from './db/repositories/policy-repository';
 import { consentRoutes } from './internal-api';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
 import { createConsentService } from './services/consent-service';
+import { createPolicyService } from './services/policy-service';
+import { loadSigningKey } from '../../../shared/signing-key';
 
 export interface ConsentOptions {
   /** The clock consent expiry is judged by (tests move it forward). */
@@ -28,18 +31,26 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
     migrations,
     resolvers,
     applyPermissions,
-    setup: (dataSource, logger) => {
+    setup: async (dataSource, logger) => {
       const directory = createRemoteDirectory(config.common.internal);
+      const now = options.now ?? (() => new Date());
+      const policyRepo = createPolicyRepository(dataSource);
+      const policies = createPolicyService({ repo: policyRepo, now });
+      const { signingKey, jurisdiction, language } = config.receipts;
       const consents = createConsentService({
         repo: createConsentRepository(dataSource),
+        policyRepo,
+        policies,
         directory,
-        now: options.now ?? (() => new Date()),
+        receipts: { key: await loadSigningKey(signingKey.path, { create: signingKey.createIfMissing }), jurisdiction, language },
+        now,
       });
       return {
         context: createContextFactory({
           verifier: createTokenVerifier(config.common.auth),
           directory,
           consents,
+          policies,
           audit: createRemoteAuditSink(config.common.internal),
         }),
         internalRoutes: consentRoutes(consents, logger),

@@ -72,6 +72,8 @@ export type AuditAction =
   | 'PII_READ'
   /** A PII field was stored or cleared by its subject. */
   | 'PII_WRITE'
+  /** A tenant admin published a policy version (field = PolicyVersion.<version>). */
+  | 'POLICY_PUBLISH'
   /** A subject's profile was moved to another region (field = Region.<target>). */
   | 'SUBJECT_MOVE'
   /** A subject's data keys were destroyed (crypto-shredding). */

@@ -26,6 +26,8 @@ export type Consent = {
   id: Scalars['ID']['output'];
   policyVersion: Scalars['String']['output'];
   purpose: Scalars['String']['output'];
+  /** The signed receipts of this consent: its grant and, once withdrawn, its withdrawal. */
+  receipts: Array<ConsentReceipt>;
   /** Computed at read time, so an expired consent reads EXPIRED the moment it lapses. */
   status: ConsentStatus;
   tenantId: Scalars['ID']['output'];
@@ -52,6 +54,25 @@ export type ConsentEventType =
   | 'SUPERSEDED'
   | 'WITHDRAWN';
 
+/**
+ * A signed consent receipt (fields after the Kantara Initiative Consent Receipt Specification v1.1), issued for every
+ * grant and withdrawal. `jws` is a compact JWS (ES256) verifiable offline with the platform's public keys at
+ * GET /.well-known/jwks.json on the gateway; its payload is the receipt.
+ */
+export type ConsentReceipt = {
+  __typename?: 'ConsentReceipt';
+  consentId: Scalars['ID']['output'];
+  /** The receipt's consentReceiptID. */
+  id: Scalars['ID']['output'];
+  issuedAt: Scalars['DateTime']['output'];
+  jws: Scalars['String']['output'];
+  kind: ConsentReceiptKind;
+};
+
+export type ConsentReceiptKind =
+  | 'GRANT'
+  | 'WITHDRAWAL';
+
 export type ConsentStatus =
   | 'ACTIVE'
   | 'EXPIRED'
@@ -60,19 +81,40 @@ export type ConsentStatus =
   | 'WITHDRAWN';
 
 export type GrantConsentInput = {
-  categories: Array<PiiCategory>;
+  /** Defaults to every category the purpose declares; a subset narrows the consent, a category the purpose does not declare is refused. */
+  categories?: InputMaybe<Array<PiiCategory>>;
+  /** How consent was collected, recorded in the receipt (e.g. web-form, mobile-app); default api. */
+  collectionMethod?: InputMaybe<Scalars['String']['input']>;
   /** Optional end of the consent; must be in the future. */
   expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /**
+   * The tenant's current policy version (see tenantPolicy). Granting against an older version fails with
+   * POLICY_VERSION_OUTDATED, so the subject always consents to the text in force.
+   */
   policyVersion: Scalars['String']['input'];
   /** The purpose key the tenant will declare in x-privacy-purpose, e.g. order_fulfillment. */
   purpose: Scalars['String']['input'];
   tenantId: Scalars['ID']['input'];
 };
 
+/** GDPR Art. 6(1): the legal ground a purpose relies on. */
+export type LawfulBasis =
+  | 'CONSENT'
+  | 'CONTRACT'
+  | 'LEGAL_OBLIGATION'
+  | 'LEGITIMATE_INTERESTS'
+  | 'PUBLIC_TASK'
+  | 'VITAL_INTERESTS';
+
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Grants consent (subject). A grant for a tenant and purpose that already has an active consent supersedes it. */
+  /**
+   * Grants consent (subject) against the tenant's current policy version. A grant for a tenant and purpose that already
+   * has an active consent supersedes it (re-grant); the same grant twice is refused with ALREADY_EXISTS.
+   */
   grantConsent: Consent;
+  /** Publishes a new policy version with the purposes it declares (tenant admin, scope tenant:admin). Audited as POLICY_PUBLISH. */
+  publishPolicyVersion: PolicyVersion;
   /** Withdraws one of the caller's own consents (subject). Takes effect for the very next request. */
   withdrawConsent: Consent;
 };
@@ -80,6 +122,11 @@ export type Mutation = {
 
 export type MutationGrantConsentArgs = {
   input: GrantConsentInput;
+};
+
+
+export type MutationPublishPolicyVersionArgs = {
+  input: PublishPolicyVersionInput;
 };
 
 
@@ -96,6 +143,76 @@ export type PiiCategory =
   | 'GOVERNMENT_ID'
   /** given name, family name, birth date */
   | 'IDENTITY';
+
+/** A published, immutable version of a tenant's privacy policy and the purposes it declares. */
+export type PolicyVersion = {
+  __typename?: 'PolicyVersion';
+  /** From when grants must reference this version. */
+  effectiveAt: Scalars['DateTime']['output'];
+  publishedAt: Scalars['DateTime']['output'];
+  purposes: Array<Purpose>;
+  tenantId: Scalars['ID']['output'];
+  /** SHA-256 of the policy text (hex), so the text a subject consented to can be proven later. */
+  textHash: Scalars['String']['output'];
+  /** Where the policy text is published. */
+  url: Scalars['String']['output'];
+  version: Scalars['String']['output'];
+};
+
+export type PublishPolicyVersionInput = {
+  /** Defaults to now; a later time schedules the version (grants keep using the current one until then). */
+  effectiveAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Every purpose this version declares (a purpose left out can no longer be granted). */
+  purposes: Array<PurposeInput>;
+  /** SHA-256 of the policy text, 64 hex digits. */
+  textHash: Scalars['String']['input'];
+  /** http(s) URL of the policy text. */
+  url: Scalars['String']['input'];
+  /** 1-64 letters, digits or . _ -; unique per tenant. */
+  version: Scalars['String']['input'];
+};
+
+/** What a tenant uses personal data for (GDPR Art. 13(1)(c)), as declared in one policy version. */
+export type Purpose = {
+  __typename?: 'Purpose';
+  /** The categories of personal data the purpose needs; a consent never covers more. */
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['output'];
+  /** The key requests declare in x-privacy-purpose. */
+  key: Scalars['String']['output'];
+  lawfulBasis: LawfulBasis;
+  /** How long the tenant keeps data used for this purpose, in days (GDPR Art. 13(2)(a)). */
+  retentionDays: Scalars['Int']['output'];
+};
+
+export type PurposeInput = {
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['input'];
+  /** Lower-case letters, digits and _ . - (max 64), starting with a letter. */
+  key: Scalars['String']['input'];
+  lawfulBasis: LawfulBasis;
+  retentionDays: Scalars['Int']['input'];
+};
+
+export type Query = {
+  __typename?: 'Query';
+  /** One signed receipt: the subject's own, or (for a tenant) one about a consent given to it. Anything else: NOT_FOUND. */
+  consentReceipt?: Maybe<ConsentReceipt>;
+  /** Every policy version of the calling tenant, newest first (tenant admin). */
+  policyVersions: Array<PolicyVersion>;
+  /** A tenant's policy version in force now, with its purposes (any signed-in principal; null when none is published). */
+  tenantPolicy?: Maybe<PolicyVersion>;
+};
+
+
+export type QueryConsentReceiptArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryTenantPolicyArgs = {
+  tenantId: Scalars['ID']['input'];
+};
 
 export type User = {
   __typename?: 'User';
@@ -209,11 +326,20 @@ export type ResolversTypes = ResolversObject<{
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   ConsentEvent: ResolverTypeWrapper<ConsentHistoryEntry>;
   ConsentEventType: ConsentEventType;
+  ConsentReceipt: ResolverTypeWrapper<ConsentReceipt>;
+  ConsentReceiptKind: ConsentReceiptKind;
   ConsentStatus: ConsentStatus;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   GrantConsentInput: GrantConsentInput;
+  LawfulBasis: LawfulBasis;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PiiCategory: PiiCategory;
+  PolicyVersion: ResolverTypeWrapper<PolicyVersion>;
+  PublishPolicyVersionInput: PublishPolicyVersionInput;
+  Purpose: ResolverTypeWrapper<Purpose>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  PurposeInput: PurposeInput;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<UserKey>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 }>;
@@ -224,9 +350,16 @@ export type ResolversParentTypes = ResolversObject<{
   ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
   ConsentEvent: ConsentHistoryEntry;
+  ConsentReceipt: ConsentReceipt;
   DateTime: Scalars['DateTime']['output'];
   GrantConsentInput: GrantConsentInput;
   Mutation: Record<PropertyKey, never>;
+  PolicyVersion: PolicyVersion;
+  PublishPolicyVersionInput: PublishPolicyVersionInput;
+  Purpose: Purpose;
+  Int: Scalars['Int']['output'];
+  PurposeInput: PurposeInput;
+  Query: Record<PropertyKey, never>;
   User: UserKey;
   Boolean: Scalars['Boolean']['output'];
 }>;
@@ -238,6 +371,7 @@ export type ConsentResolvers<ContextType = any, ParentType extends ResolversPare
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   policyVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   purpose?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  receipts?: Resolver<Array<ResolversTypes['ConsentReceipt']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ConsentStatus'], ParentType, ContextType>;
   tenantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   withdrawnAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -253,13 +387,46 @@ export type ConsentEventResolvers<ContextType = any, ParentType extends Resolver
   type?: Resolver<ResolversTypes['ConsentEventType'], ParentType, ContextType>;
 }>;
 
+export type ConsentReceiptResolvers<ContextType = any, ParentType extends ResolversParentTypes['ConsentReceipt'] = ResolversParentTypes['ConsentReceipt']> = ResolversObject<{
+  consentId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  issuedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  jws?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ConsentReceiptKind'], ParentType, ContextType>;
+}>;
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
 
 export type MutationResolvers<ContextType = any, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   grantConsent?: Resolver<ResolversTypes['Consent'], ParentType, ContextType, RequireFields<MutationGrantConsentArgs, 'input'>>;
+  publishPolicyVersion?: Resolver<ResolversTypes['PolicyVersion'], ParentType, ContextType, RequireFields<MutationPublishPolicyVersionArgs, 'input'>>;
   withdrawConsent?: Resolver<ResolversTypes['Consent'], ParentType, ContextType, RequireFields<MutationWithdrawConsentArgs, 'id'>>;
+}>;
+
+export type PolicyVersionResolvers<ContextType = any, ParentType extends ResolversParentTypes['PolicyVersion'] = ResolversParentTypes['PolicyVersion']> = ResolversObject<{
+  effectiveAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  publishedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  purposes?: Resolver<Array<ResolversTypes['Purpose']>, ParentType, ContextType>;
+  tenantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  textHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type PurposeResolvers<ContextType = any, ParentType extends ResolversParentTypes['Purpose'] = ResolversParentTypes['Purpose']> = ResolversObject<{
+  categories?: Resolver<Array<ResolversTypes['PiiCategory']>, ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lawfulBasis?: Resolver<ResolversTypes['LawfulBasis'], ParentType, ContextType>;
+  retentionDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  consentReceipt?: Resolver<Maybe<ResolversTypes['ConsentReceipt']>, ParentType, ContextType, RequireFields<QueryConsentReceiptArgs, 'id'>>;
+  policyVersions?: Resolver<Array<ResolversTypes['PolicyVersion']>, ParentType, ContextType>;
+  tenantPolicy?: Resolver<Maybe<ResolversTypes['PolicyVersion']>, ParentType, ContextType, RequireFields<QueryTenantPolicyArgs, 'tenantId'>>;
 }>;
 
 export type UserResolvers<ContextType = any, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -272,8 +439,12 @@ export type UserResolvers<ContextType = any, ParentType extends ResolversParentT
 export type Resolvers<ContextType = any> = ResolversObject<{
   Consent?: ConsentResolvers<ContextType>;
   ConsentEvent?: ConsentEventResolvers<ContextType>;
+  ConsentReceipt?: ConsentReceiptResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
+  PolicyVersion?: PolicyVersionResolvers<ContextType>;
+  Purpose?: PurposeResolvers<ContextType>;
+  Query?: QueryResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

@@ -3,23 +3,37 @@ import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
-import { badInput, notFound } from '../../../../shared/errors';
+import { badInput, notFound, privgraphError } from '../../../../shared/errors';
+import type { SigningKey } from '../../../../shared/signing-key';
 import { consentNotFound } from '../errors';
 import { isPiiCategory, PURPOSE_PATTERN, type PiiCategory } from '../../../../shared/pii';
-import type { ConsentRow } from '../db/entities';
+import type { ConsentReceiptKind, ConsentReceiptRow, ConsentRow, PolicyVersionRow } from '../db/entities';
 import type { ActiveGrant, ConsentRepository } from '../db/repositories/consent-repository';
+import type { PolicyRepository } from '../db/repositories/policy-repository';
+import type { PolicyService } from './policy-service';
+import { POLICY_VERSION_PATTERN } from './policy-service';
+import { consentReceipt, signReceipt } from './receipts';
 
 export type ConsentStatus = 'ACTIVE' | 'WITHDRAWN' | 'EXPIRED' | 'SUPERSEDED';
 
 export interface GrantConsentInput {
   tenantId: string;
   purpose: string;
-  categories: string[];
+  categories?: string[] | null;
   policyVersion: string;
   expiresAt?: Date | null;
+  collectionMethod?: string | null;
 }
 
-const POLICY_VERSION_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const COLLECTION_METHOD_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$/;
+
+export interface ReceiptSettings {
+  key: SigningKey;
+  jurisdiction: string;
+  language: string;
+}
+
+const sameCategories = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((c) => b.includes(c));
 
 export function consentStatus(consent: ConsentRow, at: Date): ConsentStatus {
   if (consent.withdrawnAt) return 'WITHDRAWN';
@@ -46,24 +60,68 @@ export interface ConsentHistoryEntry {
   policyVersion: string;
 }
 
-export function createConsentService(deps: { repo: ConsentRepository; directory: ExtendedDirectory; now: () => Date }) {
-  const { repo, directory, now } = deps;
+export function createConsentService(deps: {
+  repo: ConsentRepository;
+  policyRepo: PolicyRepository;
+  policies: PolicyService;
+  directory: ExtendedDirectory;
+  receipts: ReceiptSettings;
+  now: () => Date;
+}) {
+  const { repo, policyRepo, policies, directory, receipts, now } = deps;
+
+  /** Signs the receipt of a grant or withdrawal; the pairwise ref is the subject's id in it (never the internal id). */
+  async function issueReceipt(consent: ConsentRow, kind: ConsentReceiptKind, issuedAt: Date, policy: PolicyVersionRow | null): Promise<ConsentReceiptRow | null> {
+    const [refs, names] = await Promise.all([
+      directory.refsForSubjects(consent.tenantId, [consent.subjectId]),
+      directory.tenantNames([consent.tenantId]),
+    ]);
+    const ref = refs.get(consent.subjectId);
+    if (!ref) {
+      // Withdrawal is never refused (Art. 7(3)); only a consent from before receipts can lack a ref.
+      if (kind === 'WITHDRAWAL') return null;
+      throw badInput('input.tenantId', 'connect to this tenant first (connectTenant): a consent receipt names you by your ref for the tenant');
+    }
+    const id = randomUUID();
+    const receipt = consentReceipt({
+      receiptId: id,
+      kind,
+      issuedAt,
+      consent,
+      policy,
+      piiPrincipalId: ref,
+      controllerName: names.get(consent.tenantId) ?? consent.tenantId,
+      jurisdiction: receipts.jurisdiction,
+      language: receipts.language,
+    });
+    const jws = await signReceipt(receipt, receipts.key);
+    return { id, consentId: consent.id, subjectId: consent.subjectId, tenantId: consent.tenantId, kind, issuedAt, jws };
+  }
+
+  const alreadyGranted = () => privgraphError('ALREADY_EXISTS', 'an identical consent is already active; withdraw it or change it to grant again');
 
   return {
     now,
 
-    /** Validates, audits (CONSENT_GRANT), then stores; a grant that cannot be audited is not stored. */
+    /**
+     * Validates against the tenant's policy in force, signs the receipt, audits (CONSENT_GRANT), then
+     * stores consent, history and receipt in one transaction. A refused grant leaves nothing behind.
+     */
     async grant(subjectId: string, input: GrantConsentInput, audit: ActionAuditor): Promise<ConsentRow> {
       const purpose = input.purpose.trim();
       if (!PURPOSE_PATTERN.test(purpose)) {
         throw badInput('input.purpose', 'purpose must be a lower-case key of letters, digits and _ . - (max 64), e.g. order_fulfillment');
       }
-      const categories = [...new Set(input.categories)];
-      if (categories.length === 0 || !categories.every(isPiiCategory)) {
-        throw badInput('input.categories', 'categories must name at least one PII category');
+      const requested = input.categories == null ? null : [...new Set(input.categories)];
+      if (requested && (requested.length === 0 || !requested.every(isPiiCategory))) {
+        throw badInput('input.categories', 'categories must name at least one PII category (or be left out for all the purpose declares)');
       }
       if (!POLICY_VERSION_PATTERN.test(input.policyVersion)) {
         throw badInput('input.policyVersion', 'policyVersion must be 1-64 letters, digits or . _ -');
+      }
+      const collectionMethod = input.collectionMethod?.trim() || 'api';
+      if (!COLLECTION_METHOD_PATTERN.test(collectionMethod)) {
+        throw badInput('input.collectionMethod', 'collectionMethod must be 1-64 letters, digits, spaces or . _ : / -');
       }
       const grantedAt = now();
       if (input.expiresAt && input.expiresAt.getTime() <= grantedAt.getTime()) {
@@ -71,32 +129,68 @@ export function createConsentService(deps: { repo: ConsentRepository; directory:
       }
       if (!isUuid(input.tenantId)) throw badInput('input.tenantId', 'tenantId is not a valid id');
       if (!(await directory.existingTenants([input.tenantId])).has(input.tenantId)) throw notFound('Tenant');
+      const { policy, purpose: declared } = await policies.grantablePurpose(input.tenantId, purpose, input.policyVersion);
+      const categories = (requested ?? declared.categories) as PiiCategory[];
+      const undeclared = categories.filter((c) => !declared.categories.includes(c));
+      if (undeclared.length > 0) {
+        throw badInput('input.categories', `purpose ${purpose} of policy version ${policy.version} does not declare ${undeclared.join(', ')}`);
+      }
       const consent: ConsentRow = {
         id: randomUUID(),
         subjectId,
         tenantId: input.tenantId,
         purpose,
-        categories: categories as PiiCategory[],
-        policyVersion: input.policyVersion,
+        categories,
+        policyVersion: policy.version,
         grantedAt,
         expiresAt: input.expiresAt ?? null,
         withdrawnAt: null,
         supersededAt: null,
+        collectionMethod,
       };
+      const isDuplicate = (open: ConsentRow) =>
+        open.policyVersion === consent.policyVersion &&
+        sameCategories(open.categories, consent.categories) &&
+        (open.expiresAt?.getTime() ?? null) === (consent.expiresAt?.getTime() ?? null) &&
+        consentStatus(open, grantedAt) === 'ACTIVE';
+      const open = (await repo.findConsentsBySubjects([subjectId], consent.tenantId)).filter((c) => c.purpose === purpose);
+      if (open.some(isDuplicate)) throw alreadyGranted();
+      const receipt = (await issueReceipt(consent, 'GRANT', grantedAt, policy)) as ConsentReceiptRow;
       await audit('CONSENT_GRANT', { subjectId, tenantId: consent.tenantId, purpose, consentId: consent.id });
-      await repo.insertGrantSuperseding(consent);
+      // Checked again under the grant's lock: of two identical grants racing, one is refused.
+      if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate))) throw alreadyGranted();
       return consent;
     },
 
-    /** Withdraws one of the subject's own consents (GDPR Art. 7(3)); audited (CONSENT_WITHDRAW) first. */
+    /**
+     * Withdraws one of the subject's own consents (GDPR Art. 7(3)): audited (CONSENT_WITHDRAW) first,
+     * a signed withdrawal receipt stored with it. Withdrawing again changes nothing.
+     */
     async withdraw(subjectId: string, consentId: string, audit: ActionAuditor): Promise<ConsentRow> {
       if (!isUuid(consentId)) throw badInput('id', 'id is not a valid consent id');
       const [own] = (await repo.findConsentsBySubjects([subjectId])).filter((c) => c.id === consentId);
       if (!own) throw consentNotFound();
+      if (own.withdrawnAt) return own;
+      const withdrawnAt = now();
+      const receipt = await issueReceipt(own, 'WITHDRAWAL', withdrawnAt, await policyRepo.findPolicyVersion(own.tenantId, own.policyVersion));
       await audit('CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId });
-      const consent = await repo.markConsentWithdrawn(consentId, subjectId, now());
+      const consent = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt);
       if (!consent) throw consentNotFound();
       return consent;
+    },
+
+    /** Each consent's receipts (the caller may already see the consents), oldest first. */
+    receiptsOf(consentIds: readonly string[]): Promise<ConsentReceiptRow[][]> {
+      return repo.findReceiptsByConsents(consentIds).then((rows) => consentIds.map((id) => rows.filter((r) => r.consentId === id)));
+    },
+
+    /** One receipt, if it is the subject's own or about a consent given to the calling tenant; else NOT_FOUND. */
+    async receiptVisibleTo(principal: Principal, receiptId: string): Promise<ConsentReceiptRow> {
+      const owner =
+        principal.kind === 'subject' ? { subjectId: principal.subjectId } : principal.kind === 'tenant' ? { tenantId: principal.tenantId } : null;
+      const receipt = owner && isUuid(receiptId) ? await repo.findReceipt(receiptId, owner) : null;
+      if (!receipt) throw notFound('Consent receipt');
+      return receipt;
     },
 
     /** Each subject's consents as this principal may see them (own: all; tenant: those given to it). */

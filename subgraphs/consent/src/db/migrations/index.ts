@@ -1,3 +1,4 @@
 import { Initial1732250000000 } from './1732250000000-initial';
+import { PoliciesReceipts1764000000000 } from './1764000000000-policies-receipts';
 
-export const migrations = [Initial1732250000000];
+export const migrations = [Initial1732250000000, PoliciesReceipts1764000000000];

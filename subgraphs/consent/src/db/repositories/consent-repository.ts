@@ -1,6 +1,6 @@
 import { In, IsNull, type DataSource } from 'typeorm';
 import { qualifiedTable } from '../../../../../shared/db/data-source';
-import { ConsentEntity, ConsentEventEntity, type ConsentEventRow, type ConsentEventType, type ConsentRow } from '../entities';
+import { ConsentEntity, ConsentEventEntity, ConsentReceiptEntity, type ConsentEventRow, type ConsentEventType, type ConsentReceiptRow, type ConsentRow } from '../entities';
 
 export interface ActiveGrant {
   subjectId: string;
@@ -28,11 +28,12 @@ export function createConsentRepository(dataSource: DataSource) {
   return {
     /**
      * One transaction: supersede the open consent for the same tenant and purpose, insert the new one,
-     * record history. Grants for the same subject, tenant and purpose queue on a transaction lock, so
-     * concurrent grants each supersede the one before instead of colliding.
+     * its receipt and history. Grants for the same subject, tenant and purpose queue on a transaction
+     * lock, so concurrent grants each supersede the one before instead of colliding; a grant that
+     * `isDuplicate` of the open one is not stored (returns false).
      */
-    async insertGrantSuperseding(consent: ConsentRow): Promise<void> {
-      await dataSource.transaction(async (manager) => {
+    async insertGrantSuperseding(consent: ConsentRow, receipt: ConsentReceiptRow, isDuplicate: (open: ConsentRow) => boolean): Promise<boolean> {
+      return dataSource.transaction(async (manager) => {
         await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
           `consent:${consent.subjectId}:${consent.tenantId}:${consent.purpose}`,
         ]);
@@ -40,6 +41,7 @@ export function createConsentRepository(dataSource: DataSource) {
           where: { subjectId: consent.subjectId, tenantId: consent.tenantId, purpose: consent.purpose, withdrawnAt: IsNull(), supersededAt: IsNull() },
           lock: { mode: 'pessimistic_write' },
         });
+        if (open.some(isDuplicate)) return false;
         const events = manager.getRepository(ConsentEventEntity);
         for (const previous of open) {
           await manager.getRepository(ConsentEntity).update({ id: previous.id }, { supersededAt: consent.grantedAt });
@@ -47,11 +49,13 @@ export function createConsentRepository(dataSource: DataSource) {
         }
         await manager.getRepository(ConsentEntity).insert(consent);
         await events.insert(historyOf(consent, 'GRANTED', consent.grantedAt));
+        await manager.getRepository(ConsentReceiptEntity).insert(receipt);
+        return true;
       });
     },
 
     /** Marks the subject's own consent withdrawn (once) and records it; returns the row, or null if not theirs. */
-    async markConsentWithdrawn(id: string, subjectId: string, at: Date): Promise<ConsentRow | null> {
+    async markConsentWithdrawn(id: string, subjectId: string, at: Date, receipt: ConsentReceiptRow | null): Promise<ConsentRow | null> {
       return dataSource.transaction(async (manager) => {
         const repo = manager.getRepository(ConsentEntity);
         const consent = await repo.findOne({ where: { id, subjectId }, lock: { mode: 'pessimistic_write' } });
@@ -60,9 +64,19 @@ export function createConsentRepository(dataSource: DataSource) {
           consent.withdrawnAt = at;
           await repo.update({ id }, { withdrawnAt: at });
           await manager.getRepository(ConsentEventEntity).insert(historyOf(consent, 'WITHDRAWN', at));
+          if (receipt) await manager.getRepository(ConsentReceiptEntity).insert(receipt);
         }
         return consent;
       });
+    },
+
+    findReceiptsByConsents(consentIds: readonly string[]): Promise<ConsentReceiptRow[]> {
+      return dataSource.getRepository(ConsentReceiptEntity).find({ where: { consentId: In([...consentIds]) }, order: { issuedAt: 'ASC', kind: 'ASC' } });
+    },
+
+    /** A receipt by id, only if it belongs to this subject or tenant. */
+    findReceipt(id: string, owner: { subjectId: string } | { tenantId: string }): Promise<ConsentReceiptRow | null> {
+      return dataSource.getRepository(ConsentReceiptEntity).findOne({ where: { id, ...owner } });
     },
 
     /** Recorded history (GRANTED, WITHDRAWN, SUPERSEDED) of many subjects, oldest first. */
