@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { startTestStack, TestClock, type TestStack } from './kit/stack';
-import { auditEvents, createTenant, expectNoErrors, grantConsent, type AuditNode, type Subject } from './kit/scenario';
+import { auditEvents, codes, createTenant, expectNoErrors, policyVersionFor, type AuditNode, type Subject } from './kit/scenario';
 
 /**
  * The privacy invariant as a model-based test: random sequences of profile writes, grants,
@@ -77,12 +77,22 @@ class GrantCommand implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(model: Model, real: Real) {
     const expiresAt = this.expiresInSeconds === null ? null : clock.now().getTime() + this.expiresInSeconds * 1000;
-    const id = await grantConsent(real.stack, real.subjects[this.subject], {
-      tenantId: real.tenants[this.tenant],
-      purpose: this.purpose,
-      categories: this.categories,
-      ...(expiresAt === null ? {} : { expiresAt: new Date(expiresAt).toISOString() }),
-    });
+    const tenantId = real.tenants[this.tenant];
+    const policyVersion = await policyVersionFor(real.stack, tenantId, this.purpose, this.categories);
+    const response = await real.stack.gql<{ grantConsent: { id: string } }>(
+      'mutation($input: GrantConsentInput!) { grantConsent(input: $input) { id } }',
+      { input: { tenantId, purpose: this.purpose, categories: this.categories, policyVersion, ...(expiresAt === null ? {} : { expiresAt: new Date(expiresAt).toISOString() }) } },
+      { token: real.subjects[this.subject].token },
+    );
+    if (codes(response).includes('ALREADY_EXISTS')) {
+      // Refused only as a repeat of the active consent: same categories, same expiry; nothing changes.
+      const active = activeConsent(model, this.subject, this.tenant, this.purpose);
+      expect(active && active.expiresAt === expiresAt && [...active.categories].sort().join() === [...new Set(this.categories)].sort().join()).toBe(true);
+      outcomes.duplicateGrant = (outcomes.duplicateGrant ?? 0) + 1;
+      return;
+    }
+    expectNoErrors(response);
+    const id = response.data!.grantConsent.id;
     for (const c of model.consents) {
       if (c.subject === this.subject && c.tenant === this.tenant && c.purpose === this.purpose && !c.withdrawn) c.superseded = true;
     }
