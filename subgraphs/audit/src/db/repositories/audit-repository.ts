@@ -47,8 +47,23 @@ function copyValue(value: string | Buffer | null): string {
 
 export type AuditRepository = ReturnType<typeof createAuditRepository>;
 
+/** The UTC month an event's partition covers, e.g. 2026-11. */
+const monthOf = (date: Date) => date.toISOString().slice(0, 7);
+
 export function createAuditRepository(dataSource: DataSource) {
   const table = qualifiedTable(dataSource, 'audit_event');
+  const partitionFunction = qualifiedTable(dataSource, 'audit_event_partition');
+  /** Months whose partition this process has made sure of (one call per month, not per batch). */
+  const partitionedMonths = new Set<string>();
+
+  async function ensurePartitions(manager: EntityManager, rows: AuditEventRow[]) {
+    for (const row of rows) {
+      const month = monthOf(row.occurredAt);
+      if (partitionedMonths.has(month)) continue;
+      await manager.query(`SELECT ${partitionFunction}($1::timestamptz)`, [row.occurredAt]);
+      partitionedMonths.add(month);
+    }
+  }
 
   // COPY is the fastest way in (about twice the rows per second of a batch INSERT here); the embedded
   // PGlite cannot take COPY FROM STDIN over its socket, so it gets the batch INSERT.
@@ -109,6 +124,7 @@ export function createAuditRepository(dataSource: DataSource) {
         }[];
         const current: ChainHead = head ? { seq: BigInt(head.seq), hash: head.hash } : { seq: 0n, hash: null };
         const rows = build(current);
+        await ensurePartitions(manager, rows);
         await insertRows(manager, rows);
         const last = rows.at(-1);
         return last ? { seq: BigInt(last.seq), hash: last.hash } : current;
@@ -157,6 +173,11 @@ export function createAuditRepository(dataSource: DataSource) {
           ORDER BY e.occurred_at ASC, e.seq ASC LIMIT $6`,
         [range.since, range.until, range.tenantId, range.after?.occurredAt ?? null, range.after?.seq ?? '0', range.limit],
       );
+    },
+
+    /** Partitions may have been removed (retention): check again before the next write into a month. */
+    forgetPartitions() {
+      partitionedMonths.clear();
     },
 
     /** Ascending scan for verification. */
