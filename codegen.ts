@@ -27,8 +27,15 @@ const mappers: Record<string, Record<string, string>> = {
     User: '../services/consent-service#UserKey',
     Consent: '../db/entities#ConsentRow',
     ConsentEvent: '../services/consent-service#ConsentHistoryEntry',
+    PolicyVersion: '../db/entities#PolicyVersionRow',
+    ConsentReceipt: '../db/entities#ConsentReceiptRow',
   },
-  audit: { AuditEvent: '../services/audit-service#AuditEventView', AuditCheckpoint: '../services/checkpoints#Checkpoint' },
+  audit: {
+    AuditEvent: '../services/audit-service#AuditEventView',
+    AuditCheckpoint: '../services/checkpoints#Checkpoint',
+    AuditPurge: '../db/repositories/retention-repository#PurgeRow',
+    AuditPartition: '../services/retention#PartitionStatus',
+  },
 };
 
 const subgraph = (name: string) => ({

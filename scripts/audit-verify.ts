@@ -14,6 +14,7 @@ import { runningEmbeddedUrl, startEmbeddedPostgres, type EmbeddedPostgres } from
 import { loadSigningKey } from '../shared/signing-key';
 import { loadIntegrityConfig } from '../subgraphs/audit/src/config';
 import { createAuditRepository } from '../subgraphs/audit/src/db/repositories/audit-repository';
+import { createRetentionRepository } from '../subgraphs/audit/src/db/repositories/retention-repository';
 import { createFileCheckpointSink } from '../subgraphs/audit/src/services/checkpoints';
 import { verifyAuditLog, type VerificationProblem } from '../subgraphs/audit/src/services/verification';
 
@@ -22,6 +23,7 @@ const EXPLAIN: Record<VerificationProblem, string> = {
   TRUNCATED: 'the log ends before an event a signed checkpoint covers: its tail was cut off',
   CHECKPOINT_MISMATCH: 'the chain does not pass through a signed checkpoint: it was rewritten and recomputed',
   CHECKPOINT_INVALID: "a stored checkpoint's signature does not verify with the platform's key",
+  PURGE_RECORD_INVALID: "a record of events removed by retention does not verify with the platform's key",
 };
 
 async function main(): Promise<number> {
@@ -43,7 +45,8 @@ async function main(): Promise<number> {
     }
     const key = await loadSigningKey(integrity.signingKey.path, { create: false });
     const checkpoints = await createFileCheckpointSink(integrity.checkpoints.path).readAll();
-    const result = await verifyAuditLog(createAuditRepository(dataSource), checkpoints, key.publicJwk);
+    const purges = (await createRetentionRepository(dataSource).listPurges()).map((p) => p.record);
+    const result = await verifyAuditLog(createAuditRepository(dataSource), checkpoints, key.publicJwk, purges);
     if (result.ok) {
       process.stdout.write(`audit log verified: ${result.checked} events, ${result.checkpoints} signed checkpoints (${integrity.checkpoints.path})\n`);
       return 0;

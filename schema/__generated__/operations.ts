@@ -76,6 +76,10 @@ export type AddressInput = {
 export type AuditAction =
   /** Audit events were exported (tenantId = the exported tenant; null = all). */
   | 'AUDIT_EXPORT'
+  /** The retention job removed a month partition of expired events (field = AuditPartition.<name>). */
+  | 'AUDIT_PURGE'
+  /** A platform admin set a tenant's audit retention (field = AuditRetention.<days>). */
+  | 'AUDIT_RETENTION_SET'
   /** A subject granted a consent (purpose and consentId set). */
   | 'CONSENT_GRANT'
   /** A subject withdrew a consent. */
@@ -86,6 +90,10 @@ export type AuditAction =
   | 'KEY_RETIRE'
   /** A region's key-encryption key was rotated (field = Region.<code>). */
   | 'KEY_ROTATE'
+  /** A platform admin placed a legal hold on a tenant's or subject's events (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_PLACE'
+  /** A platform admin released a legal hold (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_RELEASE'
   /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
   | 'PII_LOOKUP'
   /** A PII field was requested (allowed or denied). */
@@ -171,6 +179,30 @@ export type AuditFilter = {
   until?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
+/** One month (UTC) of the audit log. */
+export type AuditPartition = {
+  __typename?: 'AuditPartition';
+  events: Scalars['SafeInt']['output'];
+  fate: AuditPartitionFate;
+  from: Scalars['DateTime']['output'];
+  /** Active legal holds covering some of its events. */
+  holdIds: Array<Scalars['ID']['output']>;
+  name: Scalars['String']['output'];
+  /** When the last of its events has passed its retention. */
+  removableAfter?: Maybe<Scalars['DateTime']['output']>;
+  to: Scalars['DateTime']['output'];
+};
+
+export type AuditPartitionFate =
+  /** This month is not over yet, or it holds the chain head. */
+  | 'CURRENT'
+  /** An active legal hold covers some event in it. */
+  | 'KEPT_LEGAL_HOLD'
+  /** Some event in it is still within its retention. */
+  | 'KEPT_RETENTION'
+  /** Every event has passed its retention and none is held: the next retention run removes it (or removed it). */
+  | 'REMOVED';
+
 export type AuditProblem =
   /** An event was altered, removed, inserted or reordered. */
   | 'CHAIN_BROKEN'
@@ -178,8 +210,44 @@ export type AuditProblem =
   | 'CHECKPOINT_INVALID'
   /** The chain verifies but not through a signed checkpoint's head: it was rewritten and recomputed. */
   | 'CHECKPOINT_MISMATCH'
+  /** A record of removed (retention) events does not verify with the platform's key. */
+  | 'PURGE_RECORD_INVALID'
   /** A signed checkpoint names an event the log no longer has: its tail was cut off. */
   | 'TRUNCATED';
+
+export type AuditPurge = {
+  __typename?: 'AuditPurge';
+  events: Scalars['SafeInt']['output'];
+  from: Scalars['DateTime']['output'];
+  partition: Scalars['String']['output'];
+  purgedAt: Scalars['DateTime']['output'];
+  /** Compact JWS (ES256, typ privgraph-audit-purge+jws): the runs of sequence numbers removed and the hash each ended with. */
+  record: Scalars['String']['output'];
+  to: Scalars['DateTime']['output'];
+};
+
+/** Retention of the audit log: defaults, per-tenant settings, legal holds and the month partitions (platform admin). */
+export type AuditRetention = {
+  __typename?: 'AuditRetention';
+  /** Days events are kept when their tenant has no setting (and for events without a tenant): AUDIT_RETENTION_DAYS. */
+  defaultDays: Scalars['Int']['output'];
+  legalHolds: Array<LegalHold>;
+  partitions: Array<AuditPartition>;
+  /** Partitions removed so far, each with a signed record of the events it held. */
+  purges: Array<AuditPurge>;
+  tenants: Array<TenantAuditRetention>;
+};
+
+export type AuditRetentionRun = {
+  __typename?: 'AuditRetentionRun';
+  /** The checkpoint signed before anything was removed. */
+  checkpointSeq?: Maybe<Scalars['SafeInt']['output']>;
+  kept: Array<AuditPartition>;
+  /** Set when nothing was removed because the log does not verify. */
+  problem?: Maybe<AuditProblem>;
+  ranAt: Scalars['DateTime']['output'];
+  removed: Array<AuditPartition>;
+};
 
 export type AuditVerification = {
   __typename?: 'AuditVerification';
@@ -328,6 +396,18 @@ export type LawfulBasis =
   | 'PUBLIC_TASK'
   | 'VITAL_INTERESTS';
 
+/** Suspends removal of every event about a tenant or a subject until released. */
+export type LegalHold = {
+  __typename?: 'LegalHold';
+  id: Scalars['ID']['output'];
+  placedAt: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
+  releaseReason?: Maybe<Scalars['String']['output']>;
+  releasedAt?: Maybe<Scalars['DateTime']['output']>;
+  subjectId?: Maybe<Scalars['ID']['output']>;
+  tenantId?: Maybe<Scalars['ID']['output']>;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Connects the calling subject to a tenant and returns the pairwise ref that tenant will know them by. Idempotent. */
@@ -346,10 +426,14 @@ export type Mutation = {
   grantConsent: Consent;
   /** Platform admins: copies a subject's profile to another region, then erases it from the old one. Audited. */
   moveSubjectRegion: SubjectMatch;
+  /** Suspends removal of a tenant's or a subject's events (platform admin, audited). */
+  placeLegalHold: LegalHold;
   /** Publishes a new policy version with the purposes it declares (tenant admin, scope tenant:admin). Audited as POLICY_PUBLISH. */
   publishPolicyVersion: PolicyVersion;
   /** Platform admins: re-encrypts a subject's fields under a fresh data key and destroys the old one. Audited. */
   rekeySubject: RekeyResult;
+  /** Lifts a legal hold (platform admin, audited). */
+  releaseLegalHold: LegalHold;
   /** Platform admins: retires KEK versions below minDecryptionVersion; refused while data keys use them. Audited. */
   retireKeyVersions: PiiRegion;
   /**
@@ -357,6 +441,14 @@ export type Mutation = {
    * it in the background. Reads and writes continue meanwhile. Audited.
    */
   rotateRegionKey: KeyRotation;
+  /**
+   * Runs retention now (it also runs every AUDIT_RETENTION_INTERVAL_MS): removes each month partition whose events
+   * have all passed their retention and none is held, after verifying the log, auditing the removal (AUDIT_PURGE)
+   * and signing a checkpoint. Platform admin.
+   */
+  runAuditRetention: AuditRetentionRun;
+  /** Sets how many days a tenant's audit events are kept (any number from 1 to 36500; platform admin, audited). */
+  setAuditRetention: TenantAuditRetention;
   /**
    * Platform admins: crypto-shredding. Destroys the subject's data keys, so every copy of their
    * ciphertexts (backups included) is undecryptable, then deletes the ciphertexts. Irreversible. Audited.
@@ -391,6 +483,11 @@ export type MutationMoveSubjectRegionArgs = {
 };
 
 
+export type MutationPlaceLegalHoldArgs = {
+  input: PlaceLegalHoldInput;
+};
+
+
 export type MutationPublishPolicyVersionArgs = {
   input: PublishPolicyVersionInput;
 };
@@ -399,6 +496,12 @@ export type MutationPublishPolicyVersionArgs = {
 export type MutationRekeySubjectArgs = {
   reason: Scalars['String']['input'];
   subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationReleaseLegalHoldArgs = {
+  id: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
 };
 
 
@@ -412,6 +515,18 @@ export type MutationRetireKeyVersionsArgs = {
 export type MutationRotateRegionKeyArgs = {
   reason: Scalars['String']['input'];
   region: Scalars['String']['input'];
+};
+
+
+export type MutationRunAuditRetentionArgs = {
+  reason: Scalars['String']['input'];
+};
+
+
+export type MutationSetAuditRetentionArgs = {
+  days: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
+  tenantId: Scalars['ID']['input'];
 };
 
 
@@ -476,6 +591,15 @@ export type PiiRegion = {
   minDecryptionVersion: Scalars['Int']['output'];
   /** Subjects whose profile this region holds. */
   subjects: Scalars['Int']['output'];
+};
+
+export type PlaceLegalHoldInput = {
+  /** A reason code or ticket reference, e.g. litigation-2026-17. */
+  reason: Scalars['String']['input'];
+  /** ... or about this subject (internal id, e.g. from subjectsByEmail). */
+  subjectId?: InputMaybe<Scalars['ID']['input']>;
+  /** Hold every event about this tenant ... */
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /** A published, immutable version of a tenant's privacy policy and the purposes it declares. */
@@ -552,6 +676,8 @@ export type Query = {
    * sees all and may filter by tenant.
    */
   auditEvents: AuditEventConnection;
+  /** Retention settings, legal holds and partitions (platform admin). */
+  auditRetention: AuditRetention;
   /** One signed receipt: the subject's own, or (for a tenant) one about a consent given to it. Anything else: NOT_FOUND. */
   consentReceipt?: Maybe<ConsentReceipt>;
   /** Platform admins: one key rotation and its progress. */
@@ -686,6 +812,13 @@ export type Tenant = {
   name: Scalars['String']['output'];
 };
 
+export type TenantAuditRetention = {
+  __typename?: 'TenantAuditRetention';
+  days: Scalars['Int']['output'];
+  setAt: Scalars['DateTime']['output'];
+  tenantId: Scalars['ID']['output'];
+};
+
 export type TenantLink = {
   __typename?: 'TenantLink';
   createdAt: Scalars['DateTime']['output'];
@@ -757,6 +890,10 @@ export type AddressInput = {
 export type AuditAction =
   /** Audit events were exported (tenantId = the exported tenant; null = all). */
   | 'AUDIT_EXPORT'
+  /** The retention job removed a month partition of expired events (field = AuditPartition.<name>). */
+  | 'AUDIT_PURGE'
+  /** A platform admin set a tenant's audit retention (field = AuditRetention.<days>). */
+  | 'AUDIT_RETENTION_SET'
   /** A subject granted a consent (purpose and consentId set). */
   | 'CONSENT_GRANT'
   /** A subject withdrew a consent. */
@@ -767,6 +904,10 @@ export type AuditAction =
   | 'KEY_RETIRE'
   /** A region's key-encryption key was rotated (field = Region.<code>). */
   | 'KEY_ROTATE'
+  /** A platform admin placed a legal hold on a tenant's or subject's events (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_PLACE'
+  /** A platform admin released a legal hold (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_RELEASE'
   /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
   | 'PII_LOOKUP'
   /** A PII field was requested (allowed or denied). */

@@ -48,3 +48,29 @@ export function createActionAuditor(sink: AuditSink, request: { principal: Princ
     }
   };
 }
+
+/** For work no request asked for (a periodic job): actor SYSTEM, identified by the job's name. */
+export function createSystemAuditor(sink: AuditSink, job: string, now: () => Date): ActionAuditor {
+  return async (action, target) => {
+    const event: AuditEventInput = {
+      occurredAt: now().toISOString(),
+      actorType: 'SYSTEM',
+      actorId: job,
+      tenantId: target.tenantId ?? null,
+      subjectId: target.subjectId ?? null,
+      action,
+      field: target.field ?? null,
+      purpose: target.purpose ?? null,
+      decision: 'ALLOW',
+      reason: 'SYSTEM',
+      consentId: target.consentId ?? null,
+      requestId: `${job}-${now().getTime()}`,
+    };
+    try {
+      await sink.append([event]);
+    } catch (error) {
+      logger.warn({ action, job, err: { name: (error as Error)?.name } }, 'audit append failed; action refused');
+      throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; the operation was not performed');
+    }
+  };
+}

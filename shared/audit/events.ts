@@ -30,6 +30,13 @@ export const AUDIT_ACTIONS = [
   'TENANT_CONNECT',
   /** A tenant or platform admin exported audit events (`tenantId` = the exported tenant, null = all). */
   'AUDIT_EXPORT',
+  /** A platform admin set a tenant's audit retention; `field` = `AuditRetention.<days>`. */
+  'AUDIT_RETENTION_SET',
+  /** A platform admin placed a legal hold on a tenant's or a subject's events; `field` = `LegalHold.<id>`. */
+  'LEGAL_HOLD_PLACE',
+  'LEGAL_HOLD_RELEASE',
+  /** The retention job removed a month partition of expired events; `field` = `AuditPartition.<name>`. */
+  'AUDIT_PURGE',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';

@@ -149,3 +149,19 @@ export function changedRows<T = Record<string, unknown>>(
 ): Promise<T[]> {
   return runner.query(`WITH changed AS (${sql}) SELECT * FROM changed`, params) as Promise<T[]>;
 }
+
+/**
+ * Runs work as the schema owner: on the service's own connection when it is the owner, else on a
+ * short-lived connection to `<SERVICE>_MIGRATION_DATABASE_URL` (for the rare operation the
+ * application role is deliberately not allowed, such as removing an expired audit partition).
+ */
+export async function withOwnerConnection<T>(database: DatabaseConfig, dataSource: DataSource, work: (owner: DataSource) => Promise<T>): Promise<T> {
+  if (!database.migrationUrl) return work(dataSource);
+  const owner = new DataSource({ type: 'postgres', url: database.migrationUrl, schema: database.schema, poolSize: 1, applicationName: 'privgraph-owner', logging: false });
+  await owner.initialize();
+  try {
+    return await work(owner);
+  } finally {
+    await owner.destroy();
+  }
+}

@@ -15,6 +15,11 @@ import { createAuditWriter } from './services/audit-writer';
 import { createCheckpointer, createFileCheckpointSink } from './services/checkpoints';
 import { loadSigningKey } from '../../../shared/signing-key';
 import { publicRoutes } from './http-routes';
+import { createRetentionRepository } from './db/repositories/retention-repository';
+import { createRetentionService } from './services/retention';
+import { withOwnerConnection } from '../../../shared/db/data-source';
+import { createSystemAuditor } from '../../../shared/audit/actions';
+import { componentLogger } from '../../../shared/logger';
 
 export interface AuditOptions {
   now?: () => Date;
@@ -38,15 +43,38 @@ export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
       const sink = createFileCheckpointSink(config.checkpoints.path);
       const checkpointer = createCheckpointer({ repo, sink, key, now: options.now ?? (() => new Date()), intervalMs: config.checkpoints.intervalMs });
       checkpointer.start();
-      const audit = createAuditService({ repo, directory, checkpoints: sink, publicJwk: key.publicJwk });
+      const retentionRepo = createRetentionRepository(dataSource, (work) => withOwnerConnection(config.database, dataSource, work));
+      const purgeRecords = async () => (await retentionRepo.listPurges()).map((p) => p.record);
+      const audit = createAuditService({ repo, directory, checkpoints: sink, purgeRecords, publicJwk: key.publicJwk });
       const verifier = createTokenVerifier(config.common.auth);
       const writer = createAuditWriter(repo);
+      const now = options.now ?? (() => new Date());
+      const retention = createRetentionService({
+        repo,
+        retention: retentionRepo,
+        key,
+        checkpointNow: () => checkpointer.checkpointNow(),
+        verify: () => audit.verify(),
+        defaultDays: config.retention.defaultDays,
+        now,
+      });
+      const retentionTimer =
+        config.retention.intervalMs > 0
+          ? setInterval(() => {
+              retention
+                .run(createSystemAuditor(writer, 'audit-retention', now), 'scheduled')
+                .catch((error) => componentLogger('audit.retention').warn({ err: { name: (error as Error)?.name } }, 'scheduled retention run failed'));
+            }, config.retention.intervalMs).unref()
+          : undefined;
       return {
-        context: createContextFactory({ verifier, directory, audit, checkpointer }),
+        context: createContextFactory({ verifier, directory, audit, checkpointer, retention, sink: writer, now }),
         internalRoutes: ingestRoutes(writer, logger),
         // The public signing key (the gateway republishes it) and the streamed export.
-        publicRoutes: publicRoutes({ verifier, directory, repo, sink: writer, publicJwk: key.publicJwk, now: options.now ?? (() => new Date()), logger }),
-        onStop: () => checkpointer.stop(),
+        publicRoutes: publicRoutes({ verifier, directory, repo, sink: writer, publicJwk: key.publicJwk, now, logger }),
+        onStop: async () => {
+          clearInterval(retentionTimer);
+          await checkpointer.stop();
+        },
       };
     },
   });

@@ -13,11 +13,29 @@ export interface AuditConfig {
   };
   /** The platform's ES256 signing key (private JWK); generated under the data directory outside production. */
   signingKey: SigningKeyConfig;
+  retention: {
+    /** Days an event is kept when its tenant has no setting of its own (and for events without a tenant). */
+    defaultDays: number;
+    /** How often the retention job runs; 0 = only on demand (runAuditRetention). */
+    intervalMs: number;
+  };
 }
 
 export function loadAuditConfig(env: Env): AuditConfig {
   const common = loadCommonConfig(env, 'AUDIT_PORT', DEFAULT_PORTS.audit);
-  return { common, database: loadDatabaseConfig(env, 'audit'), ...loadIntegrityConfig(env, common.dataDir, common.env === 'production') };
+  const retention = parseEnv(
+    z.object({
+      AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(730),
+      AUDIT_RETENTION_INTERVAL_MS: z.coerce.number().int().min(0).max(7 * 86_400_000).default(3_600_000),
+    }),
+    env,
+  );
+  return {
+    common,
+    database: loadDatabaseConfig(env, 'audit'),
+    ...loadIntegrityConfig(env, common.dataDir, common.env === 'production'),
+    retention: { defaultDays: retention.AUDIT_RETENTION_DAYS, intervalMs: retention.AUDIT_RETENTION_INTERVAL_MS },
+  };
 }
 
 /** Checkpoint store and signing key: what the service writes with and `npm run audit:verify` checks against. */

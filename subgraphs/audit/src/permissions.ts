@@ -3,8 +3,20 @@ import { allow, guardSchema, isPlatformAdmin, isSubject, isTenantOrPlatformAdmin
 
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(schema, {
-    Query: { auditEvents: isTenantOrPlatformAdmin, verifyAuditLog: isPlatformAdmin, myAccessLog: isSubject },
-    Mutation: { createAuditCheckpoint: isPlatformAdmin },
+    Query: { auditEvents: isTenantOrPlatformAdmin, verifyAuditLog: isPlatformAdmin, myAccessLog: isSubject, auditRetention: isPlatformAdmin },
+    Mutation: {
+      createAuditCheckpoint: isPlatformAdmin,
+      setAuditRetention: isPlatformAdmin,
+      placeLegalHold: isPlatformAdmin,
+      releaseLegalHold: isPlatformAdmin,
+      runAuditRetention: isPlatformAdmin,
+    },
+    AuditRetention: allow,
+    TenantAuditRetention: allow,
+    LegalHold: allow,
+    AuditPartition: allow,
+    AuditPurge: allow,
+    AuditRetentionRun: allow,
     AuditCheckpoint: allow,
     AccessLogEntry: allow,
     AccessLogEdge: allow,

@@ -2,6 +2,8 @@
 import { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import { AuditEventView } from '../services/audit-service';
 import { Checkpoint } from '../services/checkpoints';
+import { PurgeRow } from '../db/repositories/retention-repository';
+import { PartitionStatus } from '../services/retention';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -56,6 +58,10 @@ export type AccessLogEntry = {
 export type AuditAction =
   /** Audit events were exported (tenantId = the exported tenant; null = all). */
   | 'AUDIT_EXPORT'
+  /** The retention job removed a month partition of expired events (field = AuditPartition.<name>). */
+  | 'AUDIT_PURGE'
+  /** A platform admin set a tenant's audit retention (field = AuditRetention.<days>). */
+  | 'AUDIT_RETENTION_SET'
   /** A subject granted a consent (purpose and consentId set). */
   | 'CONSENT_GRANT'
   /** A subject withdrew a consent. */
@@ -66,6 +72,10 @@ export type AuditAction =
   | 'KEY_RETIRE'
   /** A region's key-encryption key was rotated (field = Region.<code>). */
   | 'KEY_ROTATE'
+  /** A platform admin placed a legal hold on a tenant's or subject's events (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_PLACE'
+  /** A platform admin released a legal hold (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_RELEASE'
   /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
   | 'PII_LOOKUP'
   /** A PII field was requested (allowed or denied). */
@@ -151,6 +161,30 @@ export type AuditFilter = {
   until?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
+/** One month (UTC) of the audit log. */
+export type AuditPartition = {
+  __typename?: 'AuditPartition';
+  events: Scalars['SafeInt']['output'];
+  fate: AuditPartitionFate;
+  from: Scalars['DateTime']['output'];
+  /** Active legal holds covering some of its events. */
+  holdIds: Array<Scalars['ID']['output']>;
+  name: Scalars['String']['output'];
+  /** When the last of its events has passed its retention. */
+  removableAfter?: Maybe<Scalars['DateTime']['output']>;
+  to: Scalars['DateTime']['output'];
+};
+
+export type AuditPartitionFate =
+  /** This month is not over yet, or it holds the chain head. */
+  | 'CURRENT'
+  /** An active legal hold covers some event in it. */
+  | 'KEPT_LEGAL_HOLD'
+  /** Some event in it is still within its retention. */
+  | 'KEPT_RETENTION'
+  /** Every event has passed its retention and none is held: the next retention run removes it (or removed it). */
+  | 'REMOVED';
+
 export type AuditProblem =
   /** An event was altered, removed, inserted or reordered. */
   | 'CHAIN_BROKEN'
@@ -158,8 +192,44 @@ export type AuditProblem =
   | 'CHECKPOINT_INVALID'
   /** The chain verifies but not through a signed checkpoint's head: it was rewritten and recomputed. */
   | 'CHECKPOINT_MISMATCH'
+  /** A record of removed (retention) events does not verify with the platform's key. */
+  | 'PURGE_RECORD_INVALID'
   /** A signed checkpoint names an event the log no longer has: its tail was cut off. */
   | 'TRUNCATED';
+
+export type AuditPurge = {
+  __typename?: 'AuditPurge';
+  events: Scalars['SafeInt']['output'];
+  from: Scalars['DateTime']['output'];
+  partition: Scalars['String']['output'];
+  purgedAt: Scalars['DateTime']['output'];
+  /** Compact JWS (ES256, typ privgraph-audit-purge+jws): the runs of sequence numbers removed and the hash each ended with. */
+  record: Scalars['String']['output'];
+  to: Scalars['DateTime']['output'];
+};
+
+/** Retention of the audit log: defaults, per-tenant settings, legal holds and the month partitions (platform admin). */
+export type AuditRetention = {
+  __typename?: 'AuditRetention';
+  /** Days events are kept when their tenant has no setting (and for events without a tenant): AUDIT_RETENTION_DAYS. */
+  defaultDays: Scalars['Int']['output'];
+  legalHolds: Array<LegalHold>;
+  partitions: Array<AuditPartition>;
+  /** Partitions removed so far, each with a signed record of the events it held. */
+  purges: Array<AuditPurge>;
+  tenants: Array<TenantAuditRetention>;
+};
+
+export type AuditRetentionRun = {
+  __typename?: 'AuditRetentionRun';
+  /** The checkpoint signed before anything was removed. */
+  checkpointSeq?: Maybe<Scalars['SafeInt']['output']>;
+  kept: Array<AuditPartition>;
+  /** Set when nothing was removed because the log does not verify. */
+  problem?: Maybe<AuditProblem>;
+  ranAt: Scalars['DateTime']['output'];
+  removed: Array<AuditPartition>;
+};
 
 export type AuditVerification = {
   __typename?: 'AuditVerification';
@@ -177,6 +247,18 @@ export type AuditVerification = {
   problem?: Maybe<AuditProblem>;
 };
 
+/** Suspends removal of every event about a tenant or a subject until released. */
+export type LegalHold = {
+  __typename?: 'LegalHold';
+  id: Scalars['ID']['output'];
+  placedAt: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
+  releaseReason?: Maybe<Scalars['String']['output']>;
+  releasedAt?: Maybe<Scalars['DateTime']['output']>;
+  subjectId?: Maybe<Scalars['ID']['output']>;
+  tenantId?: Maybe<Scalars['ID']['output']>;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -184,12 +266,56 @@ export type Mutation = {
    * every AUDIT_CHECKPOINT_INTERVAL_MS while the log grows. Null while the log is empty.
    */
   createAuditCheckpoint?: Maybe<AuditCheckpoint>;
+  /** Suspends removal of a tenant's or a subject's events (platform admin, audited). */
+  placeLegalHold: LegalHold;
+  /** Lifts a legal hold (platform admin, audited). */
+  releaseLegalHold: LegalHold;
+  /**
+   * Runs retention now (it also runs every AUDIT_RETENTION_INTERVAL_MS): removes each month partition whose events
+   * have all passed their retention and none is held, after verifying the log, auditing the removal (AUDIT_PURGE)
+   * and signing a checkpoint. Platform admin.
+   */
+  runAuditRetention: AuditRetentionRun;
+  /** Sets how many days a tenant's audit events are kept (any number from 1 to 36500; platform admin, audited). */
+  setAuditRetention: TenantAuditRetention;
+};
+
+
+export type MutationPlaceLegalHoldArgs = {
+  input: PlaceLegalHoldInput;
+};
+
+
+export type MutationReleaseLegalHoldArgs = {
+  id: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
+};
+
+
+export type MutationRunAuditRetentionArgs = {
+  reason: Scalars['String']['input'];
+};
+
+
+export type MutationSetAuditRetentionArgs = {
+  days: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
+  tenantId: Scalars['ID']['input'];
 };
 
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
+};
+
+export type PlaceLegalHoldInput = {
+  /** A reason code or ticket reference, e.g. litigation-2026-17. */
+  reason: Scalars['String']['input'];
+  /** ... or about this subject (internal id, e.g. from subjectsByEmail). */
+  subjectId?: InputMaybe<Scalars['ID']['input']>;
+  /** Hold every event about this tenant ... */
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type Query = {
@@ -199,6 +325,8 @@ export type Query = {
    * sees all and may filter by tenant.
    */
   auditEvents: AuditEventConnection;
+  /** Retention settings, legal holds and partitions (platform admin). */
+  auditRetention: AuditRetention;
   /**
    * Who accessed my data (GDPR Art. 15(1)(c)): every request for the calling user's personal data by a
    * tenant or a platform admin, allowed or denied, and every admin operation on it, newest first.
@@ -224,6 +352,13 @@ export type QueryMyAccessLogArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   since?: InputMaybe<Scalars['DateTime']['input']>;
   until?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+export type TenantAuditRetention = {
+  __typename?: 'TenantAuditRetention';
+  days: Scalars['Int']['output'];
+  setAt: Scalars['DateTime']['output'];
+  tenantId: Scalars['ID']['output'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -313,15 +448,23 @@ export type ResolversTypes = ResolversObject<{
   AuditEventConnection: ResolverTypeWrapper<Omit<AuditEventConnection, 'edges'> & { edges: Array<ResolversTypes['AuditEventEdge']> }>;
   AuditEventEdge: ResolverTypeWrapper<Omit<AuditEventEdge, 'node'> & { node: ResolversTypes['AuditEvent'] }>;
   AuditFilter: AuditFilter;
+  AuditPartition: ResolverTypeWrapper<PartitionStatus>;
+  AuditPartitionFate: AuditPartitionFate;
   AuditProblem: AuditProblem;
-  AuditVerification: ResolverTypeWrapper<AuditVerification>;
+  AuditPurge: ResolverTypeWrapper<PurgeRow>;
+  AuditRetention: ResolverTypeWrapper<Omit<AuditRetention, 'partitions' | 'purges'> & { partitions: Array<ResolversTypes['AuditPartition']>, purges: Array<ResolversTypes['AuditPurge']> }>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  AuditRetentionRun: ResolverTypeWrapper<Omit<AuditRetentionRun, 'kept' | 'removed'> & { kept: Array<ResolversTypes['AuditPartition']>, removed: Array<ResolversTypes['AuditPartition']> }>;
+  AuditVerification: ResolverTypeWrapper<AuditVerification>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  LegalHold: ResolverTypeWrapper<LegalHold>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PlaceLegalHoldInput: PlaceLegalHoldInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
+  TenantAuditRetention: ResolverTypeWrapper<TenantAuditRetention>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -336,14 +479,21 @@ export type ResolversParentTypes = ResolversObject<{
   AuditEventConnection: Omit<AuditEventConnection, 'edges'> & { edges: Array<ResolversParentTypes['AuditEventEdge']> };
   AuditEventEdge: Omit<AuditEventEdge, 'node'> & { node: ResolversParentTypes['AuditEvent'] };
   AuditFilter: AuditFilter;
-  AuditVerification: AuditVerification;
+  AuditPartition: PartitionStatus;
+  AuditPurge: PurgeRow;
+  AuditRetention: Omit<AuditRetention, 'partitions' | 'purges'> & { partitions: Array<ResolversParentTypes['AuditPartition']>, purges: Array<ResolversParentTypes['AuditPurge']> };
   Int: Scalars['Int']['output'];
+  AuditRetentionRun: Omit<AuditRetentionRun, 'kept' | 'removed'> & { kept: Array<ResolversParentTypes['AuditPartition']>, removed: Array<ResolversParentTypes['AuditPartition']> };
+  AuditVerification: AuditVerification;
   Boolean: Scalars['Boolean']['output'];
   DateTime: Scalars['DateTime']['output'];
+  LegalHold: LegalHold;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
+  PlaceLegalHoldInput: PlaceLegalHoldInput;
   Query: Record<PropertyKey, never>;
   SafeInt: Scalars['SafeInt']['output'];
+  TenantAuditRetention: TenantAuditRetention;
 }>;
 
 export type AccessLogConnectionResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessLogConnection'] = ResolversParentTypes['AccessLogConnection']> = ResolversObject<{
@@ -400,6 +550,41 @@ export type AuditEventEdgeResolvers<ContextType = any, ParentType extends Resolv
   node?: Resolver<ResolversTypes['AuditEvent'], ParentType, ContextType>;
 }>;
 
+export type AuditPartitionResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditPartition'] = ResolversParentTypes['AuditPartition']> = ResolversObject<{
+  events?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  fate?: Resolver<ResolversTypes['AuditPartitionFate'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  holdIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  removableAfter?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+}>;
+
+export type AuditPurgeResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditPurge'] = ResolversParentTypes['AuditPurge']> = ResolversObject<{
+  events?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  partition?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  purgedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  record?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+}>;
+
+export type AuditRetentionResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditRetention'] = ResolversParentTypes['AuditRetention']> = ResolversObject<{
+  defaultDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  legalHolds?: Resolver<Array<ResolversTypes['LegalHold']>, ParentType, ContextType>;
+  partitions?: Resolver<Array<ResolversTypes['AuditPartition']>, ParentType, ContextType>;
+  purges?: Resolver<Array<ResolversTypes['AuditPurge']>, ParentType, ContextType>;
+  tenants?: Resolver<Array<ResolversTypes['TenantAuditRetention']>, ParentType, ContextType>;
+}>;
+
+export type AuditRetentionRunResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditRetentionRun'] = ResolversParentTypes['AuditRetentionRun']> = ResolversObject<{
+  checkpointSeq?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  kept?: Resolver<Array<ResolversTypes['AuditPartition']>, ParentType, ContextType>;
+  problem?: Resolver<Maybe<ResolversTypes['AuditProblem']>, ParentType, ContextType>;
+  ranAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  removed?: Resolver<Array<ResolversTypes['AuditPartition']>, ParentType, ContextType>;
+}>;
+
 export type AuditVerificationResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditVerification'] = ResolversParentTypes['AuditVerification']> = ResolversObject<{
   checked?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
   checkpoints?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -412,8 +597,22 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type LegalHoldResolvers<ContextType = any, ParentType extends ResolversParentTypes['LegalHold'] = ResolversParentTypes['LegalHold']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  placedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  releaseReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  releasedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  subjectId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  tenantId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+}>;
+
 export type MutationResolvers<ContextType = any, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   createAuditCheckpoint?: Resolver<Maybe<ResolversTypes['AuditCheckpoint']>, ParentType, ContextType>;
+  placeLegalHold?: Resolver<ResolversTypes['LegalHold'], ParentType, ContextType, RequireFields<MutationPlaceLegalHoldArgs, 'input'>>;
+  releaseLegalHold?: Resolver<ResolversTypes['LegalHold'], ParentType, ContextType, RequireFields<MutationReleaseLegalHoldArgs, 'id' | 'reason'>>;
+  runAuditRetention?: Resolver<ResolversTypes['AuditRetentionRun'], ParentType, ContextType, RequireFields<MutationRunAuditRetentionArgs, 'reason'>>;
+  setAuditRetention?: Resolver<ResolversTypes['TenantAuditRetention'], ParentType, ContextType, RequireFields<MutationSetAuditRetentionArgs, 'days' | 'reason' | 'tenantId'>>;
 }>;
 
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -423,6 +622,7 @@ export type PageInfoResolvers<ContextType = any, ParentType extends ResolversPar
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, RequireFields<QueryAuditEventsArgs, 'first'>>;
+  auditRetention?: Resolver<ResolversTypes['AuditRetention'], ParentType, ContextType>;
   myAccessLog?: Resolver<ResolversTypes['AccessLogConnection'], ParentType, ContextType, RequireFields<QueryMyAccessLogArgs, 'first'>>;
   verifyAuditLog?: Resolver<ResolversTypes['AuditVerification'], ParentType, ContextType>;
 }>;
@@ -430,6 +630,12 @@ export type QueryResolvers<ContextType = any, ParentType extends ResolversParent
 export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['SafeInt'], any> {
   name: 'SafeInt';
 }
+
+export type TenantAuditRetentionResolvers<ContextType = any, ParentType extends ResolversParentTypes['TenantAuditRetention'] = ResolversParentTypes['TenantAuditRetention']> = ResolversObject<{
+  days?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  setAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  tenantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
 
 export type Resolvers<ContextType = any> = ResolversObject<{
   AccessLogConnection?: AccessLogConnectionResolvers<ContextType>;
@@ -439,11 +645,17 @@ export type Resolvers<ContextType = any> = ResolversObject<{
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
+  AuditPartition?: AuditPartitionResolvers<ContextType>;
+  AuditPurge?: AuditPurgeResolvers<ContextType>;
+  AuditRetention?: AuditRetentionResolvers<ContextType>;
+  AuditRetentionRun?: AuditRetentionRunResolvers<ContextType>;
   AuditVerification?: AuditVerificationResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  LegalHold?: LegalHoldResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SafeInt?: GraphQLScalarType;
+  TenantAuditRetention?: TenantAuditRetentionResolvers<ContextType>;
 }>;
 

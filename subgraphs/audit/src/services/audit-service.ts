@@ -30,7 +30,14 @@ const MAX_PAGE = 500;
 
 export type AuditService = ReturnType<typeof createAuditService>;
 
-export function createAuditService(deps: { repo: AuditRepository; directory: ExtendedDirectory; checkpoints: CheckpointSink; publicJwk: JWK }) {
+export function createAuditService(deps: {
+  repo: AuditRepository;
+  directory: ExtendedDirectory;
+  checkpoints: CheckpointSink;
+  /** The signed records of partitions removed by retention (verification bridges them). */
+  purgeRecords: () => Promise<string[]>;
+  publicJwk: JWK;
+}) {
   const { repo, directory } = deps;
 
   /** Subject ids never leave the service: each event shows the pairwise ref of its own tenant. */
@@ -104,7 +111,7 @@ export function createAuditService(deps: { repo: AuditRepository; directory: Ext
 
     /** Recomputes the chain and holds it against the signed checkpoints (verification.ts). */
     async verify(): Promise<Verification> {
-      return verifyAuditLog(repo, await deps.checkpoints.readAll(), deps.publicJwk);
+      return verifyAuditLog(repo, await deps.checkpoints.readAll(), deps.publicJwk, await deps.purgeRecords());
     },
   };
 }

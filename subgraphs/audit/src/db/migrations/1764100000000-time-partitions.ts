@@ -78,19 +78,17 @@ export class TimePartitions1764100000000 implements MigrationInterface {
     await queryRunner.query(`INSERT INTO ${s}.audit_event SELECT * FROM ${s}.audit_event_unpartitioned`);
     await queryRunner.query(`DROP TABLE ${s}.audit_event_unpartitioned`);
 
-    // Removed ranges: what verification needs to bridge a gap, signed by the platform key.
+    // Removed partitions: the runs of sequence numbers each took away and the hash each run ended
+    // with (what verification needs to bridge the gap), as a JWS signed by the platform key.
     await queryRunner.query(`
       CREATE TABLE ${s}.audit_purge (
         id uuid PRIMARY KEY,
         partition_name text NOT NULL,
         range_from timestamptz NOT NULL,
         range_to timestamptz NOT NULL,
-        seq_from bigint NOT NULL,
-        seq_to bigint NOT NULL CHECK (seq_to >= seq_from),
         events bigint NOT NULL,
-        last_hash bytea NOT NULL CHECK (octet_length(last_hash) = 32),
         purged_at timestamptz NOT NULL,
-        signature text NOT NULL
+        record text NOT NULL
       )`);
     // Per-tenant retention (the latest row per tenant is in force) and legal holds with their releases.
     await queryRunner.query(`
