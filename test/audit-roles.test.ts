@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { startTestStack, type TestStack } from './kit/stack';
-import { createTenant } from './kit/scenario';
+import { startTestStack, TestClock, type TestStack } from './kit/stack';
+import { createTenant, expectNoErrors } from './kit/scenario';
 
 /**
  * With a separate owner for migrations, the audit service's application role may only INSERT and
@@ -21,12 +21,13 @@ const embedded = (process.env.PRIVGRAPH_TEST_DATABASE ?? '').startsWith('embedde
   })();
   let stack: TestStack;
   let owner: Client;
+  const clock = new TestClock();
 
   beforeAll(async () => {
     owner = new Client({ connectionString: ownerUrl });
     await owner.connect();
     await owner.query(`CREATE ROLE ${role} LOGIN`);
-    stack = await startTestStack({ env: { AUDIT_DATABASE_URL: appUrl, AUDIT_MIGRATION_DATABASE_URL: ownerUrl } });
+    stack = await startTestStack({ clock, env: { AUDIT_DATABASE_URL: appUrl, AUDIT_MIGRATION_DATABASE_URL: ownerUrl, AUDIT_RETENTION_DAYS: '1' } });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -54,5 +55,28 @@ const embedded = (process.env.PRIVGRAPH_TEST_DATABASE ?? '').startsWith('embedde
     } finally {
       await app.end();
     }
+  });
+
+  test('the application role cannot detach or drop a partition; retention removes an expired month as the owner', async () => {
+    const month = `audit_event_${clock.now().toISOString().slice(0, 7).replace('-', '_')}`;
+    const partition = `"${stack.schemas.audit}"."${month}"`;
+    const app = new Client({ connectionString: appUrl });
+    await app.connect();
+    try {
+      for (const statement of [`ALTER TABLE "${stack.schemas.audit}".audit_event DETACH PARTITION ${partition}`, `DROP TABLE ${partition}`, `TRUNCATE ${partition}`]) {
+        const failure = await app.query(statement).catch((error) => error);
+        expect(failure).toMatchObject({ code: '42501' });
+      }
+    } finally {
+      await app.end();
+    }
+    clock.advance(70 * 86_400_000);
+    await createTenant(stack, 'Role Shop Later');
+    const admin = await stack.tokens.admin();
+    const run = await stack.gql('mutation { runAuditRetention(reason: "roles-test") { removed { name } problem } }', {}, { token: admin });
+    expectNoErrors(run);
+    expect(run.data?.runAuditRetention).toEqual({ removed: [{ name: month }], problem: null });
+    const verified = await stack.gql('{ verifyAuditLog { ok problem } }', {}, { token: admin });
+    expect(verified.data?.verifyAuditLog).toEqual({ ok: true, problem: null });
   });
 });

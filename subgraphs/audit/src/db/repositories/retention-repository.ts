@@ -81,16 +81,20 @@ export function createRetentionRepository(dataSource: DataSource, withOwner: Own
       });
     },
 
+    // Read through the parent with the partition's bounds (pruned to that partition): the application
+    // role has no privileges on partitions themselves.
     /** How many events a partition holds, until when the longest-kept of them must stay, and the holds on it. */
     async contentsOf(partition: AuditPartition, defaultDays: number): Promise<PartitionContents> {
       const [row]: { events: string; keepUntil: Date | null; holdIds: string[] | null }[] = await dataSource.query(
         `SELECT count(*)::text AS events,
                 max(e.occurred_at + make_interval(days => coalesce(r.days, $1::int))) AS "keepUntil",
-                (SELECT array_agg(DISTINCT h.id::text) FROM ${partitionTable(partition.name)} x
-                   JOIN (${ACTIVE_HOLDS}) h ON h.tenant_id = x.tenant_id OR h.subject_id = x.subject_id) AS "holdIds"
-           FROM ${partitionTable(partition.name)} e
-           LEFT JOIN (${LATEST_RETENTION}) r ON r.tenant_id = e.tenant_id`,
-        [defaultDays],
+                (SELECT array_agg(DISTINCT h.id::text) FROM ${t('audit_event')} x
+                   JOIN (${ACTIVE_HOLDS}) h ON h.tenant_id = x.tenant_id OR h.subject_id = x.subject_id
+                  WHERE x.occurred_at >= $2 AND x.occurred_at < $3) AS "holdIds"
+           FROM ${t('audit_event')} e
+           LEFT JOIN (${LATEST_RETENTION}) r ON r.tenant_id = e.tenant_id
+          WHERE e.occurred_at >= $2 AND e.occurred_at < $3`,
+        [defaultDays, partition.from, partition.to],
       );
       return { events: Number(row.events), keepUntil: row.keepUntil, holdIds: row.holdIds ?? [] };
     },
@@ -99,8 +103,10 @@ export function createRetentionRepository(dataSource: DataSource, withOwner: Own
     seqRunsOf(partition: AuditPartition): Promise<SeqRun[]> {
       return dataSource.query(
         `SELECT min(seq)::text AS "from", max(seq)::text AS "to", encode((array_agg(hash ORDER BY seq DESC))[1], 'base64') AS "lastHash"
-           FROM (SELECT seq, hash, seq - row_number() OVER (ORDER BY seq) AS run FROM ${partitionTable(partition.name)}) numbered
+           FROM (SELECT seq, hash, seq - row_number() OVER (ORDER BY seq) AS run FROM ${t('audit_event')}
+                  WHERE occurred_at >= $1 AND occurred_at < $2) numbered
           GROUP BY run ORDER BY min(seq)`,
+        [partition.from, partition.to],
       );
     },
 
