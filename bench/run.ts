@@ -304,8 +304,8 @@ async function auditWriterThroughput(databaseUrl: string, schema: string) {
 }
 
 /**
- * The audit log at scale: N events bulk-loaded into a scratch audit schema (real migrations and indexes;
- * hashes are placeholders, the chain is not what is measured), then filtered pages (median of 15) and a
+ * The audit log at scale: N events bulk-loaded into a scratch audit schema (real migrations, indexes and
+ * month partitions; hashes are placeholders, the chain is not what is measured), then filtered pages (median of 15) and a
  * full export in both formats through the service's own export code (refs lookup stubbed out).
  */
 async function auditAtScale(databaseUrl: string, schema: string, events: number) {
@@ -317,9 +317,16 @@ async function auditAtScale(databaseUrl: string, schema: string, events: number)
   });
   const table = `"${schema}".audit_event`;
   try {
+    // One event every 30 s: 1M events span about a year, i.e. twelve month partitions.
+    await dataSource.query(
+      `SELECT "${schema}".audit_event_partition(m)
+         FROM generate_series(timestamptz '2026-01-01', timestamptz '2026-01-01' + $1::int * interval '30 seconds', interval '1 month') m`,
+      [events],
+    );
+    await dataSource.query(`SELECT "${schema}".audit_event_partition(timestamptz '2026-01-01' + $1::int * interval '30 seconds')`, [events]);
     await dataSource.query(
       `INSERT INTO ${table}
-       SELECT g, timestamptz '2026-01-01' + g * interval '1 second', 'TENANT', 'client',
+       SELECT g, timestamptz '2026-01-01' + g * interval '30 seconds', 'TENANT', 'client',
               ('00000000-0000-4000-8000-' || lpad((g % 100)::text, 12, '0'))::uuid,
               ('10000000-0000-4000-8000-' || lpad((g % 10000)::text, 12, '0'))::uuid,
               'PII_READ', (ARRAY['User.email','User.phone','User.givenName'])[1 + g % 3], (ARRAY['crm','shipping'])[1 + g % 2],
