@@ -70,18 +70,20 @@ export function createConsentService(deps: {
 }) {
   const { repo, policyRepo, policies, directory, receipts, now } = deps;
 
+  /** What a receipt names the parties by: the subject's pairwise ref for the tenant and the tenant's name (absent: unknown). */
+  async function partiesOf(tenantId: string, subjectId: string): Promise<{ ref: string | undefined; controllerName: string | undefined }> {
+    const [refs, names] = await Promise.all([directory.refsForSubjects(tenantId, [subjectId]), directory.tenantNames([tenantId])]);
+    return { ref: refs.get(subjectId), controllerName: names.get(tenantId) };
+  }
+
   /** Signs the receipt of a grant or withdrawal; the pairwise ref is the subject's id in it (never the internal id). */
-  async function issueReceipt(consent: ConsentRow, kind: ConsentReceiptKind, issuedAt: Date, policy: PolicyVersionRow | null): Promise<ConsentReceiptRow | null> {
-    const [refs, names] = await Promise.all([
-      directory.refsForSubjects(consent.tenantId, [consent.subjectId]),
-      directory.tenantNames([consent.tenantId]),
-    ]);
-    const ref = refs.get(consent.subjectId);
-    if (!ref) {
-      // Withdrawal is never refused (Art. 7(3)); only a consent from before receipts can lack a ref.
-      if (kind === 'WITHDRAWAL') return null;
-      throw badInput('input.tenantId', 'connect to this tenant first (connectTenant): a consent receipt names you by your ref for the tenant');
-    }
+  async function issueReceipt(
+    consent: ConsentRow,
+    kind: ConsentReceiptKind,
+    issuedAt: Date,
+    policy: PolicyVersionRow | null,
+    parties: { ref: string; controllerName: string },
+  ): Promise<ConsentReceiptRow> {
     const id = randomUUID();
     const receipt = consentReceipt({
       receiptId: id,
@@ -89,8 +91,8 @@ export function createConsentService(deps: {
       issuedAt,
       consent,
       policy,
-      piiPrincipalId: ref,
-      controllerName: names.get(consent.tenantId) ?? consent.tenantId,
+      piiPrincipalId: parties.ref,
+      controllerName: parties.controllerName,
       jurisdiction: receipts.jurisdiction,
       language: receipts.language,
     });
@@ -128,8 +130,18 @@ export function createConsentService(deps: {
         throw badInput('input.expiresAt', 'expiresAt must be in the future');
       }
       if (!isUuid(input.tenantId)) throw badInput('input.tenantId', 'tenantId is not a valid id');
-      if (!(await directory.existingTenants([input.tenantId])).has(input.tenantId)) throw notFound('Tenant');
-      const { policy, purpose: declared } = await policies.grantablePurpose(input.tenantId, purpose, input.policyVersion);
+      // Independent lookups at once; their failures are reported in this order.
+      const [parties, grantable, existing] = await Promise.all([
+        partiesOf(input.tenantId, subjectId),
+        policies.grantablePurpose(input.tenantId, purpose, input.policyVersion).then(
+          (value) => ({ value, error: null }),
+          (error: unknown) => ({ value: null, error }),
+        ),
+        repo.findConsentsBySubjects([subjectId], input.tenantId),
+      ]);
+      if (!parties.controllerName) throw notFound('Tenant');
+      if (!grantable.value) throw grantable.error;
+      const { policy, purpose: declared } = grantable.value;
       const categories = (requested ?? declared.categories) as PiiCategory[];
       const undeclared = categories.filter((c) => !declared.categories.includes(c));
       if (undeclared.length > 0) {
@@ -153,9 +165,9 @@ export function createConsentService(deps: {
         sameCategories(open.categories, consent.categories) &&
         (open.expiresAt?.getTime() ?? null) === (consent.expiresAt?.getTime() ?? null) &&
         consentStatus(open, grantedAt) === 'ACTIVE';
-      const open = (await repo.findConsentsBySubjects([subjectId], consent.tenantId)).filter((c) => c.purpose === purpose);
-      if (open.some(isDuplicate)) throw alreadyGranted();
-      const receipt = (await issueReceipt(consent, 'GRANT', grantedAt, policy)) as ConsentReceiptRow;
+      if (existing.filter((c) => c.purpose === purpose).some(isDuplicate)) throw alreadyGranted();
+      if (!parties.ref) throw badInput('input.tenantId', 'connect to this tenant first (connectTenant): a consent receipt names you by your ref for the tenant');
+      const receipt = await issueReceipt(consent, 'GRANT', grantedAt, policy, { ref: parties.ref, controllerName: parties.controllerName });
       await audit('CONSENT_GRANT', { subjectId, tenantId: consent.tenantId, purpose, consentId: consent.id });
       // Checked again under the grant's lock: of two identical grants racing, one is refused.
       if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate))) throw alreadyGranted();
@@ -172,7 +184,11 @@ export function createConsentService(deps: {
       if (!own) throw consentNotFound();
       if (own.withdrawnAt) return own;
       const withdrawnAt = now();
-      const receipt = await issueReceipt(own, 'WITHDRAWAL', withdrawnAt, await policyRepo.findPolicyVersion(own.tenantId, own.policyVersion));
+      const [parties, policy] = await Promise.all([partiesOf(own.tenantId, subjectId), policyRepo.findPolicyVersion(own.tenantId, own.policyVersion)]);
+      // Withdrawal is never refused (Art. 7(3)); only a consent from before receipts can lack a ref, and it gets none.
+      const receipt = parties.ref
+        ? await issueReceipt(own, 'WITHDRAWAL', withdrawnAt, policy, { ref: parties.ref, controllerName: parties.controllerName ?? own.tenantId })
+        : null;
       await audit('CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId });
       const consent = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt);
       if (!consent) throw consentNotFound();
