@@ -138,7 +138,7 @@ export function createRetentionService(deps: RetentionDeps) {
         runs,
         purgedAt: now().toISOString(),
       };
-      await retention.dropPartition(partition, {
+      const dropped = await retention.dropPartition(partition, {
         id: record.id,
         partitionName: partition.name,
         rangeFrom: partition.from,
@@ -147,6 +147,7 @@ export function createRetentionService(deps: RetentionDeps) {
         purgedAt: new Date(record.purgedAt),
         record: await signPurgeRecord(deps.key, record),
       });
+      if (!dropped) continue; // another replica removed it first
       removed.push(partition);
       logger.info({ partition: partition.name, events: partition.events }, 'audit partition removed after retention');
     }

@@ -111,17 +111,24 @@ export function createRetentionRepository(dataSource: DataSource, withOwner: Own
     },
 
     /**
-     * Records the purge and drops the partition in one transaction, as the schema owner.
+     * Records the purge and drops the partition in one transaction, as the schema owner. Under the
+     * partition lock: of two replicas removing the same month, the second finds it gone (false).
      */
-    async dropPartition(partition: AuditPartition, purge: PurgeRow): Promise<void> {
-      await withOwner((owner) => owner.transaction(async (manager) => {
-        await manager.query(
-          `INSERT INTO ${t('audit_purge')} (id, partition_name, range_from, range_to, events, purged_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [purge.id, purge.partitionName, purge.rangeFrom, purge.rangeTo, purge.events, purge.purgedAt, purge.record],
-        );
-        await manager.query(`ALTER TABLE ${t('audit_event')} DETACH PARTITION ${partitionTable(partition.name)}`);
-        await manager.query(`DROP TABLE ${partitionTable(partition.name)}`);
-      }));
+    async dropPartition(partition: AuditPartition, purge: PurgeRow): Promise<boolean> {
+      return withOwner((owner) =>
+        owner.transaction(async (manager) => {
+          await manager.query(`SELECT pg_advisory_xact_lock(hashtext('privgraph:audit:partition'))`);
+          const [{ present }] = await manager.query('SELECT to_regclass($1) IS NOT NULL AS present', [partitionTable(partition.name)]);
+          if (!present) return false;
+          await manager.query(
+            `INSERT INTO ${t('audit_purge')} (id, partition_name, range_from, range_to, events, purged_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+            [purge.id, purge.partitionName, purge.rangeFrom, purge.rangeTo, purge.events, purge.purgedAt, purge.record],
+          );
+          await manager.query(`ALTER TABLE ${t('audit_event')} DETACH PARTITION ${partitionTable(partition.name)}`);
+          await manager.query(`DROP TABLE ${partitionTable(partition.name)}`);
+          return true;
+        }),
+      );
     },
 
     listPurges(): Promise<PurgeRow[]> {
