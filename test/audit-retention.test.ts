@@ -136,3 +136,33 @@ describe('audit retention and legal hold', () => {
     expect(await verify()).toMatchObject({ ok: false, problem: 'PURGE_RECORD_INVALID' });
   });
 });
+
+describe('the scheduled retention job', () => {
+  let stack: TestStack;
+  const clock = new TestClock();
+  beforeAll(async () => {
+    stack = await startTestStack({ clock, env: { AUDIT_RETENTION_DAYS: '1', AUDIT_RETENTION_INTERVAL_MS: '200', AUDIT_CHECKPOINT_INTERVAL_MS: '0' } });
+  });
+  afterAll(() => stack?.stop());
+
+  test('removes an expired month on its own and records AUDIT_PURGE with actor SYSTEM', async () => {
+    await createTenant(stack, 'Scheduled Retention Shop');
+    const month = `audit_event_${clock.now().toISOString().slice(0, 7).replace('-', '_')}`;
+    clock.advance(70 * DAY);
+    await createTenant(stack, 'Scheduled Retention Shop Later');
+    const admin = await stack.tokens.admin();
+    let purges: { partition: string }[] = [];
+    for (let i = 0; i < 50 && purges.length === 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      purges = (await stack.gql('{ auditRetention { purges { partition } } }', {}, { token: admin })).data?.auditRetention.purges ?? [];
+    }
+    expect(purges).toEqual([{ partition: month }]);
+    const events = await stack.gql(
+      '{ auditEvents(first: 5, filter: { action: AUDIT_PURGE }) { edges { node { actorType field purpose } } } }',
+      {},
+      { token: admin },
+    );
+    expect(events.data?.auditEvents.edges.map((e: { node: unknown }) => e.node)).toEqual([{ actorType: 'SYSTEM', field: `AuditPartition.${month}`, purpose: 'scheduled' }]);
+    expect((await stack.gql('{ verifyAuditLog { ok } }', {}, { token: admin })).data?.verifyAuditLog.ok).toBe(true);
+  });
+});

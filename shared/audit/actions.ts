@@ -25,51 +25,45 @@ const REASON_OF: Record<Principal['kind'], string> = { subject: 'SELF', tenant: 
  * list in shared/audit/events.ts. The event carries ids and codes only, never personal data.
  */
 export function createActionAuditor(sink: AuditSink, request: { principal: Principal; requestId: string }, now: () => Date): ActionAuditor {
-  const actor = actorOf(request.principal);
-  return async (action, target) => {
-    const event: AuditEventInput = {
-      occurredAt: now().toISOString(),
-      ...actor,
-      tenantId: target.tenantId === undefined ? actor.tenantId : target.tenantId,
-      subjectId: target.subjectId ?? null,
-      action,
-      field: target.field ?? null,
-      purpose: target.purpose ?? null,
-      decision: 'ALLOW',
-      reason: REASON_OF[request.principal.kind],
-      consentId: target.consentId ?? null,
-      requestId: request.requestId,
-    };
-    try {
-      await sink.append([event]);
-    } catch (error) {
-      logger.warn({ action, requestId: request.requestId, err: { name: (error as Error)?.name } }, 'audit append failed; action refused');
-      throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; the operation was not performed');
-    }
-  };
+  const { actorType, actorId, tenantId } = actorOf(request.principal);
+  return auditorFor(sink, now, () => ({ actorType, actorId, defaultTenantId: tenantId, reason: REASON_OF[request.principal.kind], requestId: request.requestId }));
 }
 
 /** For work no request asked for (a periodic job): actor SYSTEM, identified by the job's name. */
 export function createSystemAuditor(sink: AuditSink, job: string, now: () => Date): ActionAuditor {
+  return auditorFor(sink, now, () => ({ actorType: 'SYSTEM', actorId: job, defaultTenantId: null, reason: 'SYSTEM', requestId: `${job}-${now().getTime()}` }));
+}
+
+interface Acting {
+  actorType: AuditEventInput['actorType'];
+  actorId: string | null;
+  /** The tenant an event is about when the action names none (the calling tenant). */
+  defaultTenantId: string | null;
+  reason: string;
+  requestId: string;
+}
+
+function auditorFor(sink: AuditSink, now: () => Date, acting: () => Acting): ActionAuditor {
   return async (action, target) => {
+    const { actorType, actorId, defaultTenantId, reason, requestId } = acting();
     const event: AuditEventInput = {
       occurredAt: now().toISOString(),
-      actorType: 'SYSTEM',
-      actorId: job,
-      tenantId: target.tenantId ?? null,
+      actorType,
+      actorId,
+      tenantId: target.tenantId === undefined ? defaultTenantId : target.tenantId,
       subjectId: target.subjectId ?? null,
       action,
       field: target.field ?? null,
       purpose: target.purpose ?? null,
       decision: 'ALLOW',
-      reason: 'SYSTEM',
+      reason,
       consentId: target.consentId ?? null,
-      requestId: `${job}-${now().getTime()}`,
+      requestId,
     };
     try {
       await sink.append([event]);
     } catch (error) {
-      logger.warn({ action, job, err: { name: (error as Error)?.name } }, 'audit append failed; action refused');
+      logger.warn({ action, requestId, err: { name: (error as Error)?.name } }, 'audit append failed; action refused');
       throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; the operation was not performed');
     }
   };
