@@ -7,16 +7,13 @@ import type { InternalApiConfig } from './config';
 export const DIRECTORY_PATHS = {
   resolveSubject: '/internal/v1/directory/subjects/resolve',
   resolveTenant: '/internal/v1/directory/tenants/resolve',
-  findTenants: '/internal/v1/directory/tenants/find',
   tenantNames: '/internal/v1/directory/tenants/names',
   refsForSubjects: '/internal/v1/directory/refs/for-subjects',
   subjectForRef: '/internal/v1/directory/refs/subject',
 } as const;
 
 export interface ExtendedDirectory extends Directory {
-  /** Which of these tenant ids exist. */
-  existingTenants(tenantIds: string[]): Promise<Set<string>>;
-  /** Display names of tenants (for a subject's access log). */
+  /** Display names of the tenants that exist (absent: no such tenant). */
   tenantNames(tenantIds: string[]): Promise<Map<string, string>>;
   /** The tenant's pairwise refs for subjects linked to it (others are absent). */
   refsForSubjects(tenantId: string, subjectIds: string[]): Promise<Map<string, string>>;
@@ -58,10 +55,6 @@ export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirect
     async resolveTenant(organizationId) {
       const { tenantId } = await client.post<{ tenantId: string | null }>(DIRECTORY_PATHS.resolveTenant, { organizationId });
       return tenantId ? { tenantId } : null;
-    },
-    async existingTenants(tenantIds) {
-      const { tenantIds: found } = await client.post<{ tenantIds: string[] }>(DIRECTORY_PATHS.findTenants, { tenantIds });
-      return new Set(found);
     },
     async tenantNames(tenantIds) {
       if (tenantIds.length === 0) return new Map();

@@ -1,3 +1,5 @@
+import { badInput } from './errors';
+
 /**
  * PII categories and the scopes that unlock them. The `@pii(category:)` directive on a field is the
  * single source of truth: permissions, audit field names and docs are derived from the schema.
@@ -38,6 +40,17 @@ export const SCOPES = {
 
 /** Purpose keys: lower-case identifiers, e.g. `order_fulfillment`. */
 export const PURPOSE_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
+
+/**
+ * The reason a platform admin states for an operation: a reason code or ticket reference in the
+ * purpose-key format (stored as the audit event's purpose), never free text that could carry personal data.
+ */
+export function checkAdminReason(reason: string): string {
+  if (!PURPOSE_PATTERN.test(reason)) {
+    throw badInput('reason', 'reason must be a reason code or ticket reference: lower-case letters, digits and _ . - (e.g. dsar-1042)');
+  }
+  return reason;
+}
 
 export const PURPOSE_HEADER = 'x-privacy-purpose';
 export const REQUEST_ID_HEADER = 'x-request-id';

@@ -1,6 +1,6 @@
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import { calculateJwkThumbprint, CompactSign, compactVerify, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
 
 /**
  * The platform's signing key (ES256): it signs audit checkpoints and consent receipts so a
@@ -50,4 +50,24 @@ export async function loadSigningKey(path: string, options: { create: boolean })
   const kid = await calculateJwkThumbprint(publicPart);
   const publicJwk: JWK = { kty: publicPart.kty, crv: publicPart.crv, x: publicPart.x, y: publicPart.y, alg: SIGNING_ALGORITHM, use: 'sig', kid };
   return { kid, privateKey: await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM) as KeyObject | CryptoKey, publicJwk };
+}
+
+/**
+ * A JSON document signed with the platform key as a compact JWS whose `typ` names the kind of document
+ * (checkpoint, purge record, consent receipt), so one kind can never pass for another.
+ */
+export function signDocument(key: SigningKey, typ: string, document: unknown): Promise<string> {
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(document)))
+    .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: key.kid, typ })
+    .sign(key.privateKey);
+}
+
+/** The document, if the JWS verifies with the public key and is of this kind; null otherwise. */
+export async function openDocument(publicJwk: JWK, typ: string, jws: string): Promise<unknown> {
+  try {
+    const { payload, protectedHeader } = await compactVerify(jws, await importJWK(publicJwk, SIGNING_ALGORITHM), { algorithms: [SIGNING_ALGORITHM] });
+    return protectedHeader.typ === typ ? (JSON.parse(new TextDecoder().decode(payload)) as unknown) : null;
+  } catch {
+    return null;
+  }
 }

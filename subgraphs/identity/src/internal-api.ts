@@ -23,12 +23,6 @@ export function directoryRoutes(identity: IdentityService, logger: Logger) {
       }), logger),
     );
     router.post(
-      strip(DIRECTORY_PATHS.findTenants),
-      internalHandler(z.object({ tenantIds: z.array(id).max(1000) }), async (b) => ({
-        tenantIds: [...(await directory.existingTenants(b.tenantIds))],
-      }), logger),
-    );
-    router.post(
       strip(DIRECTORY_PATHS.tenantNames),
       internalHandler(z.object({ tenantIds: z.array(id).max(1000) }), async (b) => ({
         names: Object.fromEntries(await directory.tenantNames(b.tenantIds)),

@@ -1,8 +1,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CompactSign, compactVerify, importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { componentLogger } from '../../../../shared/logger';
-import { SIGNING_ALGORITHM, type SigningKey } from '../../../../shared/signing-key';
+import { openDocument, signDocument, type SigningKey } from '../../../../shared/signing-key';
 import type { AuditRepository } from '../db/repositories/audit-repository';
 
 /**
@@ -70,24 +70,15 @@ export function createFileCheckpointSink(path: string): CheckpointSink {
   };
 }
 
-export async function signCheckpoint(key: SigningKey, checkpoint: Checkpoint): Promise<string> {
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(checkpoint)))
-    .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: key.kid, typ: CHECKPOINT_TYPE })
-    .sign(key.privateKey);
+export function signCheckpoint(key: SigningKey, checkpoint: Checkpoint): Promise<string> {
+  return signDocument(key, CHECKPOINT_TYPE, checkpoint);
 }
 
 /** Verifies a checkpoint's signature and shape; null when it does not verify. */
 export async function openCheckpoint(publicJwk: JWK, jws: string): Promise<Checkpoint | null> {
-  try {
-    const key = await importJWK(publicJwk, SIGNING_ALGORITHM);
-    const { payload, protectedHeader } = await compactVerify(jws, key, { algorithms: [SIGNING_ALGORITHM] });
-    if (protectedHeader.typ !== CHECKPOINT_TYPE) return null;
-    const parsed = JSON.parse(new TextDecoder().decode(payload)) as Checkpoint;
-    if (!Number.isSafeInteger(parsed.seq) || parsed.seq < 1 || typeof parsed.head !== 'string' || typeof parsed.at !== 'string') return null;
-    return parsed;
-  } catch {
-    return null;
-  }
+  const parsed = (await openDocument(publicJwk, CHECKPOINT_TYPE, jws)) as Checkpoint | null;
+  if (!parsed || !Number.isSafeInteger(parsed.seq) || parsed.seq < 1 || typeof parsed.head !== 'string' || typeof parsed.at !== 'string') return null;
+  return parsed;
 }
 
 const logger = componentLogger('audit.checkpoints');

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CompactSign, compactVerify, importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { ActionAuditor } from '../../../../shared/audit/actions';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput, notFound, privgraphError } from '../../../../shared/errors';
 import { componentLogger } from '../../../../shared/logger';
-import { PURPOSE_PATTERN } from '../../../../shared/pii';
-import { SIGNING_ALGORITHM, type SigningKey } from '../../../../shared/signing-key';
+import { checkAdminReason } from '../../../../shared/pii';
+import { openDocument, signDocument, type SigningKey } from '../../../../shared/signing-key';
 import type { AuditRepository } from '../db/repositories/audit-repository';
 import type { AuditPartition, LegalHold, RetentionRepository, SeqRun, TenantRetention } from '../db/repositories/retention-repository';
 import type { Verification, VerificationProblem } from './verification';
@@ -25,21 +25,13 @@ export interface PurgeRecord {
 }
 
 export function signPurgeRecord(key: SigningKey, record: PurgeRecord): Promise<string> {
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(record)))
-    .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: key.kid, typ: PURGE_TYPE })
-    .sign(key.privateKey);
+  return signDocument(key, PURGE_TYPE, record);
 }
 
 /** The record, if its signature verifies with the platform key; null otherwise. */
 export async function openPurgeRecord(publicJwk: JWK, jws: string): Promise<PurgeRecord | null> {
-  try {
-    const { payload, protectedHeader } = await compactVerify(jws, await importJWK(publicJwk, SIGNING_ALGORITHM), { algorithms: [SIGNING_ALGORITHM] });
-    if (protectedHeader.typ !== PURGE_TYPE) return null;
-    const record = JSON.parse(new TextDecoder().decode(payload)) as PurgeRecord;
-    return Array.isArray(record.runs) ? record : null;
-  } catch {
-    return null;
-  }
+  const record = (await openDocument(publicJwk, PURGE_TYPE, jws)) as PurgeRecord | null;
+  return record && Array.isArray(record.runs) ? record : null;
 }
 
 export type PartitionFate = 'REMOVED' | 'KEPT_RETENTION' | 'KEPT_LEGAL_HOLD' | 'CURRENT';
@@ -73,13 +65,6 @@ export interface RetentionDeps {
 }
 
 const logger = componentLogger('audit.retention');
-
-function checkReason(reason: string): string {
-  if (!PURPOSE_PATTERN.test(reason)) {
-    throw badInput('reason', 'reason must be a reason code or ticket reference: lower-case letters, digits and _ . - (e.g. legal-2026-17)');
-  }
-  return reason;
-}
 
 export type RetentionService = ReturnType<typeof createRetentionService>;
 
@@ -172,7 +157,7 @@ export function createRetentionService(deps: RetentionDeps) {
 
     /** One run at a time per process; a second caller gets the run in progress. */
     run(audit: ActionAuditor, reason: string): Promise<RetentionRun> {
-      checkReason(reason);
+      checkAdminReason(reason);
       running ??= run(audit, reason).finally(() => {
         running = null;
       });
@@ -180,7 +165,7 @@ export function createRetentionService(deps: RetentionDeps) {
     },
 
     async setRetention(audit: ActionAuditor, principalId: string, tenantId: string, days: number, reason: string): Promise<TenantRetention> {
-      checkReason(reason);
+      checkAdminReason(reason);
       if (!isUuid(tenantId)) throw badInput('tenantId', 'tenantId is not a valid id');
       if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) throw badInput('days', `days must be a whole number from 1 to ${MAX_DAYS}`);
       const setAt = now();
@@ -190,7 +175,7 @@ export function createRetentionService(deps: RetentionDeps) {
     },
 
     async placeHold(audit: ActionAuditor, principalId: string, input: { tenantId?: string | null; subjectId?: string | null; reason: string }): Promise<LegalHold> {
-      checkReason(input.reason);
+      checkAdminReason(input.reason);
       const tenantId = input.tenantId ?? null;
       const subjectId = input.subjectId ?? null;
       if ((tenantId === null) === (subjectId === null)) throw badInput('input', 'a legal hold names either a tenantId or a subjectId');
@@ -203,7 +188,7 @@ export function createRetentionService(deps: RetentionDeps) {
     },
 
     async releaseHold(audit: ActionAuditor, principalId: string, id: string, reason: string): Promise<LegalHold> {
-      checkReason(reason);
+      checkAdminReason(reason);
       const [hold] = isUuid(id) ? await retention.listHolds({ id }) : [];
       if (!hold) throw notFound('Legal hold');
       if (hold.releasedAt) throw privgraphError('CONFLICT', 'this legal hold is already released');

@@ -1,5 +1,4 @@
-import { CompactSign } from 'jose';
-import { SIGNING_ALGORITHM, type SigningKey } from '../../../../shared/signing-key';
+import { signDocument, type SigningKey } from '../../../../shared/signing-key';
 import type { ConsentReceiptKind, ConsentRow, PolicyVersionRow } from '../db/entities';
 
 /** JWS `typ` of a consent receipt, so it cannot be confused with an audit checkpoint or an access token. */
@@ -119,7 +118,5 @@ export function consentReceipt(facts: ReceiptFacts): ConsentReceipt {
 
 /** The receipt as a compact JWS (ES256) under the platform key, verifiable with the published JWKS. */
 export function signReceipt(receipt: ConsentReceipt, key: SigningKey): Promise<string> {
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(receipt)))
-    .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: key.kid, typ: RECEIPT_TYPE })
-    .sign(key.privateKey);
+  return signDocument(key, RECEIPT_TYPE, receipt);
 }

@@ -39,11 +39,6 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
       const tenant = await repo.findTenantByOrganization(organizationId);
       return tenant ? { tenantId: tenant.id } : null;
     },
-    async existingTenants(tenantIds) {
-      const valid = tenantIds.filter(isUuid);
-      if (valid.length === 0) return new Set();
-      return new Set((await repo.findTenantsByIds(valid)).map((t) => t.id));
-    },
     async tenantNames(tenantIds) {
       const valid = tenantIds.filter(isUuid);
       if (valid.length === 0) return new Map();

@@ -1,7 +1,7 @@
 import { actorOf, type Principal } from '../../../../shared/auth/principal';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput } from '../../../../shared/errors';
-import { PURPOSE_PATTERN } from '../../../../shared/pii';
+import { checkAdminReason } from '../../../../shared/pii';
 import type { IndexKind } from './blind-index';
 import type { KeyRotationService } from './key-rotation';
 import type { PrivacyGuard } from './privacy-guard';
@@ -24,12 +24,6 @@ export type AdminService = ReturnType<typeof createAdminService>;
 export function createAdminService(deps: { vault: VaultService; rotation: KeyRotationService; policy: RegionPolicy }) {
   const { vault, rotation, policy } = deps;
 
-  const checkReason = (reason: string) => {
-    if (!PURPOSE_PATTERN.test(reason)) {
-      throw badInput('reason', 'reason must be a reason code or ticket reference: lower-case letters, digits and _ . - (e.g. dsar-1042)');
-    }
-    return reason;
-  };
   const checkSubject = (subjectId: string) => {
     if (!isUuid(subjectId)) throw badInput('subjectId', 'subjectId is not a subject id');
     return subjectId;
@@ -40,7 +34,7 @@ export function createAdminService(deps: { vault: VaultService; rotation: KeyRot
   return {
     /** Exact match through the blind index; each match is audited (the subject sees the lookup in their log). */
     async findByContact(request: AdminRequest, kind: IndexKind, value: string, reason: string) {
-      checkReason(reason);
+      checkAdminReason(reason);
       const matches = await vault.findByContact(kind, value);
       const field = `User.${kind}`;
       if (matches.length === 0) await request.guard.recordAdminAction('PII_LOOKUP', { field, reason });
@@ -49,13 +43,13 @@ export function createAdminService(deps: { vault: VaultService; rotation: KeyRot
     },
 
     async rotateKey(request: AdminRequest, code: string, reason: string) {
-      checkReason(reason);
+      checkAdminReason(reason);
       await request.guard.recordAdminAction('KEY_ROTATE', { field: `Region.${region(code)}`, reason });
       return rotation.rotate(code, actorName(request.principal));
     },
 
     async retireKeyVersions(request: AdminRequest, code: string, minDecryptionVersion: number, reason: string) {
-      checkReason(reason);
+      checkAdminReason(reason);
       region(code);
       await request.guard.recordAdminAction('KEY_RETIRE', { field: `Region.${code}`, reason });
       await rotation.retire(code, minDecryptionVersion);
@@ -64,19 +58,19 @@ export function createAdminService(deps: { vault: VaultService; rotation: KeyRot
     },
 
     async rekey(request: AdminRequest, subjectId: string, reason: string) {
-      checkReason(reason);
+      checkAdminReason(reason);
       await request.guard.recordAdminAction('DEK_REKEY', { subjectId: checkSubject(subjectId), reason });
       return { subjectId, ...(await vault.rekey(subjectId)) };
     },
 
     async shred(request: AdminRequest, subjectId: string, reason: string) {
-      checkReason(reason);
+      checkAdminReason(reason);
       await request.guard.recordAdminAction('SUBJECT_SHRED', { subjectId: checkSubject(subjectId), reason });
       return { subjectId, ...(await vault.shred(subjectId)) };
     },
 
     async move(request: AdminRequest, subjectId: string, target: string, reason: string) {
-      checkReason(reason);
+      checkAdminReason(reason);
       await request.guard.recordAdminAction('SUBJECT_MOVE', { subjectId: checkSubject(subjectId), field: `Region.${region(target)}`, reason });
       return { subjectId, region: await vault.move(subjectId, target) };
     },
