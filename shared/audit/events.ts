@@ -37,6 +37,25 @@ export const AUDIT_ACTIONS = [
   'LEGAL_HOLD_RELEASE',
   /** The retention job removed a month partition of expired events; `field` = `AuditPartition.<name>`. */
   'AUDIT_PURGE',
+  /** A data subject request was opened (field = `DataSubjectRequest.<KIND>`; by the subject, an admin or the IdP). */
+  'DSR_OPEN',
+  /** A data subject request or one of its steps changed status (field = `DataSubjectRequest.<STATUS>` or `Erasure.<system>`). */
+  'DSR_TRANSITION',
+  /** A platform admin extended a request's deadline (field = `DataSubjectRequest.<months>`, purpose = reason). */
+  'DSR_EXTEND',
+  /** A subject downloaded their data export (field = `DataSubjectRequest.EXPORT`). */
+  'DATA_EXPORT_DOWNLOAD',
+  /** The identity provider reported a new account, provisioned here. */
+  'SUBJECT_PROVISION',
+  /** The identity provider suspended or reinstated an account (field = `Subject.<status>`). */
+  'SUBJECT_SUSPEND',
+  /** A tenant admin registered a webhook endpoint (field = `WebhookEndpoint.<id>`). */
+  'WEBHOOK_ENDPOINT_CREATE',
+  /** A tenant admin disabled, enabled or rotated the secret of a webhook endpoint. */
+  'WEBHOOK_ENDPOINT_UPDATE',
+  'WEBHOOK_ENDPOINT_DELETE',
+  /** A tenant admin asked for a delivery to be sent again (field = `WebhookDelivery.<id>`). */
+  'WEBHOOK_REDELIVER',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';

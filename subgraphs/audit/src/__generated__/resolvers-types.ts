@@ -66,8 +66,16 @@ export type AuditAction =
   | 'CONSENT_GRANT'
   /** A subject withdrew a consent. */
   | 'CONSENT_WITHDRAW'
+  /** A subject downloaded their data export. */
+  | 'DATA_EXPORT_DOWNLOAD'
   /** A subject's fields were re-encrypted under a fresh data key. */
   | 'DEK_REKEY'
+  /** A platform admin extended a request's deadline (purpose = reason). */
+  | 'DSR_EXTEND'
+  /** A data subject request was opened (field = DataSubjectRequest.<KIND>). */
+  | 'DSR_OPEN'
+  /** A data subject request or one of its steps changed status. */
+  | 'DSR_TRANSITION'
   /** Key-encryption-key versions of a region were retired (field = Region.<code>). */
   | 'KEY_RETIRE'
   /** A region's key-encryption key was rotated (field = Region.<code>). */
@@ -86,12 +94,24 @@ export type AuditAction =
   | 'POLICY_PUBLISH'
   /** A subject's profile was moved to another region (field = Region.<target>). */
   | 'SUBJECT_MOVE'
+  /** The identity provider reported a new account, provisioned here. */
+  | 'SUBJECT_PROVISION'
   /** A subject's data keys were destroyed (crypto-shredding). */
   | 'SUBJECT_SHRED'
+  /** The identity provider suspended or reinstated an account (field = Subject.<status>). */
+  | 'SUBJECT_SUSPEND'
   /** A subject connected to a tenant, which now knows them by a pairwise ref. */
   | 'TENANT_CONNECT'
   /** A platform admin registered a tenant. */
-  | 'TENANT_CREATE';
+  | 'TENANT_CREATE'
+  /** A tenant admin registered a webhook endpoint (field = WebhookEndpoint.<id>). */
+  | 'WEBHOOK_ENDPOINT_CREATE'
+  /** A tenant admin deleted a webhook endpoint. */
+  | 'WEBHOOK_ENDPOINT_DELETE'
+  /** A tenant admin disabled, enabled or rotated the secret of a webhook endpoint. */
+  | 'WEBHOOK_ENDPOINT_UPDATE'
+  /** A tenant admin asked for a webhook delivery to be sent again (field = WebhookDelivery.<id>). */
+  | 'WEBHOOK_REDELIVER';
 
 export type AuditActorType =
   | 'ANONYMOUS'
