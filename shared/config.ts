@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { AuthSettings } from './auth/verifier';
 import { DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, devIssuerJwksPath } from './auth/dev-issuer';
@@ -189,4 +190,21 @@ export function loadSigningKeyConfig(env: Env, dataDir: string, production: bool
     throw new ConfigError(['PLATFORM_SIGNING_KEY_FILE: required in production (a private P-256 JWK; see the README)']);
   }
   return { path: parsed.PLATFORM_SIGNING_KEY_FILE ?? devSigningKeyPath(dataDir), createIfMissing: !parsed.PLATFORM_SIGNING_KEY_FILE };
+}
+
+/**
+ * The erasure ledger (shared/erasure-ledger.ts): ERASURE_LEDGER_FILE, else under the data directory.
+ * It must survive database restores, so in production it lives on its own volume.
+ */
+export interface ErasureLedgerConfig {
+  path: string;
+  signingKey: SigningKeyConfig;
+}
+
+export function loadErasureLedgerConfig(env: Env, dataDir: string, production: boolean): ErasureLedgerConfig {
+  const parsed = parseEnv(z.object({ ERASURE_LEDGER_FILE: z.string().min(1).optional() }), env);
+  if (production && !parsed.ERASURE_LEDGER_FILE) {
+    throw new ConfigError(['ERASURE_LEDGER_FILE: required in production (a file on a volume that database restores never overwrite)']);
+  }
+  return { path: parsed.ERASURE_LEDGER_FILE ?? join(dataDir, 'erasure-ledger.jsonl'), signingKey: loadSigningKeyConfig(env, dataDir, production) };
 }

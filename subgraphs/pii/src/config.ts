@@ -6,9 +6,11 @@ import {
   loadCommonConfig,
   loadDatabaseConfig,
   parseEnv,
+  loadErasureLedgerConfig,
   type CommonConfig,
   type DatabaseConfig,
   type Env,
+  type ErasureLedgerConfig,
 } from '../../../shared/config';
 import { DEFAULT_COUNTRY_REGIONS, REGION_PATTERN } from './services/regions';
 
@@ -39,6 +41,8 @@ export interface PiiConfig {
   countryRegions: Map<string, string>;
   dekCache: { ttlMs: number; max: number };
   rotation: { batchSize: number; pollMs: number; leaseMs: number };
+  /** Erased subjects, kept outside the databases and replayed before serving (survives restores). */
+  erasureLedger: ErasureLedgerConfig;
 }
 
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
@@ -101,6 +105,7 @@ export function loadPiiConfig(env: Env): PiiConfig {
     countryRegions,
     dekCache: { ttlMs: parsed.DEK_CACHE_TTL_MS, max: parsed.DEK_CACHE_MAX },
     rotation: { batchSize: parsed.PII_REWRAP_BATCH_SIZE, pollMs: parsed.PII_JOB_POLL_MS, leaseMs: parsed.PII_JOB_LEASE_MS },
+    erasureLedger: loadErasureLedgerConfig(env, common.dataDir, common.env === 'production'),
   };
 }
 

@@ -1,5 +1,6 @@
 import { privgraphError } from '../../../../shared/errors';
 import { UniqueViolation } from '../../../../shared/db/errors';
+import type { ErasureLedger } from '../../../../shared/erasure-ledger';
 import { componentLogger } from '../../../../shared/logger';
 import type { BlindIndexRow, DataKeyRow, SubjectPlacementRow } from '../db/entities';
 import type { PlacementRepository } from '../db/repositories/placement-repository';
@@ -51,8 +52,10 @@ export function createVaultService(deps: {
   policy: RegionPolicy;
   cache: DataKeyCache;
   now: () => Date;
+  /** Subjects erased for good (the erasure ledger): nothing is ever stored for them again. */
+  erasures: ErasureLedger;
 }) {
-  const { placements, stores, policy, cache, now } = deps;
+  const { placements, stores, policy, cache, now, erasures } = deps;
   const storeOf = (region: string): RegionStore => {
     const store = stores.get(region);
     if (!store) throw new Error(`no store for region ${region}`);
@@ -224,6 +227,8 @@ export function createVaultService(deps: {
 
     /** Stores validated fields where `plan` (from planPlacement, made before the write was audited) says. */
     async store(subjectId: string, profile: ValidatedProfile, plan: PlacementPlan): Promise<string> {
+      // A token mapped onto an erased subject by a directory cache entry of the last seconds must not store anything.
+      if (await erasures.has(subjectId)) throw privgraphError('FORBIDDEN', 'This account has been erased');
       const { placement, created } = plan.existing
         ? { placement: plan.existing, created: false }
         : await placements.placeSubject(subjectId, plan.region, now());
@@ -273,6 +278,39 @@ export function createVaultService(deps: {
       for (const store of stores.values()) ciphertextsDeleted += (await store.data.deleteSubject(subjectId)).fields;
       await placements.deletePlacement(subjectId);
       return { region: placement?.region ?? null, keysDestroyed, ciphertextsDeleted };
+    },
+
+    /**
+     * Erasure (GDPR Art. 17): records the subject in the erasure ledger first — outside the databases,
+     * so a restored backup is shredded again before anything is served —, then crypto-shreds.
+     * Idempotent: a repeat finds the entry and removes whatever is left.
+     */
+    async erase(subjectId: string, requestId: string | null) {
+      await erasures.append({ subjectId, requestId, erasedAt: now() });
+      return this.shred(subjectId);
+    },
+
+    /**
+     * Replays the erasure ledger before the service serves: any data key, ciphertext or placement of an
+     * erased subject found in the stores (a database restored from a backup taken before the erasure)
+     * is destroyed again. Returns how many subjects had something to destroy.
+     */
+    async replayErasures(): Promise<number> {
+      const ids = [...new Set((await erasures.entries()).map((entry) => entry.subjectId))];
+      let replayed = 0;
+      for (let offset = 0; offset < ids.length; offset += 1000) {
+        const chunk = ids.slice(offset, offset + 1000);
+        const found = new Set((await placements.findPlacements(chunk)).keys());
+        for (const store of stores.values()) {
+          for (const id of (await store.keys.findKeys(chunk)).keys()) found.add(id);
+          for (const id of await store.data.findSubjectsWithRows(chunk)) found.add(id);
+        }
+        for (const subjectId of found) {
+          await this.shred(subjectId);
+          replayed += 1;
+        }
+      }
+      return replayed;
     },
 
     /**

@@ -164,6 +164,18 @@ export function createRetentionRepository(dataSource: DataSource, withOwner: Own
       return rows.length === 1;
     },
 
+    /** Active holds on the subject, or on a tenant under which the subject's events were recorded; and how many events there are. */
+    async subjectEvidence(subjectId: string): Promise<{ holds: number; events: number }> {
+      const [row]: { holds: number; events: number }[] = await dataSource.query(
+        `SELECT (SELECT count(*)::int FROM (${ACTIVE_HOLDS}) h
+                  WHERE h.subject_id = $1::uuid
+                     OR (h.tenant_id IS NOT NULL AND EXISTS (SELECT 1 FROM ${t('audit_event')} e WHERE e.subject_id = $1::uuid AND e.tenant_id = h.tenant_id))) AS holds,
+                (SELECT count(*)::int FROM ${t('audit_event')} WHERE subject_id = $1::uuid) AS events`,
+        [subjectId],
+      );
+      return row;
+    },
+
     listHolds(filter: { id?: string } = {}): Promise<LegalHold[]> {
       return dataSource.query(
         `SELECT h.id, h.tenant_id AS "tenantId", h.subject_id AS "subjectId", h.reason, h.placed_at AS "placedAt", h.placed_by AS "placedBy",

@@ -108,6 +108,17 @@ export function createRegionRepository(dataSource: DataSource) {
       });
     },
 
+    /** Which of these subjects still have a ciphertext or an index entry here (erasure replay). */
+    async findSubjectsWithRows(subjectIds: readonly string[]): Promise<string[]> {
+      if (subjectIds.length === 0) return [];
+      const rows: { subjectId: string }[] = await dataSource.query(
+        `SELECT subject_id AS "subjectId" FROM ${fieldTable} WHERE subject_id = ANY($1::uuid[])
+         UNION SELECT subject_id FROM ${indexTable} WHERE subject_id = ANY($1::uuid[])`,
+        [subjectIds],
+      );
+      return rows.map((row) => row.subjectId);
+    },
+
     /** Removes every row of a subject (erasure after shredding, the old region after a move). */
     async deleteSubject(subjectId: string): Promise<{ fields: number; indexEntries: number }> {
       return dataSource.transaction(async (manager) => {
