@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   PURPOSE_NOT_PUBLISHED: "The purpose is not declared in the tenant's policy version in force (or the tenant has published none).",
   POLICY_VERSION_OUTDATED: "The policy version is not the tenant's version in force: consent must be given to the current text.",
   CONFLICT: 'Another operation on the same object is in progress (a key rotation, a region move); retry when it is done.',
+  EXPORT_ALREADY_DOWNLOADED: 'The data export was downloaded already (a link works once); request a new export to download your data again.',
+  EXPORT_LINK_EXPIRED: 'The data export download link has expired (links live ten minutes); ask for a new link.',
   GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax.',
   GRAPHQL_VALIDATION_FAILED: 'The query does not match the schema or exceeds a depth, alias, cost or size limit.',
   BAD_REQUEST: 'The HTTP request is malformed (e.g. not JSON, too large).',
@@ -102,7 +104,7 @@ function unwrap(error: unknown): Error | undefined {
 /** Thrown by ports (consent, audit, directory, key provider) when their backend is unreachable. */
 export class DependencyUnavailableError extends Error {
   constructor(
-    readonly dependency: 'audit' | 'consent' | 'directory' | 'keys',
+    readonly dependency: 'audit' | 'consent' | 'directory' | 'keys' | 'vault',
     message: string,
   ) {
     super(message);

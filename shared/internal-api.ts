@@ -35,7 +35,7 @@ export interface InternalClientOptions {
 }
 
 /** The dependency each service is, for errors that say which one failed. */
-const DEPENDENCY_OF = { identity: 'directory', consent: 'consent', audit: 'audit' } as const;
+const DEPENDENCY_OF = { identity: 'directory', pii: 'vault', consent: 'consent', audit: 'audit' } as const;
 
 /** A client for another service's internal API, from the shared configuration. */
 export function internalClientFor(config: InternalApiConfig, service: keyof typeof DEPENDENCY_OF): InternalClient {

@@ -7,7 +7,8 @@ import { createContextFactory, type AuditContext } from './context';
 import { entities } from './db/entities';
 import { APP_PRIVILEGES, migrations } from './db/migrations';
 import { createAuditRepository } from './db/repositories/audit-repository';
-import { ingestRoutes } from './internal-api';
+import { exportRoutes, ingestRoutes } from './internal-api';
+import { createAuditSubjectExport } from './services/subject-export';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
 import { createAuditService } from './services/audit-service';
@@ -68,7 +69,10 @@ export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
           : undefined;
       return {
         context: createContextFactory({ verifier, directory, audit, checkpointer, retention, sink: writer, now }),
-        internalRoutes: ingestRoutes(writer, logger),
+        internalRoutes: (router) => {
+          ingestRoutes(writer, logger)(router);
+          exportRoutes(createAuditSubjectExport({ audit }), logger)(router);
+        },
         // The public signing key (the gateway republishes it) and the streamed export.
         publicRoutes: publicRoutes({ verifier, directory, repo, sink: writer, publicJwk: key.publicJwk, now, logger }),
         onStop: async () => {

@@ -2,8 +2,10 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { AUDIT_ACTIONS, AUDIT_INGEST_PATH, type AuditSink } from '../../../shared/audit/events';
 import { ACTOR_TYPES } from '../../../shared/auth/principal';
+import { EXPORT_PATHS, exportRequestSchema, internalRoute } from '../../../shared/export-client';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
+import type { AuditSubjectExport } from './services/subject-export';
 
 const optionalId = z.string().max(200).nullable();
 const uuid = z.uuid().nullable();
@@ -36,3 +38,12 @@ export function ingestRoutes(sink: AuditSink, logger: Logger) {
     );
   };
 }
+
+// --- Data export (GDPR Art. 15): the subject's access log, for identity's export assembly ---
+export function exportRoutes(exports: AuditSubjectExport, logger: Logger) {
+  return (router: Router) => {
+    router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => exports.exportSubject(body), logger));
+    router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => exports.summary(body), logger));
+  };
+}
+// --- end data export ---

@@ -9,7 +9,8 @@ import { entities } from './db/entities';
 import { migrations } from './db/migrations';
 import { createConsentRepository } from './db/repositories/consent-repository';
 import { createPolicyRepository } from './db/repositories/policy-repository';
-import { consentRoutes } from './internal-api';
+import { consentRoutes, exportRoutes } from './internal-api';
+import { createConsentSubjectExport } from './services/subject-export';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
 import { createConsentService } from './services/consent-service';
@@ -53,7 +54,10 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
           policies,
           audit: createRemoteAuditSink(config.common.internal),
         }),
-        internalRoutes: consentRoutes(consents, logger),
+        internalRoutes: (router) => {
+          consentRoutes(consents, logger)(router);
+          exportRoutes(createConsentSubjectExport({ consents, policyRepo, now }), logger)(router);
+        },
       };
     },
   });

@@ -1,8 +1,10 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { CONSENT_ACTIVE_PATH } from '../../../shared/consent-client';
+import { EXPORT_PATHS, exportRequestSchema, internalRoute } from '../../../shared/export-client';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
+import type { ConsentSubjectExport } from './services/subject-export';
 import type { ConsentService } from './services/consent-service';
 
 export function consentRoutes(consents: ConsentService, logger: Logger) {
@@ -17,3 +19,12 @@ export function consentRoutes(consents: ConsentService, logger: Logger) {
     );
   };
 }
+
+// --- Data export (GDPR Art. 15): consents, receipts, history and declared purposes, for identity's export assembly ---
+export function exportRoutes(exports: ConsentSubjectExport, logger: Logger) {
+  return (router: Router) => {
+    router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => exports.exportSubject(body), logger));
+    router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => exports.summary(body), logger));
+  };
+}
+// --- end data export ---

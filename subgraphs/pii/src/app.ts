@@ -15,7 +15,9 @@ import { createKeyStoreRepository } from './db/repositories/key-store-repository
 import { createPlacementRepository } from './db/repositories/placement-repository';
 import { createRegionRepository } from './db/repositories/region-repository';
 import { createRotationRepository } from './db/repositories/rotation-repository';
+import { piiRoutes } from './internal-api';
 import { applyPermissions } from './permissions';
+import { createSubjectExport } from './services/subject-export';
 import { resolvers } from './resolvers';
 import { createAdminService } from './services/admin-service';
 import { createDataKeyCache, type DataKeyCacheStats } from './services/data-key-cache';
@@ -75,7 +77,7 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
     migrations,
     resolvers,
     applyPermissions,
-    setup: async (dataSource) => {
+    setup: async (dataSource, logger) => {
       const opened: DataSource[] = [];
       const closeStores = async () => {
         for (const store of opened.splice(0)) await store.destroy().catch(() => undefined);
@@ -113,6 +115,7 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
           admin: createAdminService({ vault, rotation, policy }),
           now,
         }),
+        internalRoutes: piiRoutes({ exports: createSubjectExport({ vault, audit, now }) }, logger),
         ready: async () => {
           for (const store of opened) await store.query('SELECT 1');
         },
