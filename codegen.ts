@@ -15,6 +15,8 @@ const scalars = {
 const mappers: Record<string, Record<string, string>> = {
   identity: {
     User: '../services/identity-service#UserView',
+    DataSubjectRequest: '../services/rights-service#DsrView',
+    DataSubjectRequestStep: '../db/entities/rights#DsrStepRow',
     Tenant: '../db/entities#TenantRow',
     TenantLink: '../db/entities#TenantLinkRow',
   },

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { internalClientFor } from './internal-api';
 import type { InternalApiConfig } from './config';
 
@@ -24,3 +25,18 @@ export function createRemoteConsentLookups(config: InternalApiConfig): ConsentLo
     },
   };
 }
+
+/** The consent service's erasure step: every active consent of the subject withdrawn, with a receipt. */
+export const CONSENT_ERASE_PATH = '/internal/v1/consents/erase';
+
+export interface ConsentErasure {
+  eraseSubject(subjectId: string): Promise<{ withdrawn: number }>;
+}
+
+export function createRemoteConsentErasure(config: InternalApiConfig): ConsentErasure {
+  const client = internalClientFor(config, 'consent');
+  return { eraseSubject: (subjectId) => client.post<{ withdrawn: number }>(CONSENT_ERASE_PATH, { subjectId }) };
+}
+
+/** The body the consent service validates on CONSENT_ERASE_PATH (one contract for both sides). */
+export const consentEraseSchema = z.object({ subjectId: z.uuid() });

@@ -10,6 +10,11 @@ import type { Logger } from './logger';
  * expiry, and a failed one is retried with the backoff it was sent with.
  */
 export interface JobQueue {
+  /**
+   * Creates the queue if needed. `stately` keeps at most one queued and one running job per
+   * `singletonKey` (e.g. one erasure step of one request); `standard` has no such limit.
+   */
+  declare(name: string, policy?: 'standard' | 'stately'): Promise<void>;
   /** Registers a handler (and creates the queue). A handler that throws is retried per the job's options. */
   work<T extends object>(name: string, handler: (data: T, job: { id: string; retryCount: number }) => Promise<void>): Promise<void>;
   /**
@@ -45,6 +50,8 @@ export interface JobQueueOptions {
   logger: Logger;
   /** How often idle workers look for new jobs (pg-boss polls; default 2 s). */
   pollingIntervalSeconds?: number;
+  /** How often pg-boss expires jobs whose worker died and retries them (default 60 s). */
+  maintenanceIntervalSeconds?: number;
 }
 
 export function jobSchemaOf(database: DatabaseConfig): string {
@@ -63,14 +70,15 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
     // Cron schedules are not used; maintenance (expiry, archive) stays on.
     schedule: false,
     supervise: true,
+    maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? 60,
   });
   // pg-boss reports transient database trouble here; it keeps retrying on its own.
   boss.on('error', (error: { code?: string; name?: string }) => logger.warn({ code: error?.code, name: error?.name }, 'job queue error'));
   await boss.start();
   const created = new Set<string>();
-  const ensureQueue = async (name: string) => {
+  const ensureQueue = async (name: string, policy: 'standard' | 'stately' = 'standard') => {
     if (created.has(name)) return;
-    if (!(await boss.getQueue(name))) await boss.createQueue(name).catch(async (error) => {
+    if (!(await boss.getQueue(name))) await boss.createQueue(name, { name, policy }).catch(async (error) => {
       // Another replica created it at the same moment.
       if (!(await boss.getQueue(name))) throw error;
     });
@@ -78,6 +86,7 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
   };
   const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 2;
   return {
+    declare: (name, policy) => ensureQueue(name, policy),
     async work(name, handler) {
       await ensureQueue(name);
       await boss.work(name, { pollingIntervalSeconds, batchSize: 1 }, async (jobs) => {

@@ -4,7 +4,7 @@ import { startAudit } from '../../subgraphs/audit/src/app';
 import { loadAuditConfig } from '../../subgraphs/audit/src/config';
 import { startConsent } from '../../subgraphs/consent/src/app';
 import { loadConsentConfig } from '../../subgraphs/consent/src/config';
-import { startIdentity } from '../../subgraphs/identity/src/app';
+import { startIdentity, type IdentityOptions } from '../../subgraphs/identity/src/app';
 import { loadIdentityConfig } from '../../subgraphs/identity/src/config';
 import { startPii, type PiiOptions } from '../../subgraphs/pii/src/app';
 import { loadPiiConfig, type RegionConfig } from '../../subgraphs/pii/src/config';
@@ -17,6 +17,7 @@ export interface StackOptions {
   ports: 'configured' | 'ephemeral';
   now?: () => Date;
   pii?: PiiOptions;
+  identity?: Omit<IdentityOptions, 'now'>;
 }
 
 export interface RunningStack {
@@ -43,7 +44,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   };
   try {
     const identityConfig = loadIdentityConfig({ ...env, ...port('IDENTITY_PORT') });
-    const identity = await startIdentity(identityConfig, { now: options.now });
+    const identity = await startIdentity(identityConfig, { now: options.now, ...options.identity });
     started.push(identity);
     env.IDENTITY_URL = identity.url;
     const audit = await startAudit(loadAuditConfig({ ...env, ...port('AUDIT_PORT') }), { now: options.now });
@@ -53,10 +54,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const consent = await startConsent(loadConsentConfig({ ...env, ...port('CONSENT_PORT') }), { now: options.now });
     started.push(consent);
     env.CONSENT_URL = consent.url;
+    identityConfig.common.internal.endpoints.consent = consent.url; // identity calls consent and pii too (data export, erasure)
     const piiConfig = loadPiiConfig({ ...env, ...port('PII_PORT') });
     const pii = await startPii(piiConfig, { now: options.now, ...options.pii });
     started.push(pii);
     env.PII_URL = pii.url;
+    identityConfig.common.internal.endpoints.pii = pii.url;
     const gateway = await startGateway(loadGatewayConfig({ ...env, ...port('PORT') }));
     started.push(gateway);
     return { gateway, piiRegions: piiConfig.regions, subgraphs: { identity, pii, consent, audit }, stop: stopAll };

@@ -2,7 +2,7 @@ import { privgraphError, unauthenticated } from '../errors';
 import { SCOPES } from '../pii';
 import { bearerToken, type TokenVerifier } from './verifier';
 
-export type SubjectStatus = 'ACTIVE' | 'BLOCKED';
+export type SubjectStatus = 'ACTIVE' | 'BLOCKED' | 'ERASED';
 
 export interface AnonymousPrincipal {
   kind: 'anonymous';
@@ -75,6 +75,7 @@ export async function resolvePrincipal(
   }
   const subject = await directory.resolveSubject(verified.issuer, verified.sub);
   if (subject.status === 'BLOCKED') throw refuse('This account is blocked');
+  if (subject.status === 'ERASED') throw refuse('This account has been erased');
   return { kind: 'subject', subjectId: subject.subjectId, sub: verified.sub, scopes: verified.scopes };
 }
 

@@ -7,6 +7,7 @@ import { devTokens, loadOrCreateDevIssuerKey, type DevIssuerKey } from '../../sh
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
 import { startStack, type RunningStack } from '../../gateway/src/stack';
 import type { PiiOptions } from '../../subgraphs/pii/src/app';
+import type { IdentityOptions } from '../../subgraphs/identity/src/app';
 
 /**
  * A clock the tests can move forward (consent expiry). A frozen clock moves only when told, so a
@@ -61,6 +62,10 @@ export interface TestStack {
    * the owner's rights would take to tamper with the write-once audit log.
    */
   tamper(text: string, params?: unknown[]): Promise<void>;
+  /** What a restart needs to start on this stack's schemas and data directory (see `reuse`). */
+  reuse: { prefix: string; dataDir: string; internalToken: string };
+  /** Stops the services but keeps schemas and data directory, for a restart with `reuse`. */
+  halt(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -71,13 +76,22 @@ let counter = 0;
  * (t<random>_identity, …) and a throwaway data directory; stop() drops them.
  */
 export async function startTestStack(
-  options: { pii?: PiiOptions; clock?: TestClock; env?: Record<string, string>; databaseUrl?: string } = {},
+  options: {
+    pii?: PiiOptions;
+    identity?: Omit<IdentityOptions, 'now'>;
+    clock?: TestClock;
+    env?: Record<string, string>;
+    databaseUrl?: string;
+    /** Start again on a stopped stack's schemas and data directory (a restart; crash and restore tests). */
+    reuse?: { prefix: string; dataDir: string; internalToken: string };
+  } = {},
 ): Promise<TestStack> {
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is not set (test/kit/global-setup.ts sets it)');
-  const dataDir = mkdtempSync(join(tmpdir(), 'privgraph-test-'));
+  const dataDir = options.reuse?.dataDir ?? mkdtempSync(join(tmpdir(), 'privgraph-test-'));
   const key = await loadOrCreateDevIssuerKey(dataDir);
-  const prefix = `t${process.pid}_${counter++}_${randomBytes(3).toString('hex')}_`;
+  const prefix = options.reuse?.prefix ?? `t${process.pid}_${counter++}_${randomBytes(3).toString('hex')}_`;
+  const internalToken = options.reuse?.internalToken ?? randomBytes(32).toString('base64url');
   const clock = options.clock ?? new TestClock();
   const running = await startStack({
     env: {
@@ -86,12 +100,13 @@ export async function startTestStack(
       DATABASE_URL: databaseUrl,
       DB_SCHEMA_PREFIX: prefix,
       DB_POOL_SIZE: '4',
-      INTERNAL_API_TOKEN: randomBytes(32).toString('base64url'),
+      INTERNAL_API_TOKEN: internalToken,
       ...options.env,
     },
     ports: 'ephemeral',
     now: clock.now,
     pii: options.pii,
+    identity: options.identity,
   });
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
@@ -131,6 +146,11 @@ export async function startTestStack(
         await client.query('ROLLBACK');
         throw error;
       }
+    },
+    reuse: { prefix, dataDir, internalToken },
+    async halt() {
+      await running.stop();
+      await client.end();
     },
     async stop() {
       await running.stop();

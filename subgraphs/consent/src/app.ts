@@ -15,6 +15,7 @@ import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
 import { createConsentService } from './services/consent-service';
 import { createPolicyService } from './services/policy-service';
+import { createProcessingRecordsService } from './services/processing-records';
 import { loadSigningKey } from '../../../shared/signing-key';
 
 export interface ConsentOptions {
@@ -53,6 +54,7 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
           consents,
           policies,
           audit: createRemoteAuditSink(config.common.internal),
+          processingRecords: createProcessingRecordsService({ listVersions: (tenantId) => policies.list(tenantId), directory, now }),
         }),
         internalRoutes: (router) => {
           consentRoutes(consents, logger)(router);

@@ -159,6 +159,67 @@ export type PolicyVersion = {
   version: Scalars['String']['output'];
 };
 
+export type PolicyVersionState =
+  | 'IN_FORCE'
+  /** Published with a later effectiveAt. */
+  | 'SCHEDULED'
+  /** Replaced by a later version. */
+  | 'SUPERSEDED';
+
+/** One purpose of one published policy version: a line of the record of processing activities. */
+export type ProcessingActivity = {
+  __typename?: 'ProcessingActivity';
+  /** Categories of personal data. */
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['output'];
+  effectiveFrom: Scalars['DateTime']['output'];
+  /** When the next version took or takes over; null for the latest. */
+  effectiveUntil?: Maybe<Scalars['DateTime']['output']>;
+  lawfulBasis: LawfulBasis;
+  policyTextHash: Scalars['String']['output'];
+  policyUrl: Scalars['String']['output'];
+  policyVersion: Scalars['String']['output'];
+  publishedAt: Scalars['DateTime']['output'];
+  /** The purpose key. */
+  purpose: Scalars['String']['output'];
+  recipients: Array<ProcessingRecipient>;
+  /** Envisaged time limit for erasure, in days. */
+  retentionDays: Scalars['Int']['output'];
+  state: PolicyVersionState;
+};
+
+/** A recipient (category) of the data processed for a purpose. */
+export type ProcessingRecipient = {
+  __typename?: 'ProcessingRecipient';
+  description: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  role: ProcessingRole;
+};
+
+/** A tenant's record of processing activities (GDPR Art. 30(1)), generated from its published policy versions. */
+export type ProcessingRecords = {
+  __typename?: 'ProcessingRecords';
+  /** In force first, then scheduled, then superseded (newest first). */
+  activities: Array<ProcessingActivity>;
+  /** The controller: the tenant's name. */
+  controller: Scalars['String']['output'];
+  /** Categories of data subjects. */
+  dataSubjects: Scalars['String']['output'];
+  generatedAt: Scalars['DateTime']['output'];
+  /** The same record as an Art. 30(1) style Markdown document with one table row per activity. */
+  markdown: Scalars['String']['output'];
+  processor: Scalars['String']['output'];
+  /** Technical and organisational security measures privgraph applies (Art. 30(1)(g), Art. 32). */
+  securityMeasures: Array<Scalars['String']['output']>;
+  tenantId: Scalars['ID']['output'];
+};
+
+export type ProcessingRole =
+  /** The tenant: decides the purposes and receives the data. */
+  | 'CONTROLLER'
+  /** privgraph: stores the data and releases it on the controller's requests (Art. 28). */
+  | 'PROCESSOR';
+
 export type PublishPolicyVersionInput = {
   /** Defaults to now; a later time schedules the version (grants keep using the current one until then). */
   effectiveAt?: InputMaybe<Scalars['DateTime']['input']>;
@@ -200,6 +261,11 @@ export type Query = {
   consentReceipt?: Maybe<ConsentReceipt>;
   /** Every policy version of the calling tenant, newest first (tenant admin). */
   policyVersions: Array<PolicyVersion>;
+  /**
+   * The tenant's records of processing (tenant admin of that tenant, or platform admin). Another
+   * tenant's, or an unknown tenant: NOT_FOUND.
+   */
+  processingRecords: ProcessingRecords;
   /** A tenant's policy version in force now, with its purposes (any signed-in principal; null when none is published). */
   tenantPolicy?: Maybe<PolicyVersion>;
 };
@@ -207,6 +273,11 @@ export type Query = {
 
 export type QueryConsentReceiptArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryProcessingRecordsArgs = {
+  tenantId: Scalars['ID']['input'];
 };
 
 
@@ -335,9 +406,14 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PiiCategory: PiiCategory;
   PolicyVersion: ResolverTypeWrapper<PolicyVersionRow>;
+  PolicyVersionState: PolicyVersionState;
+  ProcessingActivity: ResolverTypeWrapper<ProcessingActivity>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  ProcessingRecipient: ResolverTypeWrapper<ProcessingRecipient>;
+  ProcessingRecords: ResolverTypeWrapper<ProcessingRecords>;
+  ProcessingRole: ProcessingRole;
   PublishPolicyVersionInput: PublishPolicyVersionInput;
   Purpose: ResolverTypeWrapper<Purpose>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   PurposeInput: PurposeInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<UserKey>;
@@ -355,9 +431,12 @@ export type ResolversParentTypes = ResolversObject<{
   GrantConsentInput: GrantConsentInput;
   Mutation: Record<PropertyKey, never>;
   PolicyVersion: PolicyVersionRow;
+  ProcessingActivity: ProcessingActivity;
+  Int: Scalars['Int']['output'];
+  ProcessingRecipient: ProcessingRecipient;
+  ProcessingRecords: ProcessingRecords;
   PublishPolicyVersionInput: PublishPolicyVersionInput;
   Purpose: Purpose;
-  Int: Scalars['Int']['output'];
   PurposeInput: PurposeInput;
   Query: Record<PropertyKey, never>;
   User: UserKey;
@@ -415,6 +494,39 @@ export type PolicyVersionResolvers<ContextType = any, ParentType extends Resolve
   version?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type ProcessingActivityResolvers<ContextType = any, ParentType extends ResolversParentTypes['ProcessingActivity'] = ResolversParentTypes['ProcessingActivity']> = ResolversObject<{
+  categories?: Resolver<Array<ResolversTypes['PiiCategory']>, ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  effectiveFrom?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  effectiveUntil?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lawfulBasis?: Resolver<ResolversTypes['LawfulBasis'], ParentType, ContextType>;
+  policyTextHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  policyUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  policyVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  publishedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  purpose?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  recipients?: Resolver<Array<ResolversTypes['ProcessingRecipient']>, ParentType, ContextType>;
+  retentionDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['PolicyVersionState'], ParentType, ContextType>;
+}>;
+
+export type ProcessingRecipientResolvers<ContextType = any, ParentType extends ResolversParentTypes['ProcessingRecipient'] = ResolversParentTypes['ProcessingRecipient']> = ResolversObject<{
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['ProcessingRole'], ParentType, ContextType>;
+}>;
+
+export type ProcessingRecordsResolvers<ContextType = any, ParentType extends ResolversParentTypes['ProcessingRecords'] = ResolversParentTypes['ProcessingRecords']> = ResolversObject<{
+  activities?: Resolver<Array<ResolversTypes['ProcessingActivity']>, ParentType, ContextType>;
+  controller?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  dataSubjects?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  generatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  markdown?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  processor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  securityMeasures?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  tenantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
 export type PurposeResolvers<ContextType = any, ParentType extends ResolversParentTypes['Purpose'] = ResolversParentTypes['Purpose']> = ResolversObject<{
   categories?: Resolver<Array<ResolversTypes['PiiCategory']>, ParentType, ContextType>;
   description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -426,6 +538,7 @@ export type PurposeResolvers<ContextType = any, ParentType extends ResolversPare
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   consentReceipt?: Resolver<Maybe<ResolversTypes['ConsentReceipt']>, ParentType, ContextType, RequireFields<QueryConsentReceiptArgs, 'id'>>;
   policyVersions?: Resolver<Array<ResolversTypes['PolicyVersion']>, ParentType, ContextType>;
+  processingRecords?: Resolver<ResolversTypes['ProcessingRecords'], ParentType, ContextType, RequireFields<QueryProcessingRecordsArgs, 'tenantId'>>;
   tenantPolicy?: Resolver<Maybe<ResolversTypes['PolicyVersion']>, ParentType, ContextType, RequireFields<QueryTenantPolicyArgs, 'tenantId'>>;
 }>;
 
@@ -443,6 +556,9 @@ export type Resolvers<ContextType = any> = ResolversObject<{
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PolicyVersion?: PolicyVersionResolvers<ContextType>;
+  ProcessingActivity?: ProcessingActivityResolvers<ContextType>;
+  ProcessingRecipient?: ProcessingRecipientResolvers<ContextType>;
+  ProcessingRecords?: ProcessingRecordsResolvers<ContextType>;
   Purpose?: PurposeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   User?: UserResolvers<ContextType>;

@@ -4,6 +4,7 @@ import type { Resolvers } from '../__generated__/resolvers-types';
 import type { ConsentContext } from '../context';
 import { consentStatus, type GrantConsentInput } from '../services/consent-service';
 import type { PublishPolicyInput } from '../services/policy-service';
+import { processingRecordsResolvers } from './processing-records';
 
 const subjectOf = (ctx: ConsentContext) => ctx.principal as SubjectPrincipal;
 const tenantOf = (ctx: ConsentContext) => ctx.principal as TenantPrincipal;
@@ -14,6 +15,7 @@ export const resolvers: Resolvers<ConsentContext> = {
     tenantPolicy: (_, args, ctx) => ctx.policies.currentFor(args.tenantId),
     policyVersions: (_, __, ctx) => ctx.policies.list(tenantOf(ctx).tenantId),
     consentReceipt: (_, args, ctx) => ctx.consents.receiptVisibleTo(ctx.principal, args.id),
+    ...processingRecordsResolvers.Query,
   },
   Mutation: {
     publishPolicyVersion: (_, args, ctx) => ctx.policies.publish(tenantOf(ctx).tenantId, args.input as PublishPolicyInput, ctx.audit),

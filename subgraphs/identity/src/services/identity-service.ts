@@ -4,7 +4,7 @@ import type { Principal } from '../../../../shared/auth/principal';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
 import { UniqueViolation } from '../../../../shared/db/errors';
-import { badInput, notFound } from '../../../../shared/errors';
+import { badInput, forbidden, notFound } from '../../../../shared/errors';
 import type { IdentityRepository } from '../db/repositories/identity-repository';
 import type { SubjectRow, TenantLinkRow, TenantRow } from '../db/entities';
 import { pairwiseRef } from './pairwise-ref';
@@ -87,8 +87,10 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
     /** Links the subject to a tenant (idempotent), audited (TENANT_CONNECT) first. */
     async connectTenant(subjectId: string, tenantId: string, audit: ActionAuditor): Promise<TenantLinkRow> {
       if (!isUuid(tenantId)) throw badInput('tenantId', 'tenantId is not a valid id');
-      const [tenant] = await repo.findTenantsByIds([tenantId]);
+      const [[tenant], [subject]] = await Promise.all([repo.findTenantsByIds([tenantId]), repo.findSubjectsByIds([subjectId])]);
       if (!tenant) throw notFound('Tenant');
+      // A token still cached for an erased subject must not link the tombstone to a tenant again.
+      if (subject?.status !== 'ACTIVE') throw forbidden('This account cannot connect to a tenant');
       await audit('TENANT_CONNECT', { subjectId, tenantId });
       return repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), createdAt: now() });
     },

@@ -1,0 +1,216 @@
+import type { EntityManager } from 'typeorm';
+import type { ActionAuditor } from '../../../../shared/audit/actions';
+import type { ErasurePorts } from '../../../../shared/erasure-client';
+import type { JobQueue } from '../../../../shared/jobs';
+import type { Logger } from '../../../../shared/logger';
+import { FINAL_STEP_STATUSES, type DsrRow, type DsrStepRow } from '../db/entities/rights';
+import type { RightsRepository } from '../db/repositories/rights-repository';
+import type { IdpAccounts } from './idp-accounts';
+import type { SagaStarter, TenantNotifier } from './rights-service';
+
+export const DSR_STEP_QUEUE = 'dsr.step';
+
+type Sql = Pick<EntityManager, 'query'>;
+
+/** What a step reports. WAITING: it did its part and is looked at again later (shops acknowledging). */
+export type StepOutcome =
+  | { status: 'DONE' | 'SKIPPED' | 'IMPOSSIBLE'; detail: string; legalHold?: boolean }
+  | { status: 'WAITING'; detail: string; recheckAfterSeconds: number };
+
+export interface DeliveryStates {
+  deliveryStates(eventIds: string[]): Promise<Map<string, { tenantId: string; state: 'PENDING' | 'DELIVERED' | 'FAILED' | 'NO_ENDPOINT'; attempts: number; lastError: string | null }>>;
+}
+
+export interface SagaSettings {
+  /** Attempts of a failing step before it waits for the periodic sweep (backoff doubles from 5 s). */
+  retryLimit: number;
+  /** A step running longer is taken for dead (its worker crashed) and retried. */
+  stepTimeoutSeconds: number;
+  /** How often open requests are looked at, so none stalls (jobs lost or out of retries). */
+  sweepIntervalMs: number;
+  /** How long the shops step waits before looking at deliveries again. */
+  recheckSeconds: number;
+}
+
+export interface SagaHooks {
+  /** Called before a step does its work (tests stop the service here to simulate a crash). */
+  beforeStep?: (system: string, request: DsrRow) => Promise<void>;
+}
+
+/**
+ * The saga that carries out data subject requests, one pg-boss job per step. Each step is idempotent
+ * and reports an outcome; a failure is retried with backoff, a crash anywhere is resumed (the job
+ * expires and runs again; the sweep re-sends what is missing). A step's completion and the job of the
+ * next step are committed together, so the saga never loses its place. Every transition is audited
+ * (DSR_TRANSITION, actor SYSTEM) before it is recorded.
+ */
+export function createRightsSaga(deps: {
+  repo: RightsRepository;
+  jobs: JobQueue;
+  erasure: ErasurePorts;
+  consent: { eraseSubject(subjectId: string): Promise<{ withdrawn: number }> };
+  idp: IdpAccounts;
+  /** The issuer whose accounts live at the configured identity provider. */
+  idpIssuer: string | null;
+  notifier: TenantNotifier & DeliveryStates;
+  exportCheck: (subjectId: string) => Promise<{ system: string; items: number }[]>;
+  audit: ActionAuditor;
+  settings: SagaSettings;
+  logger: Logger;
+  now: () => Date;
+  hooks?: SagaHooks;
+}) {
+  const { repo, jobs, audit, settings, logger, now } = deps;
+  const sendOptions = { retryLimit: settings.retryLimit, retryDelay: 5, retryBackoff: true, expireInSeconds: settings.stepTimeoutSeconds };
+  const send = (requestId: string, system: string, extra: { tx?: Sql; startAfter?: number } = {}) =>
+    jobs.send(DSR_STEP_QUEUE, { requestId, system }, { ...sendOptions, singletonKey: `${requestId}:${system}`, ...extra });
+
+  const erasureSteps: Record<string, (request: DsrRow) => Promise<StepOutcome>> = {
+    async identity(request) {
+      const { linksEnded } = await repo.transaction((tx) => repo.tombstoneSubject(request.subjectId, now(), tx));
+      return { status: 'DONE', detail: `subject tombstoned; tenant links ended: ${linksEnded}` };
+    },
+    async consent(request) {
+      const { withdrawn } = await deps.consent.eraseSubject(request.subjectId);
+      return { status: 'DONE', detail: `consents withdrawn with receipts: ${withdrawn}` };
+    },
+    async pii(request) {
+      const result = await deps.erasure.erasePii(request.subjectId, request.id);
+      return { status: 'DONE', detail: `data keys destroyed: ${result.keysDestroyed}; ciphertexts deleted: ${result.ciphertextsDeleted}` };
+    },
+    async identity_provider(request) {
+      if (request.openedBy === 'IDP') {
+        await repo.forgetIdpAccount(request.id);
+        return { status: 'DONE', detail: 'the identity provider deleted the account itself (it reported the deletion)' };
+      }
+      if (!request.idpUserId) return { status: 'DONE', detail: 'account already deleted at the identity provider' };
+      if (!deps.idpIssuer || request.idpIssuer !== deps.idpIssuer) {
+        await repo.forgetIdpAccount(request.id);
+        return { status: 'SKIPPED', detail: 'the account is not held by the configured identity provider (e.g. the development issuer)' };
+      }
+      if (!deps.idp.configured) return { status: 'SKIPPED', detail: `no identity provider credentials: ${deps.idp.whyNot ?? 'not configured'}` };
+      const result = await deps.idp.deleteUser(request.idpUserId);
+      await repo.forgetIdpAccount(request.id);
+      return { status: 'DONE', detail: result === 'DELETED' ? 'account deleted at the identity provider' : 'the identity provider no longer had the account' };
+    },
+    async shops(request) {
+      const recipients = await repo.findRecipients(request.id);
+      if (recipients.length === 0) return { status: 'SKIPPED', detail: 'the subject was connected to no shop' };
+      const unsent = recipients.filter((r) => !r.erasedEventId);
+      if (unsent.length > 0) {
+        // The notices and the record that they were sent commit together (transactional outbox).
+        await repo.transaction(async (tx) => {
+          const emitted = await deps.notifier.emit(
+            tx,
+            unsent.map((r) => ({ id: `${request.id}:erased:${r.tenantId}`, tenantId: r.tenantId, type: 'subject.erased' as const, data: { tenantId: r.tenantId, ref: r.ref, requestId: request.id } })),
+          );
+          for (const event of emitted) await repo.setRecipientEvent(request.id, event.tenantId, event.eventId, tx);
+        });
+      }
+      const sent = await repo.findRecipients(request.id);
+      const states = await deps.notifier.deliveryStates(sent.map((r) => r.erasedEventId).filter((id): id is string => id !== null));
+      const count = { DELIVERED: 0, FAILED: 0, NO_ENDPOINT: 0, PENDING: 0 };
+      for (const recipient of sent) count[states.get(recipient.erasedEventId ?? '')?.state ?? 'PENDING'] += 1;
+      const summary = `shops: ${sent.length}; acknowledged: ${count.DELIVERED}; without a webhook endpoint: ${count.NO_ENDPOINT}; unreachable for 72 h: ${count.FAILED}; pending: ${count.PENDING}`;
+      if (count.PENDING > 0) return { status: 'WAITING', detail: summary, recheckAfterSeconds: settings.recheckSeconds };
+      return { status: count.FAILED + count.NO_ENDPOINT > 0 ? 'IMPOSSIBLE' : 'DONE', detail: summary };
+    },
+    async audit(request) {
+      const check = await deps.erasure.checkAudit(request.subjectId);
+      const kept = `${check.events} audit events kept under the opaque subject id only${check.legalHold ? '; a legal hold keeps them beyond retention' : ''}`;
+      if (!check.chainVerifies) return { status: 'IMPOSSIBLE', detail: `the audit chain does not verify (${check.problem ?? 'unknown'}); ${kept}`, legalHold: check.legalHold };
+      return { status: 'DONE', detail: `the audit chain verifies; ${kept}`, legalHold: check.legalHold };
+    },
+  };
+
+  const exportStep = async (request: DsrRow, system: string): Promise<StepOutcome> => {
+    const summary = (await deps.exportCheck(request.subjectId)).find((s) => s.system === system);
+    return { status: 'DONE', detail: `ready for the export: ${summary?.items ?? 0} items` };
+  };
+
+  const transition = (request: DsrRow, field: string) => audit('DSR_TRANSITION', { subjectId: request.subjectId, tenantId: null, field });
+  const stepField = (request: DsrRow, system: string, status: string) => `${request.kind === 'ERASURE' ? 'Erasure' : 'Export'}.${system}.${status}`;
+
+  /** After a step is final: the next step's job, or the request's completion, committed with it. */
+  async function finish(request: DsrRow, steps: DsrStepRow[], step: DsrStepRow, outcome: Exclude<StepOutcome, { status: 'WAITING' }> | null) {
+    const next = steps.find((s) => s.position > step.position && !FINAL_STEP_STATUSES.includes(s.status));
+    if (!next && !request.completedAt) await transition(request, 'DataSubjectRequest.COMPLETED');
+    await repo.transaction(async (tx) => {
+      if (outcome) {
+        await repo.updateStep(request.id, step.system, { status: outcome.status, detail: outcome.detail, lastError: null, completedAt: now(), updatedAt: now() }, tx);
+        if (outcome.legalHold) await repo.markRequest(request.id, { status: 'IN_PROGRESS', legalHold: true }, tx);
+      }
+      if (next) await send(request.id, next.system, { tx });
+      else if (!request.completedAt) await repo.markRequest(request.id, { status: 'COMPLETED', completedAt: now() }, tx);
+    });
+  }
+
+  async function runStep(data: { requestId: string; system: string }): Promise<void> {
+    const request = await repo.findRequest(data.requestId);
+    if (!request) return;
+    const steps = await repo.findSteps([request.id]);
+    const step = steps.find((s) => s.system === data.system);
+    if (!step) return;
+    if (FINAL_STEP_STATUSES.includes(step.status)) {
+      await finish(request, steps, step, null);
+      return;
+    }
+    if (request.status === 'RECEIVED') {
+      await transition(request, 'DataSubjectRequest.IN_PROGRESS');
+      await repo.markRequest(request.id, { status: 'IN_PROGRESS' });
+    }
+    await repo.updateStep(request.id, step.system, { status: step.status === 'WAITING' ? 'WAITING' : 'RUNNING', attempted: step.status !== 'WAITING', updatedAt: now() });
+    await deps.hooks?.beforeStep?.(step.system, request);
+    let outcome: StepOutcome;
+    try {
+      outcome = request.kind === 'ERASURE' ? await erasureSteps[step.system](request) : await exportStep(request, step.system);
+    } catch (error) {
+      const code = (error as { dependency?: string })?.dependency ? `${(error as { dependency: string }).dependency.toUpperCase()}_UNAVAILABLE` : ((error as Error)?.name ?? 'ERROR');
+      await repo.updateStep(request.id, step.system, { lastError: code.slice(0, 64), updatedAt: now() }).catch(() => undefined);
+      throw error;
+    }
+    if (outcome.status === 'WAITING') {
+      if (step.status !== 'WAITING') await transition(request, stepField(request, step.system, 'WAITING'));
+      await repo.updateStep(request.id, step.system, { status: 'WAITING', detail: outcome.detail, lastError: null, updatedAt: now() });
+      await send(request.id, step.system, { startAfter: outcome.recheckAfterSeconds });
+      return;
+    }
+    await transition(request, stepField(request, step.system, outcome.status));
+    await finish({ ...request, status: 'IN_PROGRESS' }, steps, step, outcome);
+  }
+
+  /** Re-sends the job of each open request's current step (a stately queue drops duplicates). */
+  async function sweep(): Promise<void> {
+    for (const request of await repo.findOpenRequests()) {
+      const steps = await repo.findSteps([request.id]);
+      const current = steps.find((s) => !FINAL_STEP_STATUSES.includes(s.status));
+      await send(request.id, current?.system ?? steps.at(-1)?.system ?? 'identity');
+    }
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  const start: SagaStarter = async (tx, request) => {
+    await send(request.id, (await repo.findSteps([request.id], tx))[0]?.system ?? 'identity', { tx });
+  };
+
+  return {
+    start,
+    /** A shop acknowledged (or finally failed) a notice: look at the request's shops step now. */
+    async deliverySettled(requestId: string) {
+      await send(requestId, 'shops');
+    },
+    async startWorker() {
+      await jobs.declare(DSR_STEP_QUEUE, 'stately');
+      await jobs.work<{ requestId: string; system: string }>(DSR_STEP_QUEUE, (data) => runStep(data));
+      await sweep().catch((error) => logger.warn({ err: { name: (error as Error)?.name } }, 'data subject request sweep failed'));
+      if (settings.sweepIntervalMs > 0) {
+        timer = setInterval(() => {
+          sweep().catch((error) => logger.warn({ err: { name: (error as Error)?.name } }, 'data subject request sweep failed'));
+        }, settings.sweepIntervalMs).unref();
+      }
+    },
+    stopWorker() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}
