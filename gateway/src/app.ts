@@ -18,6 +18,7 @@ import { startGraphqlService } from '../../shared/server/graphql-service';
 import { JWKS_PATH } from '../../shared/signing-key';
 import type { GatewayConfig } from './config';
 import { loadSupergraph } from './supergraph';
+import { mountLogtoWebhook } from './logto-webhook';
 
 export interface GatewayContext {
   authorization: string | undefined;
@@ -107,6 +108,8 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     publicRoutes: (app) => {
       publishJwks(app, urls.audit);
       proxyAuditExport(app, urls.audit);
+      // Logto webhook: identity's internal API at the address the gateway was given for identity.
+      mountLogtoWebhook(app, { signingKey: config.logtoWebhookSigningKey, internal: { ...config.common.internal, endpoints: { ...config.common.internal.endpoints, identity: urls.identity } } });
     },
     ready: async () => {
       const answers = await Promise.all(

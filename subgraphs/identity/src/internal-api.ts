@@ -4,6 +4,8 @@ import { DIRECTORY_PATHS } from '../../../shared/directory-client';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
 import type { IdentityService } from './services/identity-service';
+import { IDP_EVENT_PATHS, idpEventSchema } from '../../../shared/idp-events-client';
+import type { IdpEventService } from './services/idp-event-service';
 
 const id = z.string().min(1).max(200);
 const strip = (path: string) => path.replace(/^\/internal/, '');
@@ -42,3 +44,12 @@ export function directoryRoutes(identity: IdentityService, logger: Logger) {
     );
   };
 }
+
+// --- Identity-provider events (Logto webhooks, verified by the gateway) ---
+/** POST /internal/v1/idp/events: one verified IdP event; answers { duplicate, outcome }. */
+export function idpEventRoutes(idpEvents: IdpEventService, logger: Logger) {
+  return (router: Router) => {
+    router.post(strip(IDP_EVENT_PATHS.handle), internalHandler(idpEventSchema, (event) => idpEvents.handle(event), logger));
+  };
+}
+// --- end identity-provider events ---

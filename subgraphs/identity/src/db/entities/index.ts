@@ -57,4 +57,9 @@ export const TenantLinkEntity = new EntitySchema<TenantLinkRow>({
   },
 });
 
-export const entities = [SubjectEntity, TenantEntity, TenantLinkEntity];
+// --- identity-provider events ---
+import { IdpEventEntity } from './idp-event';
+export { IdpEventEntity, type IdpEventRow } from './idp-event';
+// --- end identity-provider events ---
+
+export const entities = [IdpEventEntity, SubjectEntity, TenantEntity, TenantLinkEntity];
