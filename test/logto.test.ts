@@ -146,7 +146,7 @@ describe('Logto webhooks (POST /webhooks/logto)', () => {
     expectNoErrors(await stack.gql('{ me { status } }', {}, { token: await stack.tokens.subject('logto-dave') }));
   });
 
-  test('User.Deleted opens an erasure request for a known subject (once); a user never seen here creates nothing', async () => {
+  test('User.Deleted opens an erasure request for a known subject (once), which completes; a user never seen here creates nothing', async () => {
     const unknown = await deliver(logtoUserHook('User.Deleted', 'never-seen'));
     expect(unknown).toEqual({ status: 200, body: { ok: true, duplicate: false } });
     expect(await subjectsOf('never-seen')).toEqual([]);
@@ -162,6 +162,26 @@ describe('Logto webhooks (POST /webhooks/logto)', () => {
       [erin.id],
     );
     expect(requests).toEqual([{ kind: 'ERASURE', opened_by: 'IDP', reason: 'idp_user_deleted' }]);
+    // The erasure runs to completion; the identity-provider step needs no call (Logto deleted the account itself).
+    const deadline = Date.now() + 45_000;
+    let done: { completed_at: Date | null; status: string }[] = [];
+    while (Date.now() < deadline) {
+      done = await stack.sql(`SELECT completed_at, status FROM "${stack.schemas.identity}".data_subject_request WHERE subject_id = $1`, [erin.id]);
+      if (done[0]?.completed_at) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(done[0]).toEqual({ completed_at: expect.any(Date), status: 'COMPLETED' });
+    const [tombstone] = await stack.sql<{ status: string }>(`SELECT status FROM "${stack.schemas.identity}".subject WHERE id = $1`, [erin.id]);
+    expect(tombstone.status).toBe('ERASED');
+    const idpStep = await stack.sql<{ status: string }>(
+      `SELECT s.status FROM "${stack.schemas.identity}".dsr_step s JOIN "${stack.schemas.identity}".data_subject_request r ON r.id = s.request_id WHERE r.subject_id = $1 AND s.system = 'identity_provider'`,
+      [erin.id],
+    );
+    expect(idpStep).toEqual([{ status: 'DONE' }]);
+    // A late replay of the deletion changes nothing: still one request, no new subject.
+    expect(await deliver(deleted)).toEqual({ status: 200, body: { ok: true, duplicate: true } });
+    expect(await subjectsOf('logto-erin')).toEqual([]);
+    expect(await stack.sql(`SELECT 1 FROM "${stack.schemas.identity}".data_subject_request WHERE subject_id = $1`, [erin.id])).toHaveLength(1);
   });
 
   test('with identity down the webhook answers 503 (Logto retries) and the retry is handled', async () => {

@@ -108,6 +108,7 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     publicRoutes: (app) => {
       publishJwks(app, urls.audit);
       proxyAuditExport(app, urls.audit);
+      proxyDataExport(app, urls.identity); // data export download (docs/data-export.md)
       // Logto webhook: identity's internal API at the address the gateway was given for identity.
       mountLogtoWebhook(app, { signingKey: config.logtoWebhookSigningKey, internal: { ...config.common.internal, endpoints: { ...config.common.internal.endpoints, identity: urls.identity } } });
     },
@@ -173,3 +174,33 @@ function proxyAuditExport(app: Express, auditUrl: string) {
     Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.destroy()).pipe(res);
   });
 }
+
+// --- Data export download ---
+/**
+ * GET /privacy/export/:token: the subject's one-time data export, from identity, which checks the link
+ * and the subject's own token itself; the gateway passes the bytes through.
+ */
+function proxyDataExport(app: Express, identityUrl: string) {
+  app.get('/privacy/export/:token', async (req, res) => {
+    let upstream: Response;
+    try {
+      upstream = await fetch(`${identityUrl.replace(/\/+$/, '')}/privacy/export/${encodeURIComponent(String(req.params.token))}`, {
+        headers: { authorization: req.header('authorization') ?? '', [REQUEST_ID_HEADER]: requestIdFrom(req) },
+      });
+    } catch {
+      res.status(503).json({ errors: [{ message: 'The identity service is unavailable', extensions: { code: 'DEPENDENCY_UNAVAILABLE' } }] });
+      return;
+    }
+    res.status(upstream.status);
+    for (const header of ['content-type', 'content-disposition', 'cache-control']) {
+      const value = upstream.headers.get(header);
+      if (value) res.set(header, value);
+    }
+    if (!upstream.body) {
+      res.end();
+      return;
+    }
+    Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.destroy()).pipe(res);
+  });
+}
+// --- end data export download ---

@@ -355,10 +355,121 @@ export type CreateTenantInput = {
   name: Scalars['String']['input'];
 };
 
+export type CreateWebhookEndpointInput = {
+  /** At most 500 characters. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** At least one event type. */
+  events: Array<WebhookEventType>;
+  /** https (http only outside production); no credentials; at most 2048 characters; in production never a private, loopback or link-local address. */
+  url: Scalars['String']['input'];
+};
+
+/**
+ * A one-time download of the subject's data export (GDPR Art. 15, 20): GET the url within ten minutes
+ * with the subject's own `Authorization: Bearer` token. The document is described by docs/export.schema.json.
+ */
+export type DataExportLink = {
+  __typename?: 'DataExportLink';
+  expiresAt: Scalars['DateTime']['output'];
+  /** On the gateway: /privacy/export/<signed link> (absolute when PUBLIC_GATEWAY_URL is set). */
+  url: Scalars['String']['output'];
+};
+
 export type DataKeyVersionCount = {
   __typename?: 'DataKeyVersionCount';
   count: Scalars['Int']['output'];
   version: Scalars['Int']['output'];
+};
+
+export type DataSubjectRequest = {
+  __typename?: 'DataSubjectRequest';
+  completedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** One month after receipt, later when extended (at most two further months). */
+  dueAt: Scalars['DateTime']['output'];
+  extension?: Maybe<DeadlineExtension>;
+  id: Scalars['ID']['output'];
+  kind: DataSubjectRequestKind;
+  /** A legal hold keeps the audit evidence about the subject beyond its retention. */
+  legalHold: Scalars['Boolean']['output'];
+  origin: DataSubjectRequestOrigin;
+  /** Open and past its deadline. */
+  overdue: Scalars['Boolean']['output'];
+  /** The subject's ground (a code) or the admin's stated reason. */
+  reason?: Maybe<Scalars['String']['output']>;
+  receivedAt: Scalars['DateTime']['output'];
+  status: DataSubjectRequestStatus;
+  systems: Array<DataSubjectRequestStep>;
+};
+
+export type DataSubjectRequestConnection = {
+  __typename?: 'DataSubjectRequestConnection';
+  edges: Array<DataSubjectRequestEdge>;
+  pageInfo: PageInfo;
+};
+
+export type DataSubjectRequestEdge = {
+  __typename?: 'DataSubjectRequestEdge';
+  cursor: Scalars['String']['output'];
+  node: DataSubjectRequest;
+};
+
+export type DataSubjectRequestFilter = {
+  kind?: InputMaybe<DataSubjectRequestKind>;
+  /** true: only open requests past their deadline; false: only those that are not. */
+  overdue?: InputMaybe<Scalars['Boolean']['input']>;
+  status?: InputMaybe<DataSubjectRequestStatus>;
+  subjectId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** What a data subject asks for. */
+export type DataSubjectRequestKind =
+  /** Art. 17: erase the person everywhere: vault, consents, identity, the identity provider; every shop told. */
+  | 'ERASURE'
+  /** Art. 15 and 20: one portable JSON document with everything held about the person. */
+  | 'EXPORT';
+
+/** Who opened the request. */
+export type DataSubjectRequestOrigin =
+  /** The identity provider reported the account deleted. */
+  | 'IDP'
+  /** A platform admin, on the subject's behalf, with a stated reason. */
+  | 'PLATFORM_ADMIN'
+  | 'SUBJECT';
+
+export type DataSubjectRequestStatus =
+  /** Every system's step is done, skipped or recorded as impossible, with its reason. */
+  | 'COMPLETED'
+  | 'IN_PROGRESS'
+  | 'RECEIVED';
+
+/** One system a request must reach: identity, consent, pii, identity_provider, shops, audit. */
+export type DataSubjectRequestStep = {
+  __typename?: 'DataSubjectRequestStep';
+  attempts: Scalars['Int']['output'];
+  completedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What the step did, or why it was skipped or impossible: counts and codes, never personal data. */
+  detail?: Maybe<Scalars['String']['output']>;
+  /** The error code of the last failed attempt (retried with backoff). */
+  lastError?: Maybe<Scalars['String']['output']>;
+  status: DataSubjectRequestStepStatus;
+  system: Scalars['String']['output'];
+};
+
+export type DataSubjectRequestStepStatus =
+  | 'DONE'
+  | 'IMPOSSIBLE'
+  | 'PENDING'
+  | 'RUNNING'
+  | 'SKIPPED'
+  /** Done its part; waiting on others (shops acknowledging a notice). */
+  | 'WAITING';
+
+/** Art. 12(3): the deadline was extended; the subject is owed this notice within one month of receipt. */
+export type DeadlineExtension = {
+  __typename?: 'DeadlineExtension';
+  months: Scalars['Int']['output'];
+  noticeDueAt: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
 };
 
 export type GrantConsentInput = {
@@ -439,6 +550,16 @@ export type Mutation = {
   createAuditCheckpoint?: Maybe<AuditCheckpoint>;
   /** Registers a shop (platform admin). */
   createTenant: Tenant;
+  /** Registers an endpoint; the answer holds its signing secret, shown once (tenant admin; audited WEBHOOK_ENDPOINT_CREATE). */
+  createWebhookEndpoint: WebhookEndpointSecret;
+  /** Deletes the endpoint and its secrets; pending deliveries end as FAILED. Returns the id (audited WEBHOOK_ENDPOINT_DELETE). */
+  deleteWebhookEndpoint: Scalars['ID']['output'];
+  /** Stops deliveries to the endpoint (audited WEBHOOK_ENDPOINT_UPDATE). */
+  disableWebhookEndpoint: WebhookEndpoint;
+  /** Resumes deliveries for events from now on (audited WEBHOOK_ENDPOINT_UPDATE). */
+  enableWebhookEndpoint: WebhookEndpoint;
+  /** A platform admin extends a deadline by 1 or 2 months (at most 2 in total, decided within the first month; Art. 12(3)). */
+  extendDataSubjectRequest: DataSubjectRequest;
   /**
    * Grants consent (subject) against the tenant's current policy version. A grant for a tenant and purpose that already
    * has an active consent supersedes it (re-grant); the same grant twice is refused with ALREADY_EXISTS.
@@ -446,14 +567,22 @@ export type Mutation = {
   grantConsent: Consent;
   /** Platform admins: copies a subject's profile to another region, then erases it from the old one. Audited. */
   moveSubjectRegion: SubjectMatch;
+  /** A platform admin opens a request on a subject's behalf, with a stated reason. */
+  openDataSubjectRequest: DataSubjectRequest;
   /** Suspends removal of a tenant's or a subject's events (platform admin, audited). */
   placeLegalHold: LegalHold;
   /** Publishes a new policy version with the purposes it declares (tenant admin, scope tenant:admin). Audited as POLICY_PUBLISH. */
   publishPolicyVersion: PolicyVersion;
+  /** Sends a delivery again, with the same webhook-id, starting a fresh round of retries (audited WEBHOOK_REDELIVER). */
+  redeliverWebhook: WebhookDelivery;
   /** Platform admins: re-encrypts a subject's fields under a fresh data key and destroys the old one. Audited. */
   rekeySubject: RekeyResult;
   /** Lifts a legal hold (platform admin, audited). */
   releaseLegalHold: LegalHold;
+  /** The calling subject asks for a copy of their data (Art. 15, 20); when COMPLETED, dataExportLink gives the download. */
+  requestDataExport: DataSubjectRequest;
+  /** The calling subject asks to be erased everywhere (Art. 17). reason: an optional short code (e.g. consent_withdrawn). A repeat returns the open request. */
+  requestErasure: DataSubjectRequest;
   /** Platform admins: retires KEK versions below minDecryptionVersion; refused while data keys use them. Audited. */
   retireKeyVersions: PiiRegion;
   /**
@@ -461,6 +590,8 @@ export type Mutation = {
    * it in the background. Reads and writes continue meanwhile. Audited.
    */
   rotateRegionKey: KeyRotation;
+  /** A new secret, shown once; the old one keeps signing next to it for 24 hours (audited WEBHOOK_ENDPOINT_UPDATE). */
+  rotateWebhookSecret: WebhookEndpointSecret;
   /**
    * Runs retention now (it also runs every AUDIT_RETENTION_INTERVAL_MS): removes each month partition whose events
    * have all passed their retention and none is held, after verifying the log, auditing the removal (AUDIT_PURGE)
@@ -491,6 +622,33 @@ export type MutationCreateTenantArgs = {
 };
 
 
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput;
+};
+
+
+export type MutationDeleteWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDisableWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationEnableWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationExtendDataSubjectRequestArgs = {
+  id: Scalars['ID']['input'];
+  months?: InputMaybe<Scalars['Int']['input']>;
+  reason: Scalars['String']['input'];
+};
+
+
 export type MutationGrantConsentArgs = {
   input: GrantConsentInput;
 };
@@ -503,6 +661,11 @@ export type MutationMoveSubjectRegionArgs = {
 };
 
 
+export type MutationOpenDataSubjectRequestArgs = {
+  input: OpenDataSubjectRequestInput;
+};
+
+
 export type MutationPlaceLegalHoldArgs = {
   input: PlaceLegalHoldInput;
 };
@@ -510,6 +673,11 @@ export type MutationPlaceLegalHoldArgs = {
 
 export type MutationPublishPolicyVersionArgs = {
   input: PublishPolicyVersionInput;
+};
+
+
+export type MutationRedeliverWebhookArgs = {
+  deliveryId: Scalars['ID']['input'];
 };
 
 
@@ -525,6 +693,11 @@ export type MutationReleaseLegalHoldArgs = {
 };
 
 
+export type MutationRequestErasureArgs = {
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+
 export type MutationRetireKeyVersionsArgs = {
   minDecryptionVersion: Scalars['Int']['input'];
   reason: Scalars['String']['input'];
@@ -535,6 +708,11 @@ export type MutationRetireKeyVersionsArgs = {
 export type MutationRotateRegionKeyArgs = {
   reason: Scalars['String']['input'];
   region: Scalars['String']['input'];
+};
+
+
+export type MutationRotateWebhookSecretArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -563,6 +741,13 @@ export type MutationUpdateMyProfileArgs = {
 
 export type MutationWithdrawConsentArgs = {
   id: Scalars['ID']['input'];
+};
+
+export type OpenDataSubjectRequestInput = {
+  kind: DataSubjectRequestKind;
+  /** A reason code or ticket reference (e.g. dsar-1042). */
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
 };
 
 export type PageInfo = {
@@ -637,6 +822,67 @@ export type PolicyVersion = {
   version: Scalars['String']['output'];
 };
 
+export type PolicyVersionState =
+  | 'IN_FORCE'
+  /** Published with a later effectiveAt. */
+  | 'SCHEDULED'
+  /** Replaced by a later version. */
+  | 'SUPERSEDED';
+
+/** One purpose of one published policy version: a line of the record of processing activities. */
+export type ProcessingActivity = {
+  __typename?: 'ProcessingActivity';
+  /** Categories of personal data. */
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['output'];
+  effectiveFrom: Scalars['DateTime']['output'];
+  /** When the next version took or takes over; null for the latest. */
+  effectiveUntil?: Maybe<Scalars['DateTime']['output']>;
+  lawfulBasis: LawfulBasis;
+  policyTextHash: Scalars['String']['output'];
+  policyUrl: Scalars['String']['output'];
+  policyVersion: Scalars['String']['output'];
+  publishedAt: Scalars['DateTime']['output'];
+  /** The purpose key. */
+  purpose: Scalars['String']['output'];
+  recipients: Array<ProcessingRecipient>;
+  /** Envisaged time limit for erasure, in days. */
+  retentionDays: Scalars['Int']['output'];
+  state: PolicyVersionState;
+};
+
+/** A recipient (category) of the data processed for a purpose. */
+export type ProcessingRecipient = {
+  __typename?: 'ProcessingRecipient';
+  description: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  role: ProcessingRole;
+};
+
+/** A tenant's record of processing activities (GDPR Art. 30(1)), generated from its published policy versions. */
+export type ProcessingRecords = {
+  __typename?: 'ProcessingRecords';
+  /** In force first, then scheduled, then superseded (newest first). */
+  activities: Array<ProcessingActivity>;
+  /** The controller: the tenant's name. */
+  controller: Scalars['String']['output'];
+  /** Categories of data subjects. */
+  dataSubjects: Scalars['String']['output'];
+  generatedAt: Scalars['DateTime']['output'];
+  /** The same record as an Art. 30(1) style Markdown document with one table row per activity. */
+  markdown: Scalars['String']['output'];
+  processor: Scalars['String']['output'];
+  /** Technical and organisational security measures privgraph applies (Art. 30(1)(g), Art. 32). */
+  securityMeasures: Array<Scalars['String']['output']>;
+  tenantId: Scalars['ID']['output'];
+};
+
+export type ProcessingRole =
+  /** The tenant: decides the purposes and receives the data. */
+  | 'CONTROLLER'
+  /** privgraph: stores the data and releases it on the controller's requests (Art. 28). */
+  | 'PROCESSOR';
+
 /** Fields left out stay as they are; a field set to null is erased. */
 export type ProfileInput = {
   address?: InputMaybe<AddressInput>;
@@ -700,6 +946,15 @@ export type Query = {
   auditRetention: AuditRetention;
   /** One signed receipt: the subject's own, or (for a tenant) one about a consent given to it. Anything else: NOT_FOUND. */
   consentReceipt?: Maybe<ConsentReceipt>;
+  /**
+   * A short-lived download link for the calling subject's own completed EXPORT request (NOT_FOUND
+   * otherwise). The export can be downloaded once: afterwards EXPORT_ALREADY_DOWNLOADED.
+   */
+  dataExportLink: DataExportLink;
+  /** One request (platform admin). */
+  dataSubjectRequest?: Maybe<DataSubjectRequest>;
+  /** Every request (platform admin): open ones first, earliest deadline first, so overdue requests lead. */
+  dataSubjectRequests: DataSubjectRequestConnection;
   /** Platform admins: one key rotation and its progress. */
   keyRotation?: Maybe<KeyRotation>;
   /** Platform admins: recent key rotations, newest first. */
@@ -711,12 +966,19 @@ export type Query = {
    * tenant or a platform admin, allowed or denied, and every admin operation on it, newest first.
    */
   myAccessLog: AccessLogConnection;
+  /** The calling subject's own requests, newest first. */
+  myDataSubjectRequests: Array<DataSubjectRequest>;
   /** The tenants the calling subject is connected to, with the ref each one knows them by. */
   myTenantLinks: Array<TenantLink>;
   /** Platform admins: every region's store and KEK. */
   piiRegions: Array<PiiRegion>;
   /** Every policy version of the calling tenant, newest first (tenant admin). */
   policyVersions: Array<PolicyVersion>;
+  /**
+   * The tenant's records of processing (tenant admin of that tenant, or platform admin). Another
+   * tenant's, or an unknown tenant: NOT_FOUND.
+   */
+  processingRecords: ProcessingRecords;
   /**
    * Platform admins: subjects whose stored email equals this one (exact match through the keyed blind
    * index; nothing is decrypted). `reason` is a reason code or ticket reference (lower-case, e.g.
@@ -738,6 +1000,10 @@ export type Query = {
    * (platform admin). The same check runs offline with `npm run audit:verify`.
    */
   verifyAuditLog: AuditVerification;
+  /** The calling tenant's delivery log, newest first (tenant admin). */
+  webhookDeliveries: WebhookDeliveryConnection;
+  /** The calling tenant's webhook endpoints (tenant admin). */
+  webhookEndpoints: Array<WebhookEndpoint>;
 };
 
 
@@ -750,6 +1016,23 @@ export type QueryAuditEventsArgs = {
 
 export type QueryConsentReceiptArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryDataExportLinkArgs = {
+  requestId: Scalars['ID']['input'];
+};
+
+
+export type QueryDataSubjectRequestArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryDataSubjectRequestsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<DataSubjectRequestFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -769,6 +1052,11 @@ export type QueryMyAccessLogArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   since?: InputMaybe<Scalars['DateTime']['input']>;
   until?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+
+export type QueryProcessingRecordsArgs = {
+  tenantId: Scalars['ID']['input'];
 };
 
 
@@ -797,6 +1085,14 @@ export type QueryUserArgs = {
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryWebhookDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  endpointId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<WebhookDeliveryStatus>;
 };
 
 export type RekeyResult = {
@@ -896,7 +1192,107 @@ export type UserEdge = {
 
 export type UserStatus =
   | 'ACTIVE'
-  | 'BLOCKED';
+  | 'BLOCKED'
+  /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
+  | 'ERASED';
+
+/** One event sent to one endpoint: the delivery log. */
+export type WebhookDelivery = {
+  __typename?: 'WebhookDelivery';
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  endpointId: Scalars['ID']['output'];
+  /** The `webhook-id` header: the same for every attempt and redelivery, so receivers can deduplicate. */
+  eventId: Scalars['ID']['output'];
+  eventType: WebhookEventType;
+  id: Scalars['ID']['output'];
+  lastAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  lastError?: Maybe<WebhookDeliveryError>;
+  lastHttpStatus?: Maybe<Scalars['Int']['output']>;
+  /** When the next attempt is due (PENDING only). */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookDeliveryStatus;
+};
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  edges: Array<WebhookDeliveryEdge>;
+  pageInfo: PageInfo;
+};
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookDelivery;
+};
+
+/** Why the last attempt failed. The response body is never stored. */
+export type WebhookDeliveryError =
+  /** The host resolved to a private or otherwise non-public address, refused by the URL policy. */
+  | 'ADDRESS_REFUSED'
+  | 'CONNECTION_REFUSED'
+  | 'CONNECTION_RESET'
+  | 'DNS_FAILURE'
+  | 'ENDPOINT_DELETED'
+  | 'ENDPOINT_DISABLED'
+  /** The endpoint answered with a status other than 2xx (see lastHttpStatus); redirects are not followed. */
+  | 'HTTP_STATUS'
+  | 'NETWORK_ERROR'
+  /** No complete answer within the timeout (WEBHOOK_TIMEOUT_MS). */
+  | 'TIMEOUT'
+  | 'TLS_FAILURE';
+
+export type WebhookDeliveryStatus =
+  /** Acknowledged by a 2xx answer within the timeout. */
+  | 'DELIVERED'
+  /** Given up: retries exhausted, or the endpoint was disabled or deleted. Can be redelivered. */
+  | 'FAILED'
+  /** Not yet acknowledged; retried per the schedule for up to 72 hours after the event (or the redelivery). */
+  | 'PENDING';
+
+/** An HTTPS endpoint of the calling tenant that receives signed Standard Webhooks deliveries. */
+export type WebhookEndpoint = {
+  __typename?: 'WebhookEndpoint';
+  createdAt: Scalars['DateTime']['output'];
+  description?: Maybe<Scalars['String']['output']>;
+  events: Array<WebhookEventType>;
+  id: Scalars['ID']['output'];
+  /** Until then the secret before the last rotation also signs (a second `v1,` signature); null when no overlap runs. */
+  previousSecretExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookEndpointStatus;
+  updatedAt: Scalars['DateTime']['output'];
+  url: Scalars['String']['output'];
+};
+
+/** An endpoint with its signing secret, shown only in this answer. */
+export type WebhookEndpointSecret = {
+  __typename?: 'WebhookEndpointSecret';
+  endpoint: WebhookEndpoint;
+  /** The Standard Webhooks secret (`whsec_…`) to verify `webhook-signature` with. It is never shown again. */
+  secret: Scalars['String']['output'];
+};
+
+export type WebhookEndpointStatus =
+  /** Receives nothing; deliveries still pending when it was disabled end as FAILED (ENDPOINT_DISABLED). */
+  | 'DISABLED'
+  | 'ENABLED';
+
+/**
+ * What a shop can be told (docs/webhooks.md). On the wire the payload's `type` is the dotted name given
+ * with each value; payloads carry the tenant's pairwise ref and ids, never personal data.
+ */
+export type WebhookEventType =
+  /** `consent.granted`: the person granted a consent to the shop. */
+  | 'CONSENT_GRANTED'
+  /** `consent.withdrawn`: the person (or an erasure) withdrew a consent; stop processing under it. */
+  | 'CONSENT_WITHDRAWN'
+  /** `subject.blocked`: the person's account was blocked or suspended. */
+  | 'SUBJECT_BLOCKED'
+  /** `subject.erased`: the person's data was erased on the platform; the shop must erase what it holds for the ref (Art. 19). */
+  | 'SUBJECT_ERASED'
+  /** `subject.erasure_requested`: the person asked for erasure (GDPR Art. 17); the shop should prepare to delete its data for the ref. */
+  | 'SUBJECT_ERASURE_REQUESTED';
 
 export type AddressInput = {
   city: string;
@@ -1087,7 +1483,9 @@ export type PurposeInput = {
 
 export type UserStatus =
   | 'ACTIVE'
-  | 'BLOCKED';
+  | 'BLOCKED'
+  /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
+  | 'ERASED';
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;

@@ -7,7 +7,8 @@ import { createContextFactory, type AuditContext } from './context';
 import { entities } from './db/entities';
 import { APP_PRIVILEGES, migrations } from './db/migrations';
 import { createAuditRepository } from './db/repositories/audit-repository';
-import { exportRoutes, ingestRoutes } from './internal-api';
+import { erasureRoutes, exportRoutes, ingestRoutes } from './internal-api';
+import { createErasureCheck } from './services/erasure-check';
 import { createAuditSubjectExport } from './services/subject-export';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
@@ -72,6 +73,7 @@ export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
         internalRoutes: (router) => {
           ingestRoutes(writer, logger)(router);
           exportRoutes(createAuditSubjectExport({ audit }), logger)(router);
+          erasureRoutes(createErasureCheck({ retention: retentionRepo, verify: () => audit.verify() }), logger)(router);
         },
         // The public signing key (the gateway republishes it) and the streamed export.
         publicRoutes: publicRoutes({ verifier, directory, repo, sink: writer, publicJwk: key.publicJwk, now, logger }),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AUDIT_ACTIONS, AUDIT_INGEST_PATH, type AuditSink } from '../../../shared/audit/events';
 import { ACTOR_TYPES } from '../../../shared/auth/principal';
 import { EXPORT_PATHS, exportRequestSchema, internalRoute } from '../../../shared/export-client';
+import { ERASURE_PATHS, auditErasureCheckRequest, type AuditErasureCheck } from '../../../shared/erasure-client';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
 import type { AuditSubjectExport } from './services/subject-export';
@@ -47,3 +48,14 @@ export function exportRoutes(exports: AuditSubjectExport, logger: Logger) {
   };
 }
 // --- end data export ---
+
+// --- Erasure (GDPR Art. 17): the saga's audit step ---
+export function erasureRoutes(check: (subjectId: string) => Promise<AuditErasureCheck>, logger: Logger) {
+  return (router: Router) => {
+    router.post(
+      ERASURE_PATHS.auditCheck.replace(/^\/internal/, ''),
+      internalHandler(auditErasureCheckRequest, (body) => check(body.subjectId), logger),
+    );
+  };
+}
+// --- end erasure ---

@@ -9,7 +9,7 @@ import { entities } from './db/entities';
 import { migrations } from './db/migrations';
 import { createConsentRepository } from './db/repositories/consent-repository';
 import { createPolicyRepository } from './db/repositories/policy-repository';
-import { consentRoutes, exportRoutes } from './internal-api';
+import { consentRoutes, erasureRoutes, exportRoutes } from './internal-api';
 import { createConsentSubjectExport } from './services/subject-export';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
@@ -17,6 +17,10 @@ import { createConsentService } from './services/consent-service';
 import { createPolicyService } from './services/policy-service';
 import { createProcessingRecordsService } from './services/processing-records';
 import { loadSigningKey } from '../../../shared/signing-key';
+import { createSystemAuditor } from '../../../shared/audit/actions';
+import { openJobQueue } from '../../../shared/jobs';
+import { createWebhookRelayClient } from '../../../shared/webhook-client';
+import { createOutboxRelay } from './services/webhook-relay';
 
 export interface ConsentOptions {
   /** The clock consent expiry is judged by (tests move it forward). */
@@ -39,8 +43,16 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
       const policyRepo = createPolicyRepository(dataSource);
       const policies = createPolicyService({ repo: policyRepo, now });
       const { signingKey, jurisdiction, language } = config.receipts;
+      // --- Webhook outbox: consent.granted / consent.withdrawn relayed to identity by jobs in consent's own database ---
+      const consentRepo = createConsentRepository(dataSource);
+      const jobs = await openJobQueue({ database: config.database, logger });
+      const relay = createOutboxRelay({ repo: consentRepo, jobs, identity: createWebhookRelayClient(config.common.internal), now, logger });
+      await relay.start();
+      const auditSink = createRemoteAuditSink(config.common.internal);
+      // --- end webhook outbox ---
       const consents = createConsentService({
-        repo: createConsentRepository(dataSource),
+        repo: consentRepo,
+        outbox: relay.queue,
         policyRepo,
         policies,
         directory,
@@ -59,6 +71,11 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
         internalRoutes: (router) => {
           consentRoutes(consents, logger)(router);
           exportRoutes(createConsentSubjectExport({ consents, policyRepo, now }), logger)(router);
+          erasureRoutes(consents, createSystemAuditor(auditSink, 'consent-erasure', now), logger)(router); // erasure
+        },
+        onStop: async () => {
+          relay.stop(); // webhook outbox
+          await jobs.stop();
         },
       };
     },

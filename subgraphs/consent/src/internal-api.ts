@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { CONSENT_ACTIVE_PATH } from '../../../shared/consent-client';
+import { CONSENT_ACTIVE_PATH, CONSENT_ERASE_PATH, consentEraseSchema } from '../../../shared/consent-client';
+import type { ActionAuditor } from '../../../shared/audit/actions';
 import { EXPORT_PATHS, exportRequestSchema, internalRoute } from '../../../shared/export-client';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
@@ -28,3 +29,15 @@ export function exportRoutes(exports: ConsentSubjectExport, logger: Logger) {
   };
 }
 // --- end data export ---
+
+// --- Erasure (GDPR Art. 17): identity's erasure saga withdraws every active consent of the subject ---
+/** POST /internal/v1/consents/erase { subjectId } → { withdrawn }; each withdrawal audited by SYSTEM first. Idempotent. */
+export function erasureRoutes(consents: ConsentService, audit: ActionAuditor, logger: Logger) {
+  return (router: Router) => {
+    router.post(
+      CONSENT_ERASE_PATH.replace(/^\/internal/, ''),
+      internalHandler(consentEraseSchema, (body) => consents.eraseSubject(body.subjectId, audit), logger),
+    );
+  };
+}
+// --- end erasure ---

@@ -14,10 +14,29 @@ import { createIdentityService } from './services/identity-service';
 import { createSystemAuditor } from '../../../shared/audit/actions';
 import { createIdpEventRepository } from './db/repositories/idp-event-repository';
 import { idpEventRoutes } from './internal-api';
-import { createIdpEventService, type ErasureOpener } from './services/idp-event-service';
+import { createIdpEventService } from './services/idp-event-service';
+import { createExportClients } from '../../../shared/export-client';
+import { loadSigningKey } from '../../../shared/signing-key';
+import { createExportRepository } from './db/repositories/export-repository';
+import { createRightsRepository } from './db/repositories/rights-repository';
+import { exportDownloadRoutes } from './export-routes';
+import { createExportDownloads } from './services/export-download';
+import { createExportService } from './services/export-service';
+import { openJobQueue } from '../../../shared/jobs';
+import { webhookRoutes } from './internal-api';
+import { createWebhookService } from './services/webhook-service';
+import { DEV_ISSUER } from '../../../shared/auth/dev-issuer';
+import { createRemoteConsentErasure } from '../../../shared/consent-client';
+import { createRemoteErasurePorts } from '../../../shared/erasure-client';
+import { openErasureLedger } from '../../../shared/erasure-ledger';
+import { createIdpAccounts } from './services/idp-accounts';
+import { createRightsSaga, type SagaHooks } from './services/rights-saga';
+import { createRightsService, replayErasures } from './services/rights-service';
 
 export interface IdentityOptions {
   now?: () => Date;
+  /** Test hooks inside the data subject request saga (e.g. to stop the service mid-step). */
+  rightsHooks?: SagaHooks;
 }
 
 export function startIdentity(config: IdentityConfig, options: IdentityOptions = {}) {
@@ -30,21 +49,66 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
     migrations,
     resolvers,
     applyPermissions,
-    setup: (dataSource, logger) => {
+    setup: async (dataSource, logger) => {
       const now = options.now ?? (() => new Date());
-      const identity = createIdentityService({ repo: createIdentityRepository(dataSource), refSecret: config.refSecret, now });
+      const identityRepo = createIdentityRepository(dataSource);
+      const identity = createIdentityService({ repo: identityRepo, refSecret: config.refSecret, now });
+      const verifier = createTokenVerifier(config.common.auth);
+      const audit = createRemoteAuditSink(config.common.internal);
+      // --- Data export (GDPR Art. 15, 20): assembly from each service's export route, and the one-time download ---
+      const exportService = createExportService({ repo: identityRepo, exports: createExportClients(config.common.internal), now });
+      const exportRepo = createExportRepository(dataSource);
+      const platformKey = await loadSigningKey(config.dataExport.signingKey.path, { create: config.dataExport.signingKey.createIfMissing });
+      const rightsRepo = createRightsRepository(dataSource);
+      const dataExports = createExportDownloads({
+        requests: rightsRepo,
+        repo: exportRepo,
+        exports: exportService,
+        key: platformKey,
+        now,
+        baseUrl: config.dataExport.publicGatewayUrl,
+      });
+      // --- end data export ---
+      // --- Webhooks to shops (services/webhook-service.ts): the job queue also serves other background work ---
+      const jobs = await openJobQueue({ database: config.database, logger, ...config.rights.jobs });
+      const webhooks = createWebhookService({ dataSource, jobs, now, settings: config.webhooks, logger });
+      await webhooks.start();
+      // --- end webhooks ---
+      // --- Data subject requests: the saga on the job queue; the erasure ledger replayed before serving ---
+      const ledger = openErasureLedger(config.rights.erasureLedger.path, { publicJwk: platformKey.publicJwk });
+      const restored = await replayErasures(ledger, rightsRepo, now);
+      if (restored > 0) logger.warn({ subjects: restored }, 'erasure ledger replayed: erased subjects found alive (a restored backup) were tombstoned again');
+      const issuer = config.common.auth.issuer;
+      const saga = createRightsSaga({
+        repo: rightsRepo,
+        jobs,
+        erasure: createRemoteErasurePorts(config.common.internal),
+        consent: createRemoteConsentErasure(config.common.internal),
+        idp: createIdpAccounts(config.idpAccounts.appId ? config.idpAccounts : null),
+        idpIssuer: issuer === DEV_ISSUER ? null : issuer,
+        notifier: webhooks,
+        exportCheck: (subjectId) => exportService.check(subjectId),
+        audit: createSystemAuditor(audit, 'dsr-saga', now),
+        settings: config.rights.saga,
+        logger: logger.child({ component: 'identity.rights' }),
+        now,
+        hooks: options.rightsHooks,
+      });
+      const rights = createRightsService({ repo: rightsRepo, identityRepo, notifier: webhooks, startSaga: saga.start, now });
+      webhooks.onSettled((eventId) => {
+        void rightsRepo
+          .findRequestOfErasedEvent(eventId)
+          .then((requestId) => (requestId ? saga.deliverySettled(requestId) : undefined))
+          .catch(() => undefined);
+      });
+      await saga.startWorker();
+      // --- end data subject requests ---
       // --- Identity-provider events (Logto webhooks via the gateway) ---
-      const erasureNotWired: ErasureOpener = {
-        // Until the rights service is wired here: the event fails, so Logto retries it later.
-        openErasure: async () => {
-          throw new Error('erasure requests are not wired');
-        },
-      };
       const idpEvents = createIdpEventService({
         repo: createIdpEventRepository(dataSource),
         directory: identity.directory,
-        rights: erasureNotWired,
-        webhooks: null,
+        rights,
+        webhooks,
         audit: createSystemAuditor(createRemoteAuditSink(config.common.internal), 'logto-webhook', now),
         issuer: config.common.auth.issuer,
         now,
@@ -53,14 +117,26 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
       // --- end identity-provider events ---
       return {
         context: createContextFactory({
-          verifier: createTokenVerifier(config.common.auth),
+          verifier,
           identity,
-          audit: createRemoteAuditSink(config.common.internal),
+          audit,
+          dataExports,
+          webhooks,
+          rights,
           now,
         }),
         internalRoutes: (router) => {
           directoryRoutes(identity, logger)(router);
           idpEventRoutes(idpEvents, logger)(router); // identity-provider events
+          webhookRoutes(webhooks, logger)(router); // webhooks
+        },
+        publicRoutes: (app) => {
+          exportDownloadRoutes({ verifier, directory: identity.directory, downloads: dataExports, audit, now, logger })(app);
+        },
+        onStop: async () => {
+          saga.stopWorker();
+          webhooks.stop(); // webhooks
+          await jobs.stop();
         },
       };
     },

@@ -3,11 +3,16 @@ import {
   DEFAULT_PORTS,
   loadCommonConfig,
   loadDatabaseConfig,
+  loadErasureLedgerConfig,
+  loadSigningKeyConfig,
   parseEnv,
   type CommonConfig,
   type DatabaseConfig,
   type Env,
+  type ErasureLedgerConfig,
+  type SigningKeyConfig,
 } from '../../../shared/config';
+import type { SagaSettings } from './services/rights-saga';
 import { loadOrCreateSecret } from '../../../shared/secrets';
 
 export interface IdentityConfig {
@@ -17,7 +22,70 @@ export interface IdentityConfig {
   refSecret: string;
   /** The identity provider's Management API, for the erasure saga's IdP step (docs/logto.md). */
   idpAccounts: IdpAccountsSettings;
+  /** Data subject requests: the saga's retries and timings, the erasure ledger, the job queue. */
+  rights: RightsSettings;
+  /** Webhooks to shops (docs/webhooks.md). */
+  webhooks: WebhookSettings;
+  /** Data export download links (docs/data-export.md). */
+  dataExport: DataExportSettings;
 }
+
+// --- Data export ---
+export interface DataExportSettings {
+  /** Signs the short-lived download links (the platform key, as for receipts and checkpoints). */
+  signingKey: SigningKeyConfig;
+  /** PUBLIC_GATEWAY_URL: where users reach the gateway, to make absolute links; unset, links are paths on the gateway. */
+  publicGatewayUrl: string | null;
+}
+
+function loadDataExportSettings(env: Env, dataDir: string, production: boolean): DataExportSettings {
+  const { PUBLIC_GATEWAY_URL } = parseEnv(z.object({ PUBLIC_GATEWAY_URL: z.url({ protocol: /^https?$/ }).optional() }), env);
+  return { signingKey: loadSigningKeyConfig(env, dataDir, production), publicGatewayUrl: PUBLIC_GATEWAY_URL ?? null };
+}
+// --- end data export ---
+
+// --- Webhooks ---
+export interface WebhookSettings {
+  /** Outside production private and loopback URLs are always allowed; in production only with this set. */
+  allowPrivateUrls: boolean;
+  production: boolean;
+  /** Seconds between attempts after a failure; the last value repeats until maxAgeHours. */
+  retryScheduleSeconds: number[];
+  /** A delivery not answered with 2xx within this time is a failed attempt. */
+  timeoutMs: number;
+  /** After this many hours since the event (or a redelivery), a delivery that keeps failing is FAILED. */
+  maxAgeHours: number;
+}
+
+/** Standard Webhooks / Svix schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then every 10 h until 72 h. */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,36000';
+
+function loadWebhookSettings(env: Env, production: boolean): WebhookSettings {
+  const parsed = parseEnv(
+    z.object({
+      WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).default('false'),
+      WEBHOOK_RETRY_SCHEDULE: z
+        .string()
+        .default(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+        .transform((s) => s.split(',').map((v) => v.trim()))
+        .refine((list) => list.length > 0 && list.length <= 50 && list.every((v) => /^\d{1,6}$/.test(v) && Number(v) >= 1), {
+          message: 'a comma list of 1-50 whole numbers of seconds (each at least 1), e.g. 5,300,1800',
+        })
+        .transform((list) => list.map(Number)),
+      WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+      WEBHOOK_MAX_AGE_HOURS: z.coerce.number().min(0.001).max(24 * 30).default(72),
+    }),
+    env,
+  );
+  return {
+    allowPrivateUrls: parsed.WEBHOOK_ALLOW_PRIVATE_URLS === 'true',
+    production,
+    retryScheduleSeconds: parsed.WEBHOOK_RETRY_SCHEDULE,
+    timeoutMs: parsed.WEBHOOK_TIMEOUT_MS,
+    maxAgeHours: parsed.WEBHOOK_MAX_AGE_HOURS,
+  };
+}
+// --- end webhooks ---
 
 // --- Logto Management API ---
 /** A machine-to-machine app of the Logto tenant; a missing part leaves the IdP step SKIPPED (it says which). */
@@ -55,6 +123,39 @@ function loadIdpAccountsSettings(env: Env): IdpAccountsSettings {
 }
 // --- end Logto Management API ---
 
+// --- Data subject requests ---
+export interface RightsSettings {
+  saga: SagaSettings;
+  /** The erasure ledger this service replays before serving (it only reads it; the vault appends). */
+  erasureLedger: ErasureLedgerConfig;
+  jobs: { pollingIntervalSeconds: number; maintenanceIntervalSeconds: number };
+}
+
+function loadRightsSettings(env: Env, dataDir: string, production: boolean): RightsSettings {
+  const parsed = parseEnv(
+    z.object({
+      DSR_STEP_RETRY_LIMIT: z.coerce.number().int().min(0).max(30).default(12),
+      DSR_STEP_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+      DSR_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+      DSR_RECHECK_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+      JOBS_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
+      JOBS_MAINTENANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+    }),
+    env,
+  );
+  return {
+    saga: {
+      retryLimit: parsed.DSR_STEP_RETRY_LIMIT,
+      stepTimeoutSeconds: parsed.DSR_STEP_TIMEOUT_SECONDS,
+      sweepIntervalMs: parsed.DSR_SWEEP_INTERVAL_MS,
+      recheckSeconds: parsed.DSR_RECHECK_SECONDS,
+    },
+    erasureLedger: loadErasureLedgerConfig(env, dataDir, production),
+    jobs: { pollingIntervalSeconds: parsed.JOBS_POLL_SECONDS, maintenanceIntervalSeconds: parsed.JOBS_MAINTENANCE_SECONDS },
+  };
+}
+// --- end data subject requests ---
+
 export function loadIdentityConfig(env: Env): IdentityConfig {
   const common = loadCommonConfig(env, 'IDENTITY_PORT', DEFAULT_PORTS.identity);
   const { PAIRWISE_REF_SECRET } = parseEnv(
@@ -69,5 +170,8 @@ export function loadIdentityConfig(env: Env): IdentityConfig {
     database: loadDatabaseConfig(env, 'identity'),
     refSecret: PAIRWISE_REF_SECRET ?? loadOrCreateSecret(common.dataDir, 'pairwise-ref'),
     idpAccounts: loadIdpAccountsSettings(env),
+    webhooks: loadWebhookSettings(env, common.env === 'production'),
+    dataExport: loadDataExportSettings(env, common.dataDir, common.env === 'production'),
+    rights: loadRightsSettings(env, common.dataDir, common.env === 'production'),
   };
 }

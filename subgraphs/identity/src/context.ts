@@ -6,7 +6,10 @@ import type { TokenVerifier } from '../../../shared/auth/verifier';
 import { withDirectoryCache } from '../../../shared/directory-client';
 import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { TenantRow } from './db/entities';
+import type { ExportDownloads } from './services/export-download';
 import type { IdentityService, UserView } from './services/identity-service';
+import type { RightsService } from './services/rights-service';
+import type { WebhookService } from './services/webhook-service';
 
 export interface IdentityContext extends ServiceContext {
   identity: IdentityService;
@@ -14,15 +17,24 @@ export interface IdentityContext extends ServiceContext {
   audit: ActionAuditor;
   users: DataLoader<string, UserView | null>;
   tenants: DataLoader<string, TenantRow | null>;
+  /** Data export download links (services/export-download.ts). */
+  dataExports: ExportDownloads;
+  /** Webhook endpoints and deliveries (services/webhook-service.ts). */
+  webhooks: WebhookService;
+  /** Data subject requests (services/rights-service.ts). */
+  rights: RightsService;
 }
 
-export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; now: () => Date }) {
+export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; dataExports: ExportDownloads; webhooks: WebhookService; rights: RightsService; now: () => Date }) {
   const directory = withDirectoryCache(deps.identity.directory);
   return async (req: Request): Promise<IdentityContext> => {
     const base = await requestContext(req, deps.verifier, directory);
     return {
       ...base,
       identity: deps.identity,
+      dataExports: deps.dataExports,
+      webhooks: deps.webhooks,
+      rights: deps.rights,
       audit: createActionAuditor(deps.audit, base, deps.now),
       users: new DataLoader((ids) => deps.identity.userViews(base.principal, ids)),
       tenants: new DataLoader(async (ids) => {

@@ -4,6 +4,8 @@ import { DIRECTORY_PATHS } from '../../../shared/directory-client';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
 import type { IdentityService } from './services/identity-service';
+import { relayEventsSchema, WEBHOOK_PATHS } from '../../../shared/webhook-client';
+import type { WebhookService } from './services/webhook-service';
 import { IDP_EVENT_PATHS, idpEventSchema } from '../../../shared/idp-events-client';
 import type { IdpEventService } from './services/idp-event-service';
 
@@ -53,3 +55,17 @@ export function idpEventRoutes(idpEvents: IdpEventService, logger: Logger) {
   };
 }
 // --- end identity-provider events ---
+
+// --- Webhooks ---
+/** POST /internal/v1/webhooks/events: events from other services' outboxes, idempotent by id; answers { events: [{ eventId, deliveries }] }. */
+export function webhookRoutes(webhooks: WebhookService, logger: Logger) {
+  return (router: Router) => {
+    router.post(
+      strip(WEBHOOK_PATHS.events),
+      internalHandler(relayEventsSchema, async (body) => ({
+        events: (await webhooks.relay(body.events)).map(({ eventId, deliveries }) => ({ eventId, deliveries })),
+      }), logger),
+    );
+  };
+}
+// --- end webhooks ---

@@ -1,11 +1,49 @@
 import type { GraphQLSchema } from 'graphql';
-import { allow, guardSchema, isAuthenticated, isPlatformAdmin, isSubject, isTenant } from '../../../shared/permissions';
+import { or } from 'graphql-shield';
+import { allow, guardSchema, isAuthenticated, isPlatformAdmin, isSubject, isTenant, isTenantAdmin } from '../../../shared/permissions';
+
+const subjectOrPlatformAdmin = or(isSubject, isPlatformAdmin);
 
 /** Every field named here; anything else stops start-up. Entity visibility is scoped in the service. */
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(schema, {
-    Query: { me: isSubject, user: isTenant, users: isTenant, tenants: isPlatformAdmin, myTenantLinks: isSubject },
-    Mutation: { createTenant: isPlatformAdmin, connectTenant: isSubject },
+    Query: {
+      me: isSubject,
+      user: isTenant,
+      users: isTenant,
+      tenants: isPlatformAdmin,
+      myTenantLinks: isSubject,
+      // --- Data export ---
+      dataExportLink: isSubject,
+      // --- end data export ---
+      // --- Data subject requests ---
+      myDataSubjectRequests: isSubject,
+      dataSubjectRequest: isPlatformAdmin,
+      dataSubjectRequests: isPlatformAdmin,
+      // --- end data subject requests ---
+      // --- Webhooks (tenant admin; scoped to the caller's tenant in the service) ---
+      webhookEndpoints: isTenantAdmin,
+      webhookDeliveries: isTenantAdmin,
+      // --- end webhooks ---
+    },
+    Mutation: {
+      createTenant: isPlatformAdmin,
+      connectTenant: isSubject,
+      // --- Data subject requests ---
+      requestErasure: isSubject,
+      requestDataExport: isSubject,
+      openDataSubjectRequest: isPlatformAdmin,
+      extendDataSubjectRequest: isPlatformAdmin,
+      // --- end data subject requests ---
+      // --- Webhooks ---
+      createWebhookEndpoint: isTenantAdmin,
+      disableWebhookEndpoint: isTenantAdmin,
+      enableWebhookEndpoint: isTenantAdmin,
+      rotateWebhookSecret: isTenantAdmin,
+      deleteWebhookEndpoint: isTenantAdmin,
+      redeliverWebhook: isTenantAdmin,
+      // --- end webhooks ---
+    },
     // Reached only by platform-admin operations; through _entities no one else may read another tenant's settings.
     Tenant: isPlatformAdmin,
     TenantLink: isSubject,
@@ -13,5 +51,19 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     UserConnection: allow,
     UserEdge: allow,
     PageInfo: allow,
+    // Reached only through the subject's own requests or a platform admin's queue.
+    DataSubjectRequest: subjectOrPlatformAdmin,
+    DataSubjectRequestStep: subjectOrPlatformAdmin,
+    DeadlineExtension: subjectOrPlatformAdmin,
+    DataSubjectRequestConnection: isPlatformAdmin,
+    DataSubjectRequestEdge: isPlatformAdmin,
+    DataExportLink: isSubject,
+    // --- Webhooks ---
+    WebhookEndpoint: isTenantAdmin,
+    WebhookEndpointSecret: isTenantAdmin,
+    WebhookDelivery: isTenantAdmin,
+    WebhookDeliveryConnection: isTenantAdmin,
+    WebhookDeliveryEdge: isTenantAdmin,
+    // --- end webhooks ---
   });
 }

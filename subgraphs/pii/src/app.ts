@@ -6,7 +6,9 @@ import { createTokenVerifier } from '../../../shared/auth/verifier';
 import { createRemoteConsentLookups, type ConsentLookups } from '../../../shared/consent-client';
 import { openDataSource } from '../../../shared/db/data-source';
 import { createRemoteDirectory } from '../../../shared/directory-client';
+import { openErasureLedger } from '../../../shared/erasure-ledger';
 import { startSubgraph } from '../../../shared/server/subgraph';
+import { loadSigningKey } from '../../../shared/signing-key';
 import type { KekConfig, PiiConfig } from './config';
 import { createContextFactory, type PiiContext } from './context';
 import { entities, keyStoreEntities, regionEntities } from './db/entities';
@@ -92,7 +94,12 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
       const policy = { regions: config.regions.map((r) => r.code), defaultRegion: config.defaultRegion, countryRegions: config.countryRegions };
       const cache = createDataKeyCache(config.dekCache);
       options.exposeCacheStats?.(cache.stats);
-      const vault = createVaultService({ placements: createPlacementRepository(dataSource), stores, policy, cache, now });
+      const ledgerKey = await loadSigningKey(config.erasureLedger.signingKey.path, { create: config.erasureLedger.signingKey.createIfMissing });
+      const erasures = openErasureLedger(config.erasureLedger.path, ledgerKey);
+      const vault = createVaultService({ placements: createPlacementRepository(dataSource), stores, policy, cache, now, erasures });
+      // Before serving anything: erasures recorded in the ledger win over whatever a restored backup brought back.
+      const replayed = await vault.replayErasures();
+      if (replayed > 0) logger.warn({ subjects: replayed }, 'erasure ledger replayed: data of erased subjects found in the stores was destroyed again');
       const rotation = createKeyRotationService({
         rotations: createRotationRepository(dataSource),
         stores,
@@ -115,7 +122,7 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
           admin: createAdminService({ vault, rotation, policy }),
           now,
         }),
-        internalRoutes: piiRoutes({ exports: createSubjectExport({ vault, audit, now }) }, logger),
+        internalRoutes: piiRoutes({ exports: createSubjectExport({ vault, audit, now }), vault }, logger),
         ready: async () => {
           for (const store of opened) await store.query('SELECT 1');
         },

@@ -8,7 +8,8 @@ import type { SigningKey } from '../../../../shared/signing-key';
 import { consentNotFound } from '../errors';
 import { isPiiCategory, PURPOSE_PATTERN, type PiiCategory } from '../../../../shared/pii';
 import type { ConsentReceiptKind, ConsentReceiptRow, ConsentRow, PolicyVersionRow } from '../db/entities';
-import type { ActiveGrant, ConsentRepository } from '../db/repositories/consent-repository';
+import type { ActiveGrant, ConsentRepository, OutboxEventType, OutboxWrite } from '../db/repositories/consent-repository';
+import type { SqlExecutor } from '../../../../shared/jobs';
 import type { PolicyRepository } from '../db/repositories/policy-repository';
 import type { PolicyService } from './policy-service';
 import { POLICY_VERSION_PATTERN } from './policy-service';
@@ -60,6 +61,16 @@ export interface ConsentHistoryEntry {
   policyVersion: string;
 }
 
+// --- Webhook outbox ---
+/** Enqueues the relay of an outbox row to identity, inside the transaction that wrote it. */
+export interface OutboxRelayQueue {
+  enqueue(tx: SqlExecutor, outboxId: string): Promise<unknown>;
+}
+
+/** The collection method a withdrawal receipt names when an erasure (GDPR Art. 17) withdrew the consent. */
+export const ERASURE_COLLECTION_METHOD = 'erasure';
+// --- end webhook outbox ---
+
 export function createConsentService(deps: {
   repo: ConsentRepository;
   policyRepo: PolicyRepository;
@@ -67,8 +78,35 @@ export function createConsentService(deps: {
   directory: ExtendedDirectory;
   receipts: ReceiptSettings;
   now: () => Date;
+  /** Relays consent.granted / consent.withdrawn webhooks; without it rows wait for the relay's sweep. */
+  outbox?: OutboxRelayQueue;
 }) {
   const { repo, policyRepo, policies, directory, receipts, now } = deps;
+
+  /**
+   * The webhook a change writes to the outbox in its own transaction: the tenant's pairwise ref and ids,
+   * never personal data (docs/webhooks.md).
+   */
+  function outboxWrite(type: OutboxEventType, ref: string | undefined, at: Date): OutboxWrite {
+    return {
+      event: (consent, superseded) => ({
+        id: randomUUID(),
+        tenantId: consent.tenantId,
+        type,
+        data: {
+          tenantId: consent.tenantId,
+          ref: ref ?? null,
+          consentId: consent.id,
+          purpose: consent.purpose,
+          categories: consent.categories,
+          policyVersion: consent.policyVersion,
+          ...(type === 'consent.granted' && superseded.length > 0 ? { supersedes: superseded.map((c) => c.id) } : {}),
+        },
+        createdAt: at,
+      }),
+      enqueue: (tx, outboxId) => deps.outbox?.enqueue(tx, outboxId) ?? Promise.resolve(),
+    };
+  }
 
   /** What a receipt names the parties by: the subject's pairwise ref for the tenant and the tenant's name (absent: unknown). */
   async function partiesOf(tenantId: string, subjectId: string): Promise<{ ref: string | undefined; controllerName: string | undefined }> {
@@ -170,7 +208,7 @@ export function createConsentService(deps: {
       const receipt = await issueReceipt(consent, 'GRANT', grantedAt, policy, { ref: parties.ref, controllerName: parties.controllerName });
       await audit('CONSENT_GRANT', { subjectId, tenantId: consent.tenantId, purpose, consentId: consent.id });
       // Checked again under the grant's lock: of two identical grants racing, one is refused.
-      if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate))) throw alreadyGranted();
+      if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate, outboxWrite('consent.granted', parties.ref, grantedAt)))) throw alreadyGranted();
       return consent;
     },
 
@@ -190,10 +228,38 @@ export function createConsentService(deps: {
         ? await issueReceipt(own, 'WITHDRAWAL', withdrawnAt, policy, { ref: parties.ref, controllerName: parties.controllerName ?? own.tenantId })
         : null;
       await audit('CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId });
-      const consent = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt);
-      if (!consent) throw consentNotFound();
-      return consent;
+      const withdrawn = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt));
+      if (!withdrawn) throw consentNotFound();
+      return withdrawn.consent;
     },
+
+    // --- Erasure (GDPR Art. 17), for identity's erasure saga ---
+    /**
+     * Withdraws every active consent of the subject, each as `withdraw` does: a signed WITHDRAWAL receipt
+     * (collection method "erasure"), audited CONSENT_WITHDRAW (by SYSTEM) before it takes effect, and a
+     * consent.withdrawn webhook through the outbox. Idempotent: a repeat finds nothing active and answers 0.
+     */
+    async eraseSubject(subjectId: string, audit: ActionAuditor): Promise<{ withdrawn: number }> {
+      if (!isUuid(subjectId)) return { withdrawn: 0 };
+      const at = now();
+      const active = (await repo.findConsentsBySubjects([subjectId])).filter((c) => consentStatus(c, at) === 'ACTIVE');
+      let withdrawn = 0;
+      for (const own of active) {
+        const withdrawnAt = now();
+        const [parties, policy] = await Promise.all([partiesOf(own.tenantId, subjectId), policyRepo.findPolicyVersion(own.tenantId, own.policyVersion)]);
+        const receipt = parties.ref
+          ? await issueReceipt({ ...own, collectionMethod: ERASURE_COLLECTION_METHOD }, 'WITHDRAWAL', withdrawnAt, policy, {
+              ref: parties.ref,
+              controllerName: parties.controllerName ?? own.tenantId,
+            })
+          : null;
+        await audit('CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId: own.id });
+        const result = await repo.markConsentWithdrawn(own.id, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt));
+        if (result?.changed) withdrawn += 1;
+      }
+      return { withdrawn };
+    },
+    // --- end erasure ---
 
     /** Each consent's receipts (the caller may already see the consents), oldest first. */
     receiptsOf(consentIds: readonly string[]): Promise<ConsentReceiptRow[][]> {

@@ -3,6 +3,9 @@ import type { SubjectPrincipal, TenantPrincipal } from '../../../../shared/auth/
 import type { Resolvers } from '../__generated__/resolvers-types';
 import type { IdentityContext } from '../context';
 import { userNotFound } from '../errors';
+import { dataExportResolvers } from './data-export';
+import { rightsResolvers } from './rights';
+import { webhookResolvers } from './webhooks';
 
 /* Rules have already checked the principal kind for each field (permissions.ts). */
 const subjectOf = (ctx: IdentityContext) => ctx.principal as SubjectPrincipal;
@@ -21,13 +24,19 @@ export const resolvers: Resolvers<IdentityContext> = {
       ctx.identity.pageUsers(tenantOf(ctx).tenantId, args.first, args.after),
     tenants: (_, __, ctx) => ctx.identity.listTenants(),
     myTenantLinks: (_, __, ctx) => ctx.identity.linksOfSubject(subjectOf(ctx).subjectId),
+    ...dataExportResolvers.Query,
+    ...webhookResolvers.Query, // webhooks
+    ...rightsResolvers.Query, // data subject requests
   },
   Mutation: {
     createTenant: (_, args, ctx) =>
       ctx.identity.createTenant(args.input, ctx.audit),
     connectTenant: (_, args, ctx) =>
       ctx.identity.connectTenant(subjectOf(ctx).subjectId, args.tenantId, ctx.audit),
+    ...webhookResolvers.Mutation, // webhooks
+    ...rightsResolvers.Mutation, // data subject requests
   },
+  DataSubjectRequest: rightsResolvers.DataSubjectRequest, // data subject requests
   User: {
     __resolveReference: (reference, ctx) => ctx.users.load(reference.id),
   },

@@ -1,5 +1,6 @@
-import { In, IsNull, type DataSource } from 'typeorm';
-import { qualifiedTable } from '../../../../../shared/db/data-source';
+import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
+import type { SqlExecutor } from '../../../../../shared/jobs';
 import { ConsentEntity, ConsentEventEntity, ConsentReceiptEntity, type ConsentEventRow, type ConsentEventType, type ConsentReceiptRow, type ConsentRow } from '../entities';
 
 export interface ActiveGrant {
@@ -10,9 +11,43 @@ export interface ActiveGrant {
 
 export type ConsentRepository = ReturnType<typeof createConsentRepository>;
 
+// --- Webhook outbox ---
+export type OutboxEventType = 'consent.granted' | 'consent.withdrawn';
+
+/** A webhook event waiting to be relayed to identity (refs and ids only, never personal data). */
+export interface OutboxEvent {
+  id: string;
+  tenantId: string;
+  type: OutboxEventType;
+  data: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/** The outbox row written with a change, and the relay job enqueued in the same transaction. */
+export interface OutboxWrite {
+  event: (consent: ConsentRow, superseded: ConsentRow[]) => OutboxEvent;
+  enqueue: (tx: SqlExecutor, outboxId: string) => Promise<unknown>;
+}
+// --- end webhook outbox ---
+
 export function createConsentRepository(dataSource: DataSource) {
   const consents = dataSource.getRepository(ConsentEntity);
   const consentTable = qualifiedTable(dataSource, 'consent');
+  const outboxTable = qualifiedTable(dataSource, 'webhook_outbox');
+
+  /** Writes the change's outbox row and its relay job inside the change's transaction. */
+  async function writeOutbox(manager: EntityManager, outbox: OutboxWrite | null, consent: ConsentRow, superseded: ConsentRow[]) {
+    if (!outbox) return;
+    const event = outbox.event(consent, superseded);
+    await manager.query(`INSERT INTO ${outboxTable} (id, tenant_id, type, data, created_at) VALUES ($1, $2, $3, $4::jsonb, $5)`, [
+      event.id,
+      event.tenantId,
+      event.type,
+      JSON.stringify(event.data),
+      event.createdAt,
+    ]);
+    await outbox.enqueue(manager, event.id);
+  }
 
   const historyOf = (consent: ConsentRow, type: ConsentEventType, occurredAt: Date) => ({
     consentId: consent.id,
@@ -32,7 +67,12 @@ export function createConsentRepository(dataSource: DataSource) {
      * lock, so concurrent grants each supersede the one before instead of colliding; a grant that
      * `isDuplicate` of the open one is not stored (returns false).
      */
-    async insertGrantSuperseding(consent: ConsentRow, receipt: ConsentReceiptRow, isDuplicate: (open: ConsentRow) => boolean): Promise<boolean> {
+    async insertGrantSuperseding(
+      consent: ConsentRow,
+      receipt: ConsentReceiptRow,
+      isDuplicate: (open: ConsentRow) => boolean,
+      outbox: OutboxWrite | null = null,
+    ): Promise<boolean> {
       return dataSource.transaction(async (manager) => {
         await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
           `consent:${consent.subjectId}:${consent.tenantId}:${consent.purpose}`,
@@ -50,23 +90,30 @@ export function createConsentRepository(dataSource: DataSource) {
         await manager.getRepository(ConsentEntity).insert(consent);
         await events.insert(historyOf(consent, 'GRANTED', consent.grantedAt));
         await manager.getRepository(ConsentReceiptEntity).insert(receipt);
+        await writeOutbox(manager, outbox, consent, open);
         return true;
       });
     },
 
     /** Marks the subject's own consent withdrawn (once) and records it; returns the row, or null if not theirs. */
-    async markConsentWithdrawn(id: string, subjectId: string, at: Date, receipt: ConsentReceiptRow | null): Promise<ConsentRow | null> {
+    async markConsentWithdrawn(
+      id: string,
+      subjectId: string,
+      at: Date,
+      receipt: ConsentReceiptRow | null,
+      outbox: OutboxWrite | null = null,
+    ): Promise<{ consent: ConsentRow; changed: boolean } | null> {
       return dataSource.transaction(async (manager) => {
         const repo = manager.getRepository(ConsentEntity);
         const consent = await repo.findOne({ where: { id, subjectId }, lock: { mode: 'pessimistic_write' } });
         if (!consent) return null;
-        if (consent.withdrawnAt === null) {
-          consent.withdrawnAt = at;
-          await repo.update({ id }, { withdrawnAt: at });
-          await manager.getRepository(ConsentEventEntity).insert(historyOf(consent, 'WITHDRAWN', at));
-          if (receipt) await manager.getRepository(ConsentReceiptEntity).insert(receipt);
-        }
-        return consent;
+        if (consent.withdrawnAt !== null) return { consent, changed: false };
+        consent.withdrawnAt = at;
+        await repo.update({ id }, { withdrawnAt: at });
+        await manager.getRepository(ConsentEventEntity).insert(historyOf(consent, 'WITHDRAWN', at));
+        if (receipt) await manager.getRepository(ConsentReceiptEntity).insert(receipt);
+        await writeOutbox(manager, outbox, consent, []);
+        return { consent, changed: true };
       });
     },
 
@@ -105,5 +152,32 @@ export function createConsentRepository(dataSource: DataSource) {
         [tenantId, purpose, subjectIds, at],
       );
     },
+
+    // --- Webhook outbox ---
+    /** Unsent outbox rows by id (a relay job's) or the oldest unsent ones created before `before` (the sweep's). */
+    findUnsentOutbox(selector: { ids: string[] } | { before: Date; limit: number }): Promise<OutboxEvent[]> {
+      const columns = `id, tenant_id AS "tenantId", type, data, created_at AS "createdAt"`;
+      if ('ids' in selector) {
+        return dataSource.query(`SELECT ${columns} FROM ${outboxTable} WHERE id = ANY ($1::uuid[]) AND relayed_at IS NULL ORDER BY created_at, id`, [selector.ids]);
+      }
+      return dataSource.query(`SELECT ${columns} FROM ${outboxTable} WHERE relayed_at IS NULL AND created_at < $1 ORDER BY created_at, id LIMIT $2`, [
+        selector.before,
+        selector.limit,
+      ]);
+    },
+
+    async markOutboxRelayed(ids: string[], at: Date): Promise<void> {
+      await dataSource.query(`UPDATE ${outboxTable} SET relayed_at = $2, attempts = attempts + 1 WHERE id = ANY ($1::uuid[]) AND relayed_at IS NULL`, [ids, at]);
+    },
+
+    async countOutboxAttempt(ids: string[]): Promise<void> {
+      await dataSource.query(`UPDATE ${outboxTable} SET attempts = attempts + 1 WHERE id = ANY ($1::uuid[]) AND relayed_at IS NULL`, [ids]);
+    },
+
+    /** Relayed rows are kept a day for diagnosis, then removed (identity holds the event from then on). */
+    async purgeRelayedOutbox(before: Date): Promise<number> {
+      return (await changedRows(dataSource, `DELETE FROM ${outboxTable} WHERE relayed_at < $1 RETURNING id`, [before])).length;
+    },
+    // --- end webhook outbox ---
   };
 }

@@ -62,4 +62,14 @@ import { IdpEventEntity } from './idp-event';
 export { IdpEventEntity, type IdpEventRow } from './idp-event';
 // --- end identity-provider events ---
 
-export const entities = [IdpEventEntity, SubjectEntity, TenantEntity, TenantLinkEntity];
+// --- data subject requests ---
+import { rightsEntities } from './rights';
+export * from './rights';
+// --- end data subject requests ---
+
+// --- webhooks ---
+import { webhookEntities } from './webhooks';
+export * from './webhooks';
+// --- end webhooks ---
+
+export const entities = [SubjectEntity, TenantEntity, TenantLinkEntity, IdpEventEntity, ...rightsEntities, ...webhookEntities];

@@ -1,4 +1,7 @@
 import { Initial1732250000000 } from './1732250000000-initial';
+import { Rights1764200000000 } from './1764200000000-rights';
+import { Webhooks1764300000000 } from './1764300000000-webhooks';
 import { IdpEvents1764400000000 } from './1764400000000-idp-events';
+import { DataExport1764500000000 } from './1764500000000-data-export';
 
-export const migrations = [Initial1732250000000, IdpEvents1764400000000];
+export const migrations = [Initial1732250000000, Rights1764200000000, Webhooks1764300000000, IdpEvents1764400000000, DataExport1764500000000];
