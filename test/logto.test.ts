@@ -72,6 +72,13 @@ describe('Logto webhooks (POST /webhooks/logto)', () => {
     delete (noFlag.data as Record<string, unknown>).isSuspended;
     expect((await deliver(noFlag)).status).toBe(400);
     expect(await subjectsOf('flagless')).toEqual([]);
+    // An oversized body is refused before anything is parsed.
+    const huge = logtoUserHook('User.Created', 'huge-user');
+    (huge.data as Record<string, unknown>).customData = { padding: 'x'.repeat(600 * 1024) };
+    const tooLarge = await deliver(huge);
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(await subjectsOf('huge-user')).toEqual([]);
   });
 
   test('events privgraph does not act on are acknowledged and ignored', async () => {
@@ -184,7 +191,7 @@ describe('Logto webhooks (POST /webhooks/logto)', () => {
     expect(await stack.sql(`SELECT 1 FROM "${stack.schemas.identity}".data_subject_request WHERE subject_id = $1`, [erin.id])).toHaveLength(1);
   });
 
-  test('with identity down the webhook answers 503 (Logto retries) and the retry is handled', async () => {
+  test('with identity down the webhook answers 503 and records nothing; the same delivery sent again is handled', async () => {
     const payload = logtoUserHook('User.Created', 'logto-retry');
     // A gateway whose identity service is unreachable (a closed port).
     const gateway = await startGateway(

@@ -77,8 +77,9 @@ function refuse(res: Response, status: number, code: ErrorCode, message: string)
 
 /**
  * POST /webhooks/logto: Logto's webhook, verified on the raw body, then handed to identity's internal
- * API. Logto retries a delivery that fails (non-2xx, timeout), so an event identity cannot handle now
- * answers 503, and replays are harmless (identity deduplicates them).
+ * API. An event identity cannot handle now answers 503 and records nothing, so it can be delivered again;
+ * Logto lists it as failed in the hook's recent logs (its HTTP client, ky, does not retry a POST by itself,
+ * the hook's retry setting notwithstanding). Replays are harmless: identity deduplicates them.
  */
 export function mountLogtoWebhook(app: Express, settings: LogtoWebhookSettings, options: { client?: IdpEventsClient } = {}) {
   const logger = componentLogger('gateway.logto-webhook');
@@ -120,7 +121,7 @@ export function mountLogtoWebhook(app: Express, settings: LogtoWebhookSettings, 
       res.json({ ok: true, duplicate: result.duplicate });
     } catch (error) {
       const unavailable = error instanceof DependencyUnavailableError;
-      logger.error({ hookId, event: type, err: { name: (error as Error)?.name } }, 'logto webhook event not handled; Logto will retry');
+      logger.error({ hookId, event: type, err: { name: (error as Error)?.name } }, 'logto webhook event not handled; it can be delivered again');
       if (unavailable) refuse(res, 503, 'DEPENDENCY_UNAVAILABLE', 'The identity service is unavailable; retry later');
       else refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
     }
