@@ -145,6 +145,9 @@ describe('data export', () => {
 
     expect(validate(document)).toBe(true);
     expect(validate.errors ?? null).toBeNull();
+    // The schema is strict: a wrong type or an unknown section is refused.
+    expect(validate({ ...document, personalData: { ...document.personalData, email: 42 } })).toBe(false);
+    expect(validate({ ...document, extra: {} })).toBe(false);
     expect(document.format).toBe('privgraph-export/1');
     expect(JSON.stringify(document)).not.toContain(aliceId);
     expect(JSON.stringify(document)).not.toMatch(/export\.bob/);

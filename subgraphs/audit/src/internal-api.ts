@@ -41,10 +41,10 @@ export function ingestRoutes(sink: AuditSink, logger: Logger) {
 }
 
 // --- Data export (GDPR Art. 15): the subject's access log, for identity's export assembly ---
-export function exportRoutes(exports: AuditSubjectExport, logger: Logger) {
+export function exportRoutes(subjectExport: AuditSubjectExport, logger: Logger) {
   return (router: Router) => {
-    router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => exports.exportSubject(body), logger));
-    router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => exports.summary(body), logger));
+    router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => subjectExport.exportSubject(body), logger));
+    router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => subjectExport.summary(body), logger));
   };
 }
 // --- end data export ---

@@ -22,10 +22,10 @@ export function consentRoutes(consents: ConsentService, logger: Logger) {
 }
 
 // --- Data export (GDPR Art. 15): consents, receipts, history and declared purposes, for identity's export assembly ---
-export function exportRoutes(exports: ConsentSubjectExport, logger: Logger) {
+export function exportRoutes(subjectExport: ConsentSubjectExport, logger: Logger) {
   return (router: Router) => {
-    router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => exports.exportSubject(body), logger));
-    router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => exports.summary(body), logger));
+    router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => subjectExport.exportSubject(body), logger));
+    router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => subjectExport.summary(body), logger));
   };
 }
 // --- end data export ---

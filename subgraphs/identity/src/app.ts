@@ -56,14 +56,14 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
       const verifier = createTokenVerifier(config.common.auth);
       const audit = createRemoteAuditSink(config.common.internal);
       // --- Data export (GDPR Art. 15, 20): assembly from each service's export route, and the one-time download ---
-      const exportService = createExportService({ repo: identityRepo, exports: createExportClients(config.common.internal), now });
+      const exportService = createExportService({ repo: identityRepo, clients: createExportClients(config.common.internal), now });
       const exportRepo = createExportRepository(dataSource);
       const platformKey = await loadSigningKey(config.dataExport.signingKey.path, { create: config.dataExport.signingKey.createIfMissing });
       const rightsRepo = createRightsRepository(dataSource);
       const dataExports = createExportDownloads({
         requests: rightsRepo,
         repo: exportRepo,
-        exports: exportService,
+        exportService,
         key: platformKey,
         now,
         baseUrl: config.dataExport.publicGatewayUrl,

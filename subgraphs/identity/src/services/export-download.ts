@@ -50,13 +50,14 @@ const alreadyDownloaded = () => privgraphError('EXPORT_ALREADY_DOWNLOADED', 'Thi
 export function createExportDownloads(deps: {
   requests: ExportRequestLookup;
   repo: ExportRepository;
-  exports: ExportService;
+  /** Named so as not to shadow CommonJS `exports` in the compiled module. */
+  exportService: ExportService;
   key: SigningKey;
   now: () => Date;
   /** The public base URL of the gateway (links are absolute); null: links are paths on the gateway. */
   baseUrl: string | null;
 }) {
-  const { requests, repo, exports, key, now } = deps;
+  const { requests, repo, exportService, key, now } = deps;
 
   /** The subject's own finished export request, or NOT_FOUND (someone else's looks the same as none). */
   async function ownCompletedExport(subjectId: string, requestId: string): Promise<ExportRequestRow> {
@@ -95,7 +96,7 @@ export function createExportDownloads(deps: {
       if (claims.sub !== subjectHash(subjectId)) throw privgraphError('FORBIDDEN', 'This download link belongs to another account');
       const request = await ownCompletedExport(subjectId, claims.rid);
       if (await repo.findDownload(request.id)) throw alreadyDownloaded();
-      const document = await exports.buildExport(subjectId, { requestId: request.id });
+      const document = await exportService.buildExport(subjectId, { requestId: request.id });
       if (!(await repo.insertDownload({ requestId: request.id, jti: claims.jti, subjectId, downloadedAt: now() }))) throw alreadyDownloaded();
       try {
         await audit('DATA_EXPORT_DOWNLOAD', { subjectId, tenantId: null, field: 'DataSubjectRequest.EXPORT' });

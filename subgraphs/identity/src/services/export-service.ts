@@ -52,8 +52,9 @@ export type ExportService = ReturnType<typeof createExportService>;
  * Assembles the export: identity's own part from its tables, the rest from each owning service's
  * internal export route (no service reads another's tables).
  */
-export function createExportService(deps: { repo: IdentityRepository; exports: ExportClients; now: () => Date }) {
-  const { repo, exports, now } = deps;
+export function createExportService(deps: { repo: IdentityRepository; clients: ExportClients; now: () => Date }) {
+  // Not destructured as `exports`: that would shadow CommonJS `exports` (and EXPORT_FORMAT) once compiled.
+  const { repo, clients, now } = deps;
 
   async function identityPart(subjectId: string) {
     const [subject] = await repo.findSubjectsByIds([subjectId]);
@@ -69,9 +70,9 @@ export function createExportService(deps: { repo: IdentityRepository; exports: E
       const tenantIds = links.map((l) => l.tenantId);
       const request = { subjectId, requestId: options.requestId };
       const [personalData, consent, audit] = await Promise.all([
-        exports.pii(request),
-        exports.consent({ ...request, tenantIds }),
-        exports.audit(request),
+        clients.pii(request),
+        clients.consent({ ...request, tenantIds }),
+        clients.audit(request),
       ]);
       const consentTenants = consent.consents.map((c) => c.tenantId).filter((id) => !tenants.has(id));
       if (consentTenants.length > 0) for (const t of await repo.findTenantsByIds([...new Set(consentTenants)])) tenants.set(t.id, t);
@@ -115,9 +116,9 @@ export function createExportService(deps: { repo: IdentityRepository; exports: E
       const { links } = await identityPart(subjectId);
       const request = { subjectId };
       const [pii, consent, audit] = await Promise.all([
-        exports.summary('pii', request),
-        exports.summary('consent', request),
-        exports.summary('audit', request),
+        clients.summary('pii', request),
+        clients.summary('consent', request),
+        clients.summary('audit', request),
       ]);
       return [
         { system: 'identity', items: 1 + links.length },
