@@ -14,7 +14,9 @@ describe('data export', () => {
   });
   afterAll(() => stack?.stop());
 
-  const REQUESTS = '{ myDataSubjectRequests { id kind status completedAt systems { system status } } }';
+  const REQUESTS = '{ myDataSubjectRequests { id kind status completedAt systems { system status detail } } }';
+  /** Each completed request's step details (the export job counts items per system without decrypting). */
+  const details = new Map<string, Record<string, string | null>>();
   const LINK = 'query($id: ID!) { dataExportLink(requestId: $id) { url expiresAt } }';
 
   /** The subject asks for an export and waits until the job has reached every system. */
@@ -24,7 +26,11 @@ describe('data export', () => {
     const id = opened.data!.requestDataExport.id;
     const deadline = Date.now() + 45_000;
     for (;;) {
-      const list = await stack.gql<{ myDataSubjectRequests: { id: string; status: string; systems: { system: string; status: string }[] }[] }>(REQUESTS, {}, { token: subject.token });
+      const list = await stack.gql<{ myDataSubjectRequests: { id: string; status: string; systems: { system: string; status: string; detail: string | null }[] }[] }>(
+        REQUESTS,
+        {},
+        { token: subject.token },
+      );
       expectNoErrors(list);
       const request = list.data!.myDataSubjectRequests.find((r) => r.id === id);
       if (request?.status === 'COMPLETED') {
@@ -34,6 +40,7 @@ describe('data export', () => {
           ['identity', 'DONE'],
           ['pii', 'DONE'],
         ]);
+        details.set(id, Object.fromEntries(request.systems.map((step) => [step.system, step.detail])));
         return id;
       }
       if (Date.now() > deadline) throw new Error(`export request still ${request?.status}`);
@@ -110,6 +117,13 @@ describe('data export', () => {
     const aliceId = await subjectIdByEmail(stack, 'export.alice@example.com');
 
     const requestId = await completedExport(alice);
+    // The job counted what each system holds (the subject and two links, seven fields, three consents, four accesses).
+    expect(details.get(requestId)).toEqual({
+      identity: 'ready for the export: 3 items',
+      pii: 'ready for the export: 7 items',
+      consent: 'ready for the export: 3 items',
+      audit: 'ready for the export: 4 items',
+    });
     // Only the subject, only their own completed request.
     expect(codes(await stack.gql(LINK, { id: requestId }, { token: bob.token }))).toEqual(['NOT_FOUND']);
     expect(codes(await stack.gql(LINK, { id: requestId }, { token: await stack.tokens.tenant(books, ['tenant:admin']) }))).toEqual(['FORBIDDEN']);
