@@ -256,8 +256,9 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   const jobOptions = { retryLimit: 5, retryDelay: 30, retryBackoff: true, expireInSeconds: Math.ceil(settings.timeoutMs / 1000) + 60 };
   let sweepTimer: NodeJS.Timeout | undefined;
 
-  const enqueue = (deliveryId: string, tx: SqlExecutor | undefined, startAfter?: Date) =>
-    jobs.send(WEBHOOK_DELIVER_QUEUE, { deliveryId }, { ...jobOptions, ...(tx ? { tx } : {}), ...(startAfter ? { startAfter } : {}) });
+  /** `delayMs` is relative: pg-boss counts it from the database's clock, whatever the service's clock says. */
+  const enqueue = (deliveryId: string, jobToken: string, tx: SqlExecutor | undefined, delayMs = 0) =>
+    jobs.send(WEBHOOK_DELIVER_QUEUE, { deliveryId, jobToken }, { ...jobOptions, ...(tx ? { tx } : {}), ...(delayMs > 0 ? { startAfter: Math.ceil(delayMs / 1000) } : {}) });
 
   async function notifySettled(eventIds: string[]) {
     for (const eventId of eventIds) {
@@ -294,10 +295,13 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     try {
       // Checked again at delivery time: the URL policy may have changed, and DNS is checked on connect.
       const url = parseWebhookUrl(delivery.url, policy);
+      // The signed timestamp is the wall clock of the attempt, which receivers compare with their own
+      // clock (Standard Webhooks replay protection); the service clock keeps business time.
+      const sentAt = new Date();
       const headers = {
         'webhook-id': delivery.eventId,
-        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-        'webhook-signature': webhookSignature(secrets, delivery.eventId, at, body),
+        'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+        'webhook-signature': webhookSignature(secrets, delivery.eventId, sentAt, body),
       };
       result = await postWebhook(url, headers, body, settings.timeoutMs, policy);
     } catch {
@@ -317,9 +321,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     const outcome = { at: finishedAt, httpStatus: result.httpStatus, error: result.error, attempted: true };
     if (next) {
       // The failure and the job for the next attempt commit together: a crash loses neither.
+      const jobToken = randomUUID();
       await repo.inTransaction(async (manager) => {
-        await repo.recordAttempt(manager, delivery.id, { ...outcome, status: 'PENDING', next });
-        await enqueue(delivery.id, manager, next);
+        await repo.recordAttempt(manager, delivery.id, { ...outcome, status: 'PENDING', next, jobToken });
+        await enqueue(delivery.id, jobToken, manager, (next as Date).getTime() - finishedAt.getTime());
       });
       log.info({ deliveryId: delivery.id, code: result.error, httpStatus: result.httpStatus, attempt: delivery.attempts + 1 }, 'webhook attempt failed; retry scheduled');
     } else {
@@ -329,12 +334,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     }
   }
 
-  async function deliver(deliveryId: string): Promise<void> {
-    if (!isUuid(deliveryId)) return;
+  async function deliver(deliveryId: string, jobToken: string): Promise<void> {
+    if (!isUuid(deliveryId) || !isUuid(jobToken)) return;
     const at = now();
-    // A job may start a moment before its time (clock skew between database and service).
-    const earliest = new Date(at.getTime() + 2000);
-    const claimed = await repo.claimAttempt(deliveryId, at, earliest, new Date(at.getTime() + settings.timeoutMs + 30_000));
+    const claimed = await repo.claimAttempt(deliveryId, jobToken, at, new Date(at.getTime() + settings.timeoutMs + 30_000));
     if (!claimed) return;
     await attempt(claimed);
   }
@@ -342,7 +345,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   async function sweep(): Promise<void> {
     const at = now();
     const overdue = await repo.findOverdue(new Date(at.getTime() - SWEEP_GRACE_MS), at, 500);
-    for (const id of overdue) await enqueue(id, undefined);
+    for (const { id, jobToken } of overdue) await enqueue(id, jobToken, undefined);
     if (overdue.length > 0) log.info({ count: overdue.length }, 'webhook deliveries re-enqueued by the sweep');
   }
 
@@ -376,6 +379,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const endpointIds = await repo.findSubscribedEndpointIds(tx, input.tenantId, input.type);
       for (const endpointId of endpointIds) {
         const id = randomUUID();
+        const jobToken = randomUUID();
         await repo.insertDelivery(tx, {
           id,
           eventId: event.id,
@@ -383,9 +387,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
           tenantId: input.tenantId,
           nextAttemptAt: occurredAt,
           deadlineAt: new Date(occurredAt.getTime() + maxAgeMs),
+          jobToken,
           createdAt: occurredAt,
         });
-        await enqueue(id, tx);
+        await enqueue(id, jobToken, tx);
       }
       emitted.push({ eventId: event.id, tenantId: input.tenantId, deliveries: endpointIds.length });
     }
@@ -427,7 +432,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
     /** Registers the delivery worker and the sweep for deliveries whose job was lost. */
     async start(): Promise<void> {
-      await jobs.work<{ deliveryId: string }>(WEBHOOK_DELIVER_QUEUE, (data) => deliver(data.deliveryId));
+      await jobs.work<{ deliveryId: string; jobToken: string }>(WEBHOOK_DELIVER_QUEUE, (data) => deliver(data.deliveryId, data.jobToken));
       if (!sweepTimer) {
         sweepTimer = setInterval(() => {
           sweep().catch((error: unknown) => log.warn({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'webhook sweep failed'));
@@ -531,7 +536,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       if (endpoint.status !== 'ENABLED') throw badInput('deliveryId', 'the endpoint of this delivery is disabled; enable it first');
       await audit('WEBHOOK_REDELIVER', { tenantId, field: `WebhookDelivery.${deliveryId}` });
       const at = now();
-      if (!(await repo.resetForRedelivery(tenantId, deliveryId, at, new Date(at.getTime() + maxAgeMs), (tx) => enqueue(deliveryId, tx)))) {
+      const jobToken = randomUUID();
+      if (!(await repo.resetForRedelivery(tenantId, deliveryId, at, new Date(at.getTime() + maxAgeMs), jobToken, (tx) => enqueue(deliveryId, jobToken, tx)))) {
         throw privgraphError('CONFLICT', 'an attempt of this delivery is in progress; redeliver when it is done');
       }
       return viewOfDelivery((await repo.findDelivery(tenantId, deliveryId)) as DeliveryLogRow);

@@ -47,6 +47,8 @@ export interface WebhookDeliveryRow {
   deadlineAt: Date;
   /** A worker holds the attempt until then (so two jobs never send the same attempt). */
   leaseUntil: Date | null;
+  /** The job that may make the next attempt; any other job for the delivery is stale and does nothing. */
+  jobToken: string;
   deliveredAt: Date | null;
   createdAt: Date;
 }
@@ -98,6 +100,7 @@ export const WebhookDeliveryEntity = new EntitySchema<WebhookDeliveryRow>({
     nextAttemptAt: { type: 'timestamptz', name: 'next_attempt_at', nullable: true },
     deadlineAt: { type: 'timestamptz', name: 'deadline_at' },
     leaseUntil: { type: 'timestamptz', name: 'lease_until', nullable: true },
+    jobToken: { type: 'uuid', name: 'job_token' },
     deliveredAt: { type: 'timestamptz', name: 'delivered_at', nullable: true },
     createdAt: { type: 'timestamptz', name: 'created_at' },
   },

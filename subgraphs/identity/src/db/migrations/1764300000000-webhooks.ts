@@ -51,6 +51,7 @@ export class Webhooks1764300000000 implements MigrationInterface {
         next_attempt_at timestamptz,
         deadline_at timestamptz NOT NULL,
         lease_until timestamptz,
+        job_token uuid NOT NULL,
         delivered_at timestamptz,
         created_at timestamptz NOT NULL,
         CONSTRAINT webhook_delivery_event_endpoint_key UNIQUE (event_id, endpoint_id)

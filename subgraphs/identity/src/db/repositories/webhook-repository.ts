@@ -45,7 +45,7 @@ const ENDPOINT_COLUMNS = `id, tenant_id AS "tenantId", url, description, events,
 const DELIVERY_COLUMNS = (d: string) => `${d}.id, ${d}.event_id AS "eventId", ${d}.endpoint_id AS "endpointId", ${d}.tenant_id AS "tenantId",
   ${d}.status, ${d}.attempts, ${d}.cycle_attempts AS "cycleAttempts", ${d}.last_http_status AS "lastHttpStatus", ${d}.last_error AS "lastError",
   ${d}.last_attempt_at AS "lastAttemptAt", ${d}.next_attempt_at AS "nextAttemptAt", ${d}.deadline_at AS "deadlineAt",
-  ${d}.lease_until AS "leaseUntil", ${d}.delivered_at AS "deliveredAt", ${d}.created_at AS "createdAt"`;
+  ${d}.lease_until AS "leaseUntil", ${d}.job_token AS "jobToken", ${d}.delivered_at AS "deliveredAt", ${d}.created_at AS "createdAt"`;
 
 export function createWebhookRepository(dataSource: DataSource) {
   const endpoints = qualifiedTable(dataSource, 'webhook_endpoint');
@@ -154,28 +154,31 @@ export function createWebhookRepository(dataSource: DataSource) {
       return rows.map((r) => r.id);
     },
 
-    async insertDelivery(tx: SqlExecutor, row: Pick<WebhookDeliveryRow, 'id' | 'eventId' | 'endpointId' | 'tenantId' | 'nextAttemptAt' | 'deadlineAt' | 'createdAt'>): Promise<void> {
+    async insertDelivery(
+      tx: SqlExecutor,
+      row: Pick<WebhookDeliveryRow, 'id' | 'eventId' | 'endpointId' | 'tenantId' | 'nextAttemptAt' | 'deadlineAt' | 'jobToken' | 'createdAt'>,
+    ): Promise<void> {
       await tx.query(
-        `INSERT INTO ${deliveries} (id, event_id, endpoint_id, tenant_id, status, attempts, cycle_attempts, next_attempt_at, deadline_at, created_at)
-         VALUES ($1, $2, $3, $4, 'PENDING', 0, 0, $5, $6, $7)`,
-        [row.id, row.eventId, row.endpointId, row.tenantId, row.nextAttemptAt, row.deadlineAt, row.createdAt],
+        `INSERT INTO ${deliveries} (id, event_id, endpoint_id, tenant_id, status, attempts, cycle_attempts, next_attempt_at, deadline_at, job_token, created_at)
+         VALUES ($1, $2, $3, $4, 'PENDING', 0, 0, $5, $6, $7, $8)`,
+        [row.id, row.eventId, row.endpointId, row.tenantId, row.nextAttemptAt, row.deadlineAt, row.jobToken, row.createdAt],
       );
     },
 
     /**
-     * Takes the next attempt of a pending delivery whose time has come, holding it until `leaseUntil`
-     * so a second job for the same delivery sends nothing. Null: nothing to do now.
+     * Takes the next attempt of a pending delivery for the job holding its current token, and holds it
+     * until `leaseUntil`, so a stale or duplicate job for the same delivery sends nothing. Null: nothing to do.
      */
-    async claimAttempt(id: string, at: Date, earliest: Date, leaseUntil: Date): Promise<ClaimedDelivery | null> {
+    async claimAttempt(id: string, jobToken: string, at: Date, leaseUntil: Date): Promise<ClaimedDelivery | null> {
       const [row] = await dataSource.query(
         `WITH claimed AS (
            UPDATE ${deliveries} SET lease_until = $3
-            WHERE id = $1 AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $2) AND (next_attempt_at IS NULL OR next_attempt_at <= $4)
+            WHERE id = $1 AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $2) AND job_token = $4
             RETURNING *)
          SELECT ${DELIVERY_COLUMNS('c')}, w.status AS "endpointStatus", w.url, w.secret, w.previous_secret AS "previousSecret",
                 w.previous_secret_expires_at AS "previousSecretExpiresAt", e.type AS "eventType", e.data AS "eventData", e.occurred_at AS "occurredAt"
            FROM claimed c JOIN ${endpoints} w ON w.id = c.endpoint_id JOIN ${events} e ON e.id = c.event_id`,
-        [id, at, leaseUntil, earliest],
+        [id, at, leaseUntil, jobToken],
       );
       return row ?? null;
     },
@@ -187,7 +190,7 @@ export function createWebhookRepository(dataSource: DataSource) {
     async recordAttempt(
       executor: SqlExecutor | null,
       id: string,
-      outcome: { status: WebhookDeliveryStatus; at: Date; httpStatus: number | null; error: string | null; next: Date | null; attempted: boolean },
+      outcome: { status: WebhookDeliveryStatus; at: Date; httpStatus: number | null; error: string | null; next: Date | null; attempted: boolean; jobToken?: string },
     ): Promise<void> {
       const runner = executor ?? dataSource;
       await runner.query(
@@ -195,10 +198,10 @@ export function createWebhookRepository(dataSource: DataSource) {
             SET status = $2, attempts = attempts + $7::int, cycle_attempts = cycle_attempts + $7::int,
                 last_http_status = CASE WHEN $7::int = 1 THEN $4::int ELSE last_http_status END,
                 last_error = $5, last_attempt_at = CASE WHEN $7::int = 1 THEN $3::timestamptz ELSE last_attempt_at END,
-                next_attempt_at = $6, lease_until = NULL,
+                next_attempt_at = $6, lease_until = NULL, job_token = COALESCE($8::uuid, job_token),
                 delivered_at = CASE WHEN $2 = 'DELIVERED' THEN $3::timestamptz ELSE delivered_at END
           WHERE id = $1 AND status = 'PENDING'`,
-        [id, outcome.status, outcome.at, outcome.httpStatus, outcome.error, outcome.next, outcome.attempted ? 1 : 0],
+        [id, outcome.status, outcome.at, outcome.httpStatus, outcome.error, outcome.next, outcome.attempted ? 1 : 0, outcome.jobToken ?? null],
       );
     },
 
@@ -240,13 +243,20 @@ export function createWebhookRepository(dataSource: DataSource) {
      * in a transaction the caller uses to enqueue its job. False when there is no such delivery or an
      * attempt of it is in flight.
      */
-    async resetForRedelivery(tenantId: string, id: string, at: Date, deadline: Date, enqueue: (tx: SqlExecutor) => Promise<unknown>): Promise<boolean> {
+    async resetForRedelivery(
+      tenantId: string,
+      id: string,
+      at: Date,
+      deadline: Date,
+      jobToken: string,
+      enqueue: (tx: SqlExecutor) => Promise<unknown>,
+    ): Promise<boolean> {
       return dataSource.transaction(async (manager) => {
         const [row] = await changedRows<{ id: string }>(
           manager,
-          `UPDATE ${deliveries} SET status = 'PENDING', cycle_attempts = 0, next_attempt_at = $3, deadline_at = $4, lease_until = NULL, last_error = NULL
+          `UPDATE ${deliveries} SET status = 'PENDING', cycle_attempts = 0, next_attempt_at = $3, deadline_at = $4, lease_until = NULL, last_error = NULL, job_token = $5
             WHERE tenant_id = $1 AND id = $2 AND (lease_until IS NULL OR lease_until < $3) RETURNING id`,
-          [tenantId, id, at, deadline],
+          [tenantId, id, at, deadline, jobToken],
         );
         if (!row) return false;
         await enqueue(manager);
@@ -272,13 +282,12 @@ export function createWebhookRepository(dataSource: DataSource) {
     },
 
     /** Pending deliveries whose attempt is overdue and not held: their job was lost or is stuck. */
-    async findOverdue(before: Date, at: Date, limit: number): Promise<string[]> {
-      const rows: { id: string }[] = await dataSource.query(
-        `SELECT id FROM ${deliveries} WHERE status = 'PENDING' AND next_attempt_at < $1 AND (lease_until IS NULL OR lease_until < $2)
+    async findOverdue(before: Date, at: Date, limit: number): Promise<{ id: string; jobToken: string }[]> {
+      return dataSource.query(
+        `SELECT id, job_token AS "jobToken" FROM ${deliveries} WHERE status = 'PENDING' AND next_attempt_at < $1 AND (lease_until IS NULL OR lease_until < $2)
           ORDER BY next_attempt_at LIMIT $3`,
         [before, at, limit],
       );
-      return rows.map((r) => r.id);
     },
   };
 }
