@@ -1,5 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { DEV_ISSUER } from '../shared/auth/dev-issuer';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEV_ISSUER, loadOrCreateDevIssuerKey, mintDevToken, type DevIssuerKey } from '../shared/auth/dev-issuer';
 import { DependencyUnavailableError } from '../shared/errors';
 import { startGateway } from '../gateway/src/app';
 import { loadGatewayConfig } from '../gateway/src/config';
@@ -306,5 +309,78 @@ describe('Logto Management API client (erasure saga, identity-provider step)', (
     const noSecret = createIdpAccounts(settings({ appSecret: null }));
     expect(noSecret.configured).toBe(false);
     expect(noSecret.whyNot).toBe('missing LOGTO_M2M_APP_SECRET');
+  });
+});
+
+/**
+ * Logto as the deployment's issuer (LOGTO_ENDPOINT, its JWKS served by the double): the webhook binds
+ * users to `<endpoint>/oidc`, the same subject their tokens map onto, and a user's own erasure deletes
+ * the account at Logto through the Management API (the saga's identity-provider step).
+ */
+describe('with Logto as the issuer', () => {
+  const AUDIENCE = 'https://api.privgraph.test';
+  let logto: LogtoDouble;
+  let stack: TestStack;
+  let key: DevIssuerKey;
+  let keyDir: string;
+  let issuer: string;
+  beforeAll(async () => {
+    keyDir = mkdtempSync(join(tmpdir(), 'privgraph-logto-key-'));
+    key = await loadOrCreateDevIssuerKey(keyDir);
+    logto = await startLogtoDouble({ jwks: key.jwks });
+    issuer = `${logto.endpoint}/oidc`;
+    stack = await startTestStack({
+      env: {
+        LOGTO_ENDPOINT: logto.endpoint,
+        AUTH_AUDIENCE: AUDIENCE,
+        LOGTO_M2M_APP_ID: logto.appId,
+        LOGTO_M2M_APP_SECRET: logto.appSecret,
+        LOGTO_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await logto?.stop();
+    rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  test('User.Created binds the Logto user to the subject their tokens use; their own erasure deletes the account at Logto', async () => {
+    const userId = `lg${randomBytes(6).toString('hex')}`;
+    logto.users.add(userId);
+    const signed = signLogtoWebhook(SIGNING_KEY, logtoUserHook('User.Created', userId));
+    const delivered = await fetch(`${stack.running.gateway.url}/webhooks/logto`, { method: 'POST', headers: signed.headers, body: signed.body });
+    expect(delivered.status).toBe(200);
+    const bound = () =>
+      stack.sql<{ id: string; status: string }>(`SELECT id, status FROM "${stack.schemas.identity}".subject WHERE issuer = $1 AND sub = $2`, [issuer, userId]);
+    const [subject] = await bound();
+    expect(subject.status).toBe('ACTIVE');
+
+    const token = await mintDevToken(key, { sub: userId, issuer, audience: AUDIENCE, scopes: ['openid', 'profile'] });
+    expectNoErrors(await stack.gql('{ me { status } }', {}, { token }));
+    expect(await bound()).toEqual([subject]);
+
+    const opened = await stack.gql<{ requestErasure: { id: string } }>('mutation { requestErasure { id } }', {}, { token });
+    expectNoErrors(opened);
+    const deadline = Date.now() + 45_000;
+    let request: { completed_at: Date | null }[] = [];
+    while (Date.now() < deadline) {
+      request = await stack.sql(`SELECT completed_at FROM "${stack.schemas.identity}".data_subject_request WHERE id = $1`, [opened.data!.requestErasure.id]);
+      if (request[0]?.completed_at) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(request[0]?.completed_at).toEqual(expect.any(Date));
+    const [step] = await stack.sql<{ status: string; detail: string }>(
+      `SELECT status, detail FROM "${stack.schemas.identity}".dsr_step WHERE request_id = $1 AND system = 'identity_provider'`,
+      [opened.data!.requestErasure.id],
+    );
+    expect(step.status).toBe('DONE');
+    expect(logto.users.has(userId)).toBe(false);
+    expect(logto.calls.filter((c) => c.method === 'DELETE')).toEqual([{ method: 'DELETE', path: `/api/users/${userId}`, status: 204 }]);
+    // Logto then reports the deletion: already erased here, nothing more happens.
+    const reported = signLogtoWebhook(SIGNING_KEY, logtoUserHook('User.Deleted', userId));
+    const answer = await fetch(`${stack.running.gateway.url}/webhooks/logto`, { method: 'POST', headers: reported.headers, body: reported.body });
+    expect(answer.status).toBe(200);
+    expect(await stack.sql(`SELECT 1 FROM "${stack.schemas.identity}".data_subject_request WHERE subject_id = $1`, [subject.id])).toHaveLength(1);
   });
 });

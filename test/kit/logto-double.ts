@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
  *   credentials, 400 `invalid_target` / `invalid_scope` for a wrong resource or scope;
  * - `DELETE /api/users/:userId`: bearer token required (401 otherwise), 204 when the user existed,
  *   404 for an unknown one.
+ * - `GET /oidc/jwks`: the issuer's public keys, when given (so the double can stand in as the token issuer).
  * Faults: `down` (connections dropped), `fail500(n)` (the next n requests answer 500).
  */
 export interface LogtoDouble {
@@ -30,7 +31,7 @@ export interface LogtoDouble {
   stop(): Promise<void>;
 }
 
-export async function startLogtoDouble(options: { resource?: string; expiresIn?: number } = {}): Promise<LogtoDouble> {
+export async function startLogtoDouble(options: { resource?: string; expiresIn?: number; jwks?: unknown } = {}): Promise<LogtoDouble> {
   const appId = randomBytes(9).toString('hex');
   const appSecret = randomBytes(24).toString('base64url');
   const resource = options.resource ?? 'https://default.logto.app/api';
@@ -70,6 +71,11 @@ export async function startLogtoDouble(options: { resource?: string; expiresIn?:
       failures -= 1;
       record(500);
       answer(res, 500, { message: 'Internal server error', code: 'internal_server_error' });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/oidc/jwks' && options.jwks) {
+      record(200);
+      answer(res, 200, options.jwks);
       return;
     }
     if (req.method === 'POST' && url.pathname === '/oidc/token') {
