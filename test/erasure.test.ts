@@ -16,11 +16,9 @@ const logDir = mkdtempSync(join(tmpdir(), 'privgraph-erasure-log-'));
 process.env.PRIVGRAPH_LOG_FILE = join(logDir, 'services.log');
 process.env.LOG_LEVEL = 'debug';
 
-/* eslint-disable @typescript-eslint/no-require-imports -- loaded after the log destination is set */
 const { startTestStack } = require('./kit/stack') as typeof import('./kit/stack');
 const { WebhookReceiver } = require('./kit/webhook-receiver') as typeof import('./kit/webhook-receiver');
 const scenario = require('./kit/scenario') as typeof import('./kit/scenario');
-/* eslint-enable @typescript-eslint/no-require-imports */
 const { codes, createSubject, createTenant, expectNoErrors, grantConsent, PROFILE } = scenario;
 
 const CANARY = { ...PROFILE, email: 'canary.erasure@example.com', givenName: 'Zebulon', familyName: 'Erasmusson', nationalId: 'CANARY0815', phone: '+49 30 9876543' };
@@ -115,7 +113,7 @@ describe('erasure end to end', () => {
     expectNoErrors(opened);
     const request = opened.data!.requestErasure;
     expect(request).toMatchObject({ kind: 'ERASURE', status: 'RECEIVED', origin: 'SUBJECT', overdue: false, completedAt: null });
-    expect(request.systems.map((s: { system: string }) => s.system)).toEqual(['identity', 'consent', 'pii', 'identity_provider', 'shops', 'audit']);
+    expect(request.systems.map((s: { system: string }) => s.system)).toEqual(['consent', 'identity', 'pii', 'identity_provider', 'shops', 'audit']);
     // A second request while one is open is the same request.
     const again = await stack.gql('mutation { requestErasure { id } }', {}, { token: alice.token });
     expect(again.data?.requestErasure.id).toBe(request.id);
@@ -132,7 +130,7 @@ describe('erasure end to end', () => {
     await shopB.up();
     const done = await waitForRequest(stack, request.id, (r) => r.status === 'COMPLETED', 90_000);
     const status = Object.fromEntries(done.systems.map((s: { system: string; status: string }) => [s.system, s.status]));
-    expect(status).toEqual({ identity: 'DONE', consent: 'DONE', pii: 'DONE', identity_provider: 'SKIPPED', shops: 'DONE', audit: 'DONE' });
+    expect(status).toEqual({ consent: 'DONE', identity: 'DONE', pii: 'DONE', identity_provider: 'SKIPPED', shops: 'DONE', audit: 'DONE' });
     expect(done.systems.find((s: { system: string }) => s.system === 'pii').attempts).toBeGreaterThanOrEqual(2);
     expect(done.systems.find((s: { system: string }) => s.system === 'pii').detail).toMatch(/data keys destroyed: 1; ciphertexts deleted: 7/);
 

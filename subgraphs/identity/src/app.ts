@@ -84,7 +84,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         jobs,
         erasure: createRemoteErasurePorts(config.common.internal),
         consent: createRemoteConsentErasure(config.common.internal),
-        idp: createIdpAccounts(config.idpAccounts.appId ? config.idpAccounts : null),
+        idp: createIdpAccounts(config.idpAccounts),
         idpIssuer: issuer === DEV_ISSUER ? null : issuer,
         notifier: webhooks,
         exportCheck: (subjectId) => exportService.check(subjectId),

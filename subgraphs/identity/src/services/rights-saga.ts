@@ -1,16 +1,28 @@
-import type { EntityManager } from 'typeorm';
 import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { ErasurePorts } from '../../../../shared/erasure-client';
-import type { JobQueue } from '../../../../shared/jobs';
+import { DependencyUnavailableError } from '../../../../shared/errors';
+import type { JobQueue, SqlExecutor } from '../../../../shared/jobs';
 import type { Logger } from '../../../../shared/logger';
 import { FINAL_STEP_STATUSES, type DsrRow, type DsrStepRow } from '../db/entities/rights';
 import type { RightsRepository } from '../db/repositories/rights-repository';
-import type { IdpAccounts } from './idp-accounts';
+import { IdpAccountsRefusedError, IdpUnavailableError, type IdpAccounts } from './idp-accounts';
 import type { SagaStarter, TenantNotifier } from './rights-service';
 
 export const DSR_STEP_QUEUE = 'dsr.step';
 
-type Sql = Pick<EntityManager, 'query'>;
+/**
+ * The code a failed attempt leaves on its step, for the admin's view: never a message from another
+ * system. Refused IdP credentials are retried too (an operator fixes the configuration, the sweep
+ * carries on), but say so plainly.
+ */
+function errorCodeOf(error: unknown): string {
+  if (error instanceof IdpAccountsRefusedError) return 'IDP_CREDENTIALS_REFUSED';
+  if (error instanceof IdpUnavailableError) return 'IDP_UNAVAILABLE';
+  if (error instanceof DependencyUnavailableError) return `${error.dependency.toUpperCase()}_UNAVAILABLE`;
+  return 'STEP_FAILED';
+}
+
+type Sql = SqlExecutor;
 
 /** What a step reports. WAITING: it did its part and is looked at again later (shops acknowledging). */
 export type StepOutcome =
@@ -62,8 +74,9 @@ export function createRightsSaga(deps: {
 }) {
   const { repo, jobs, audit, settings, logger, now } = deps;
   const sendOptions = { retryLimit: settings.retryLimit, retryDelay: 5, retryBackoff: true, expireInSeconds: settings.stepTimeoutSeconds };
+  // A delayed recheck has a key of its own, so a notice acknowledged meanwhile can still wake the step at once.
   const send = (requestId: string, system: string, extra: { tx?: Sql; startAfter?: number } = {}) =>
-    jobs.send(DSR_STEP_QUEUE, { requestId, system }, { ...sendOptions, singletonKey: `${requestId}:${system}`, ...extra });
+    jobs.send(DSR_STEP_QUEUE, { requestId, system }, { ...sendOptions, singletonKey: `${requestId}:${system}${extra.startAfter ? ':recheck' : ''}`, ...extra });
 
   const erasureSteps: Record<string, (request: DsrRow) => Promise<StepOutcome>> = {
     async identity(request) {
@@ -165,8 +178,7 @@ export function createRightsSaga(deps: {
     try {
       outcome = request.kind === 'ERASURE' ? await erasureSteps[step.system](request) : await exportStep(request, step.system);
     } catch (error) {
-      const code = (error as { dependency?: string })?.dependency ? `${(error as { dependency: string }).dependency.toUpperCase()}_UNAVAILABLE` : ((error as Error)?.name ?? 'ERROR');
-      await repo.updateStep(request.id, step.system, { lastError: code.slice(0, 64), updatedAt: now() }).catch(() => undefined);
+      await repo.updateStep(request.id, step.system, { lastError: errorCodeOf(error), updatedAt: now() }).catch(() => undefined);
       throw error;
     }
     if (outcome.status === 'WAITING') {

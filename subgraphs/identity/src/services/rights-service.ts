@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
 import type { ActionAuditor } from '../../../../shared/audit/actions';
+import type { SqlExecutor } from '../../../../shared/jobs';
 import type { ErasureLedger } from '../../../../shared/erasure-ledger';
 import { isUuid } from '../../../../shared/db/data-source';
 import { UniqueViolation } from '../../../../shared/db/errors';
@@ -12,8 +12,9 @@ import type { DsrFilter, DsrQueuePosition, RightsRepository } from '../db/reposi
 
 /** The systems a request of each kind must reach, in the order the saga visits them. */
 export const STEPS: Record<DsrKind, readonly string[]> = {
-  // identity first: from then on no token is mapped onto the subject and no tenant can look them up.
-  ERASURE: ['identity', 'consent', 'pii', 'identity_provider', 'shops', 'audit'],
+  // consent first, while the tenant links still give each withdrawal receipt and notice its ref; then identity,
+  // after which no token is mapped onto the subject and no tenant can look them up; then the vault.
+  ERASURE: ['consent', 'identity', 'pii', 'identity_provider', 'shops', 'audit'],
   EXPORT: ['identity', 'pii', 'consent', 'audit'],
 };
 
@@ -32,13 +33,13 @@ export function addMonths(date: Date, months: number): Date {
 /** Who notices what: tenants are told of erasures (and later of their completion) with the ref they knew. */
 export interface TenantNotifier {
   emit(
-    tx: Pick<EntityManager, 'query'>,
+    tx: SqlExecutor,
     events: { tenantId: string; type: 'subject.erasure_requested' | 'subject.erased'; data: Record<string, unknown>; id?: string }[],
   ): Promise<{ eventId: string; tenantId: string; deliveries: number }[]>;
 }
 
 /** Starts (or resumes) the saga of a request, inside the transaction that opened it. */
-export type SagaStarter = (tx: Pick<EntityManager, 'query'>, request: DsrRow) => Promise<void>;
+export type SagaStarter = (tx: SqlExecutor, request: DsrRow) => Promise<void>;
 
 export interface DsrView extends DsrRow {
   overdue: boolean;

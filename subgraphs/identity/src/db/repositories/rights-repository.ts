@@ -1,4 +1,5 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import type { SqlExecutor } from '../../../../../shared/jobs';
 import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
 import { rethrowUniqueViolation } from '../../../../../shared/db/errors';
 import type { DsrKind, DsrRecipientRow, DsrRow, DsrStatus, DsrStepRow } from '../entities/rights';
@@ -6,7 +7,7 @@ import type { DsrKind, DsrRecipientRow, DsrRow, DsrStatus, DsrStepRow } from '..
 export type RightsRepository = ReturnType<typeof createRightsRepository>;
 
 /** Anything that runs SQL: the data source, or the EntityManager of a transaction. */
-type Sql = Pick<EntityManager, 'query'>;
+type Sql = SqlExecutor;
 
 export interface DsrFilter {
   kind?: DsrKind | null;
@@ -37,8 +38,8 @@ export function createRightsRepository(dataSource: DataSource) {
     updated_at AS "updatedAt", completed_at AS "completedAt"`;
 
   return {
-    transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-      return dataSource.transaction(work);
+    transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+      return dataSource.transaction((manager) => work(manager));
     },
 
     /** Throws UniqueViolation when the subject already has an open erasure (a concurrent request won). */
@@ -65,18 +66,18 @@ export function createRightsRepository(dataSource: DataSource) {
     },
 
     async findRequest(id: string, tx: Sql = dataSource): Promise<DsrRow | null> {
-      const rows: DsrRow[] = await tx.query(`SELECT ${requestColumns} FROM ${requests} WHERE id = $1`, [id]);
+      const rows = <DsrRow[]>await tx.query(`SELECT ${requestColumns} FROM ${requests} WHERE id = $1`, [id]);
       return rows[0] ?? null;
     },
 
     /** The request, locked for the rest of the transaction (one step of a request runs at a time). */
     async lockRequest(tx: Sql, id: string): Promise<DsrRow | null> {
-      const rows: DsrRow[] = await tx.query(`SELECT ${requestColumns} FROM ${requests} WHERE id = $1 FOR UPDATE`, [id]);
+      const rows = <DsrRow[]>await tx.query(`SELECT ${requestColumns} FROM ${requests} WHERE id = $1 FOR UPDATE`, [id]);
       return rows[0] ?? null;
     },
 
     async findOpenErasure(subjectId: string, tx: Sql = dataSource): Promise<DsrRow | null> {
-      const rows: DsrRow[] = await tx.query(
+      const rows = <DsrRow[]>await tx.query(
         `SELECT ${requestColumns} FROM ${requests} WHERE subject_id = $1 AND kind = 'ERASURE' AND completed_at IS NULL`,
         [subjectId],
       );
@@ -109,7 +110,7 @@ export function createRightsRepository(dataSource: DataSource) {
 
     async findSteps(requestIds: readonly string[], tx: Sql = dataSource): Promise<DsrStepRow[]> {
       if (requestIds.length === 0) return [];
-      return tx.query(`SELECT ${stepColumns} FROM ${steps} WHERE request_id = ANY($1::uuid[]) ORDER BY request_id, position`, [requestIds]);
+      return <Promise<DsrStepRow[]>>tx.query(`SELECT ${stepColumns} FROM ${steps} WHERE request_id = ANY($1::uuid[]) ORDER BY request_id, position`, [requestIds]);
     },
 
     async updateStep(requestId: string, system: string, patch: Partial<Pick<DsrStepRow, 'status' | 'lastError' | 'detail' | 'completedAt'>> & { attempted?: boolean; updatedAt: Date }, tx: Sql = dataSource): Promise<void> {
@@ -149,7 +150,7 @@ export function createRightsRepository(dataSource: DataSource) {
     },
 
     findRecipients(requestId: string, tx: Sql = dataSource): Promise<DsrRecipientRow[]> {
-      return tx.query(
+      return <Promise<DsrRecipientRow[]>>tx.query(
         `SELECT request_id AS "requestId", tenant_id AS "tenantId", ref, erased_event_id AS "erasedEventId" FROM ${recipients} WHERE request_id = $1 ORDER BY tenant_id`,
         [requestId],
       );
