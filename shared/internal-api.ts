@@ -56,11 +56,14 @@ export interface InternalClient {
  * WHATWG stream machinery costs several times more CPU per call than a plain request.
  */
 export function createInternalClient(options: InternalClientOptions): InternalClient {
-  let resolved: { base: URL; prefix: string } | undefined;
+  let resolved: { from: string; base: URL; prefix: string } | undefined;
+  // Read at every call, parsed only when it changes: a service started before a peer (a background job
+  // running at boot) must not keep the placeholder address it saw before the peer's was known.
   const target = () => {
-    if (!resolved) {
-      const base = new URL(typeof options.baseUrl === 'function' ? options.baseUrl() : options.baseUrl);
-      resolved = { base, prefix: base.pathname.replace(/\/+$/, '') };
+    const from = typeof options.baseUrl === 'function' ? options.baseUrl() : options.baseUrl;
+    if (resolved?.from !== from) {
+      const base = new URL(from);
+      resolved = { from, base, prefix: base.pathname.replace(/\/+$/, '') };
     }
     return resolved;
   };

@@ -151,6 +151,9 @@ describe('data export', () => {
     expect(got.headers.get('content-disposition')).toBe(`attachment; filename="privgraph-export-${requestId}.json"`);
     const document = got.body;
 
+    const [marked] = await stack.sql<{ downloaded_at: Date | null }>(`SELECT downloaded_at FROM "${stack.schema('identity')}".data_subject_request WHERE id = $1`, [requestId]);
+    expect(marked.downloaded_at).not.toBeNull();
+
     // Once: the same link, or a new one for the same request, is refused.
     const again = await download(link.url, alice.token);
     expect(again.status).toBe(410);
@@ -278,6 +281,8 @@ describe('data export', () => {
     const expired = await download(link.url, dora.token);
     expect(expired.status).toBe(410);
     expect(expired.body.errors[0].extensions.code).toBe('EXPORT_LINK_EXPIRED');
+    const [unused] = await stack.sql<{ downloaded_at: Date | null }>(`SELECT downloaded_at FROM "${stack.schema('identity')}".data_subject_request WHERE id = $1`, [requestId]);
+    expect(unused.downloaded_at).toBeNull();
     // Not used up: a fresh link still works once.
     expect((await download((await linkFor(dora, requestId)).url, dora.token)).status).toBe(200);
 
@@ -286,5 +291,26 @@ describe('data export', () => {
     const erasure = await stack.gql<{ requestErasure: { id: string } }>('mutation { requestErasure { id } }', {}, { token: dora.token });
     expectNoErrors(erasure);
     expect(codes(await stack.gql(LINK, { id: erasure.data!.requestErasure.id }, { token: dora.token }))).toEqual(['NOT_FOUND']);
+  });
+
+  test('with the audit log down nothing is sent and the link is not used up; after a restart it works once', async () => {
+    const shop = await createTenant(stack, 'Outage Shop');
+    const erin = await createSubject(stack, 'export-erin', { email: 'export.erin@example.com', givenName: 'Erin' }, [shop]);
+    const requestId = await completedExport(erin);
+    const { url } = await linkFor(erin, requestId);
+    await stack.running.subgraphs.audit.stop();
+    const refused = await download(url, erin.token);
+    expect(refused.status).toBe(503);
+    expect(refused.body.errors[0].extensions.code).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(refused.text).not.toMatch(/export\.erin|Erin/);
+    const [row] = await stack.sql<{ downloaded_at: Date | null }>(`SELECT downloaded_at FROM "${stack.schema('identity')}".data_subject_request WHERE id = $1`, [requestId]);
+    expect(row.downloaded_at).toBeNull();
+
+    await stack.halt();
+    stack = await startTestStack({ reuse: stack.reuse });
+    const got = await download(url, erin.token);
+    expect(got.status).toBe(200);
+    expect(got.body.personalData).toMatchObject({ email: 'export.erin@example.com', givenName: 'Erin' });
+    expect((await download(url, erin.token)).status).toBe(410);
   });
 });
