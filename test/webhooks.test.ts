@@ -116,7 +116,7 @@ describe('webhooks to shops', () => {
   let identityDb: DataSource;
 
   beforeAll(async () => {
-    stack = await startTestStack({ env: { WEBHOOK_RETRY_SCHEDULE: '1,1,1', INTERNAL_API_TOKEN: internalToken } });
+    stack = await startTestStack({ env: { WEBHOOK_RETRY_SCHEDULE: '1,1,1', WEBHOOK_TIMEOUT_MS: '1500', INTERNAL_API_TOKEN: internalToken } });
     identityDb = new DataSource({ type: 'postgres', url: process.env.DATABASE_URL, schema: stack.schemas.identity, poolSize: 2 });
     await identityDb.initialize();
   });
@@ -158,10 +158,10 @@ describe('webhooks to shops', () => {
   }
 
   /** Polls the delivery log until `predicate` holds. */
-  async function waitForLog(tenantId: string, predicate: (nodes: Record<string, any>[]) => boolean, timeoutMs = 30_000) {
+  async function waitForLog(tenantId: string, predicate: (nodes: Record<string, any>[]) => boolean, filter: Record<string, unknown> = {}, timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const nodes = (await deliveryLog(tenantId, { first: 100 })).edges.map((e) => e.node);
+      const nodes = (await deliveryLog(tenantId, { first: 100, ...filter })).edges.map((e) => e.node);
       if (predicate(nodes)) return nodes;
       if (Date.now() > deadline) throw new Error(`delivery log condition not met: ${JSON.stringify(nodes)}`);
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -515,5 +515,53 @@ describe('webhooks to shops', () => {
     expect(WebhookReceiver.verify(secretA, toA).data).toMatchObject({ ref: subject.refs[shopA], consentId: consentA });
     expect(serverB.received.map((r) => WebhookReceiver.verify(secretB, r).data.consentId).sort()).toEqual([consentB, withdrawnBefore].sort());
     expect(toB.headers['webhook-id']).toBeDefined();
+  });
+
+  // Moves the stack's clock 73 hours on: keep it the last test of the file.
+  test('an endpoint that never answers times out on every attempt; 72 hours after the event the delivery is FAILED; a redelivery then succeeds', async () => {
+    const shop = await createTenant(stack, 'Silent Shop');
+    const shopServer = await receiver();
+    shopServer.hang();
+    const { secret, endpoint: silent } = await createEndpoint(shop, shopServer.url, ['CONSENT_GRANTED']);
+    const subject = await createSubject(stack, 'hook-grace', { email: 'grace@example.com' }, [shop]);
+    await grantConsent(stack, subject, { tenantId: shop, purpose: 'newsletter', categories: ['CONTACT'] });
+    const [timingOut] = await waitForLog(shop, (nodes) => nodes.length === 1 && nodes[0].attempts >= 1);
+    expect(timingOut).toMatchObject({ status: 'PENDING', lastError: 'TIMEOUT', lastHttpStatus: null });
+
+    // A rotation made now: once its 24 hours have passed, only the new secret signs.
+    const rotatingServer = await receiver();
+    const { secret: oldSecret, endpoint: rotating } = await createEndpoint(shop, rotatingServer.url, ['SUBJECT_BLOCKED']);
+    const rotated = await stack.gql('mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }', { id: rotating.id }, { token: await admin(shop) });
+    const newSecret = rotated.data?.rotateWebhookSecret.secret as string;
+
+    stack.clock.advance(73 * 3_600_000);
+    const listed = await stack.gql('{ webhookEndpoints { id previousSecretExpiresAt } }', {}, { token: await admin(shop) });
+    expect(listed.data?.webhookEndpoints.find((e: { id: string }) => e.id === rotating.id)).toEqual({ id: rotating.id, previousSecretExpiresAt: null });
+    await postInternal('/internal/v1/webhooks/events', { events: [{ id: `evt_${randomBytes(8).toString('hex')}`, tenantId: shop, type: 'subject.blocked', data: { ref: 'r-blocked' } }] });
+    const [afterOverlap] = await rotatingServer.waitFor((r) => r.length === 1);
+    expect(signaturesOf(afterOverlap)).toHaveLength(1);
+    expect(WebhookReceiver.verify(newSecret, afterOverlap)).toMatchObject({ type: 'subject.blocked' });
+    expect(() => WebhookReceiver.verify(oldSecret, afterOverlap)).toThrow();
+
+    const [failed] = await waitForLog(shop, (nodes) => nodes[0].status === 'FAILED', { e: silent.id });
+    expect(failed).toMatchObject({ lastError: 'TIMEOUT', nextAttemptAt: null, deliveredAt: null });
+    expect(failed.attempts).toBeGreaterThanOrEqual(2);
+    const reader = createWebhookService({
+      dataSource: identityDb,
+      jobs: { declare: async () => undefined, work: async () => undefined, send: async () => null, stop: async () => undefined },
+      now: stack.clock.now,
+      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72 },
+      logger: componentLogger('test.webhooks'),
+    });
+    expect((await reader.deliveryStates([failed.eventId])).get(failed.eventId)).toMatchObject({ tenantId: shop, state: 'FAILED', lastError: 'TIMEOUT' });
+    expect(shopServer.received).toHaveLength(0);
+
+    shopServer.hang(false);
+    expectNoErrors(await stack.gql('mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status } }', { id: failed.id }, { token: await admin(shop) }));
+    const [request] = await shopServer.waitFor((r) => r.length === 1);
+    expect(request.headers['webhook-id']).toBe(failed.eventId);
+    expect(WebhookReceiver.verify(secret, request)).toMatchObject({ type: 'consent.granted', data: { ref: subject.refs[shop] } });
+    await waitForLog(shop, (nodes) => nodes[0].status === 'DELIVERED', { e: silent.id });
+    expect((await reader.deliveryStates([failed.eventId])).get(failed.eventId)).toMatchObject({ state: 'DELIVERED' });
   });
 });
