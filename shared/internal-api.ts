@@ -27,7 +27,7 @@ export function requireInternalToken(token: string) {
 }
 
 export interface InternalClientOptions {
-  /** Read at the first call, so services started together can learn each other's addresses after start. */
+  /** Read at every call (cheaply), so services started together can learn each other's addresses after start. */
   baseUrl: string | (() => string);
   token: string;
   timeoutMs: number;
