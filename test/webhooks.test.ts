@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { INTERNAL_TOKEN_HEADER } from '../shared/internal-api';
 import { componentLogger } from '../shared/logger';
@@ -314,6 +315,44 @@ describe('webhooks to shops', () => {
     expect(after.id).toBe(delivered.id);
     const audited = await auditEvents(stack, await stack.tokens.admin(), { tenantId: shop, action: 'WEBHOOK_REDELIVER' });
     expect(audited.map((e) => [e.field, e.reason])).toEqual([[`WebhookDelivery.${delivered.id}`, 'TENANT']]);
+  });
+
+  test("consent's outbox survives a relay that fails: identity stalls, the relay is retried, the shop gets exactly one webhook", async () => {
+    const shop = await createTenant(stack, 'Patient Shop');
+    const shopServer = await receiver();
+    const { secret } = await createEndpoint(shop, shopServer.url, ['CONSENT_GRANTED']);
+    const subject = await createSubject(stack, 'hook-heidi', { email: 'heidi@example.com' }, [shop]);
+    // identity's event table is locked (a stalled database): relays time out on the consent side.
+    const blocker = new Client({ connectionString: process.env.DATABASE_URL });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`LOCK TABLE "${stack.schemas.identity}".webhook_event IN ACCESS EXCLUSIVE MODE`);
+      const consentId = await grantConsent(stack, subject, { tenantId: shop, purpose: 'newsletter', categories: ['CONTACT'] });
+      const deadline = Date.now() + 30_000;
+      const outboxRow = () =>
+        stack.sql<{ attempts: number; relayed: boolean }>(
+          `SELECT attempts, relayed_at IS NOT NULL AS relayed FROM "${stack.schemas.consent}".webhook_outbox WHERE data->>'consentId' = $1`,
+          [consentId],
+        );
+      while ((await outboxRow())[0]?.attempts < 1) {
+        if (Date.now() > deadline) throw new Error('the relay was not attempted');
+        await settle(300);
+      }
+      expect(await outboxRow()).toEqual([{ attempts: expect.any(Number), relayed: false }]);
+      expect(shopServer.received).toHaveLength(0);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    await shopServer.waitFor((r) => r.length >= 1);
+    await settle(4000);
+    expect(shopServer.received).toHaveLength(1);
+    expect(WebhookReceiver.verify(secret, shopServer.received[0])).toMatchObject({ type: 'consent.granted', data: { ref: subject.refs[shop] } });
+    const rows = await stack.sql<{ relayed: boolean }>(`SELECT relayed_at IS NOT NULL AS relayed FROM "${stack.schemas.consent}".webhook_outbox WHERE tenant_id = $1`, [shop]);
+    expect(rows).toEqual([{ relayed: true }]);
+    const [{ n }] = await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${stack.schemas.identity}".webhook_event WHERE tenant_id = $1`, [shop]);
+    expect(n).toBe(1);
   });
 
   test('disabled endpoints and endpoints not subscribed to the type get nothing; filters on the log', async () => {
