@@ -317,7 +317,9 @@ describe('webhooks to shops', () => {
     expect(audited.map((e) => [e.field, e.reason])).toEqual([[`WebhookDelivery.${delivered.id}`, 'TENANT']]);
   });
 
-  test("consent's outbox survives a relay that fails: identity stalls, the relay is retried, the shop gets exactly one webhook", async () => {
+  // A lock held by another connection would stall the embedded database's single session as a whole.
+  const onPostgres = (process.env.PRIVGRAPH_TEST_DATABASE ?? '').startsWith('postgresql');
+  (onPostgres ? test : test.skip)("consent's outbox survives a relay that fails: identity stalls, the relay is retried, the shop gets exactly one webhook", async () => {
     const shop = await createTenant(stack, 'Patient Shop');
     const shopServer = await receiver();
     const { secret } = await createEndpoint(shop, shopServer.url, ['CONSENT_GRANTED']);
