@@ -189,6 +189,10 @@ describe('webhooks to shops', () => {
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(() => new Webhook(created.secret)).not.toThrow();
     const id = created.endpoint.id;
+    // At rest the secret is sealed (AES-256-GCM under WEBHOOK_SECRET_KEY, bound to the endpoint): a dump alone cannot sign.
+    const [sealed] = await stack.sql<{ secret: string }>(`SELECT secret FROM "${stack.schemas.identity}".webhook_endpoint WHERE id = $1`, [id]);
+    expect(sealed.secret).toMatch(/^sb1:/);
+    expect(sealed.secret).not.toContain(created.secret.slice('whsec_'.length, 20));
     expect(created.endpoint).toMatchObject({ url: 'http://127.0.0.1:9/hooks', description: 'orders backend', events: ['CONSENT_GRANTED', 'SUBJECT_ERASED'], status: 'ENABLED', previousSecretExpiresAt: null });
     const token = await admin(shop);
     const listed = await stack.gql(`{ webhookEndpoints { ${ENDPOINT_FIELDS} } }`, {}, { token });
@@ -486,7 +490,7 @@ describe('webhooks to shops', () => {
       dataSource: identityDb,
       jobs,
       now: () => new Date(),
-      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72 },
+      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters' },
       logger: componentLogger('test.webhooks'),
     });
     const delivered = { id: `evt_${randomBytes(8).toString('hex')}`, tenantId: shop, type: 'subject.blocked', data: { ref: 'r1' } };
@@ -591,7 +595,7 @@ describe('webhooks to shops', () => {
       dataSource: identityDb,
       jobs: { declare: async () => undefined, work: async () => undefined, send: async () => null, stop: async () => undefined },
       now: stack.clock.now,
-      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72 },
+      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters' },
       logger: componentLogger('test.webhooks'),
     });
     expect((await reader.deliveryStates([failed.eventId])).get(failed.eventId)).toMatchObject({ tenantId: shop, state: 'FAILED', lastError: 'TIMEOUT' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  ConfigError,
   DEFAULT_PORTS,
   loadCommonConfig,
   loadDatabaseConfig,
@@ -55,12 +56,14 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** After this many hours since the event (or a redelivery), a delivery that keeps failing is FAILED. */
   maxAgeHours: number;
+  /** WEBHOOK_SECRET_KEY: seals the endpoints' signing secrets at rest (required in production). */
+  secretKey: string;
 }
 
 /** Standard Webhooks / Svix schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then every 10 h until 72 h. */
 export const DEFAULT_WEBHOOK_RETRY_SCHEDULE = '5,300,1800,7200,18000,36000,36000';
 
-function loadWebhookSettings(env: Env, production: boolean): WebhookSettings {
+function loadWebhookSettings(env: Env, dataDir: string, production: boolean): WebhookSettings {
   const parsed = parseEnv(
     z.object({
       WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).default('false'),
@@ -74,15 +77,20 @@ function loadWebhookSettings(env: Env, production: boolean): WebhookSettings {
         .transform((list) => list.map(Number)),
       WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
       WEBHOOK_MAX_AGE_HOURS: z.coerce.number().min(0.001).max(24 * 30).default(72),
+      WEBHOOK_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     }),
     env,
   );
+  if (production && !parsed.WEBHOOK_SECRET_KEY) {
+    throw new ConfigError(['WEBHOOK_SECRET_KEY: required in production (32+ random characters; seals webhook signing secrets at rest)']);
+  }
   return {
     allowPrivateUrls: parsed.WEBHOOK_ALLOW_PRIVATE_URLS === 'true',
     production,
     retryScheduleSeconds: parsed.WEBHOOK_RETRY_SCHEDULE,
     timeoutMs: parsed.WEBHOOK_TIMEOUT_MS,
     maxAgeHours: parsed.WEBHOOK_MAX_AGE_HOURS,
+    secretKey: parsed.WEBHOOK_SECRET_KEY ?? loadOrCreateSecret(dataDir, 'webhook-secrets'),
   };
 }
 // --- end webhooks ---
@@ -170,7 +178,7 @@ export function loadIdentityConfig(env: Env): IdentityConfig {
     database: loadDatabaseConfig(env, 'identity'),
     refSecret: PAIRWISE_REF_SECRET ?? loadOrCreateSecret(common.dataDir, 'pairwise-ref'),
     idpAccounts: loadIdpAccountsSettings(env),
-    webhooks: loadWebhookSettings(env, common.env === 'production'),
+    webhooks: loadWebhookSettings(env, common.dataDir, common.env === 'production'),
     dataExport: loadDataExportSettings(env, common.dataDir, common.env === 'production'),
     rights: loadRightsSettings(env, common.dataDir, common.env === 'production'),
   };

@@ -6,6 +6,7 @@ import type { ActionAuditor } from '../../../../shared/audit/actions';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput, notFound, privgraphError } from '../../../../shared/errors';
 import type { JobQueue, SqlExecutor } from '../../../../shared/jobs';
+import { createSecretBox } from '../../../../shared/secret-box';
 import type { Logger } from '../../../../shared/logger';
 import type { WebhookSettings } from '../config';
 import type { WebhookDeliveryStatus, WebhookEndpointRow } from '../db/entities/webhooks';
@@ -250,6 +251,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   const { dataSource, jobs, now, settings, logger } = deps;
   const log = logger.child({ component: 'webhooks' });
   const repo = createWebhookRepository(dataSource);
+  // Signing secrets are stored sealed (AES-256-GCM, bound to their endpoint): a database copy alone cannot forge webhooks.
+  const box = createSecretBox(settings.secretKey, 'webhook signing secrets');
   const policy: WebhookUrlPolicy = { production: settings.production, allowPrivateUrls: settings.allowPrivateUrls };
   const listeners: ((eventId: string) => void)[] = [];
   const maxAgeMs = settings.maxAgeHours * 3_600_000;
@@ -288,8 +291,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       await notifySettled([delivery.eventId]);
       return;
     }
-    const secrets = [delivery.secret];
-    if (delivery.previousSecret && delivery.previousSecretExpiresAt && delivery.previousSecretExpiresAt > at) secrets.push(delivery.previousSecret);
+    const secrets = [box.open(delivery.secret, delivery.endpointId)];
+    if (delivery.previousSecret && delivery.previousSecretExpiresAt && delivery.previousSecretExpiresAt > at) secrets.push(box.open(delivery.previousSecret, delivery.endpointId));
     const body = webhookPayload({ type: delivery.eventType, occurredAt: delivery.occurredAt, data: delivery.eventData });
     let result: AttemptResult;
     try {
@@ -465,14 +468,15 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       }
       const at = now();
       const secret = newWebhookSecret();
+      const endpointId = randomUUID();
       const row: WebhookEndpointRow = {
-        id: randomUUID(),
+        id: endpointId,
         tenantId,
         url,
         description,
         events,
         status: 'ENABLED',
-        secret,
+        secret: box.seal(secret, endpointId),
         previousSecret: null,
         previousSecretExpiresAt: null,
         createdAt: at,
@@ -501,7 +505,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       await audit('WEBHOOK_ENDPOINT_UPDATE', { tenantId, field: `WebhookEndpoint.${id}` });
       const at = now();
       const secret = newWebhookSecret();
-      const row = ownEndpoint(await repo.rotateSecret(tenantId, id, secret, new Date(at.getTime() + SECRET_OVERLAP_MS), at));
+      const row = ownEndpoint(await repo.rotateSecret(tenantId, id, box.seal(secret, id), new Date(at.getTime() + SECRET_OVERLAP_MS), at));
       return { endpoint: viewOfEndpoint(row, at), secret };
     },
 
