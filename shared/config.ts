@@ -199,12 +199,21 @@ export function loadSigningKeyConfig(env: Env, dataDir: string, production: bool
 export interface ErasureLedgerConfig {
   path: string;
   signingKey: SigningKeyConfig;
+  /** ERASURE_LEDGER_INIT=true: begin a new ledger although the stores hold data (after a deliberate decision). */
+  allowInit: boolean;
 }
 
 export function loadErasureLedgerConfig(env: Env, dataDir: string, production: boolean): ErasureLedgerConfig {
-  const parsed = parseEnv(z.object({ ERASURE_LEDGER_FILE: z.string().min(1).optional() }), env);
+  const parsed = parseEnv(
+    z.object({ ERASURE_LEDGER_FILE: z.string().min(1).optional(), ERASURE_LEDGER_INIT: z.enum(['true', 'false']).default('false') }),
+    env,
+  );
   if (production && !parsed.ERASURE_LEDGER_FILE) {
     throw new ConfigError(['ERASURE_LEDGER_FILE: required in production (a file on a volume that database restores never overwrite)']);
   }
-  return { path: parsed.ERASURE_LEDGER_FILE ?? join(dataDir, 'erasure-ledger.jsonl'), signingKey: loadSigningKeyConfig(env, dataDir, production) };
+  return {
+    path: parsed.ERASURE_LEDGER_FILE ?? join(dataDir, 'erasure-ledger.jsonl'),
+    signingKey: loadSigningKeyConfig(env, dataDir, production),
+    allowInit: parsed.ERASURE_LEDGER_INIT === 'true',
+  };
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { openDocument, signDocument, type SigningKey } from './signing-key';
@@ -33,42 +33,106 @@ export class ErasureLedgerError extends Error {
 
 export interface ErasureLedger {
   readonly path: string;
-  /** Every entry, verified (re-read when another process appended meanwhile). */
+  /**
+   * Makes sure the ledger exists before anything is served. A missing ledger while the stores hold
+   * data means it was lost (an unmounted or replaced volume): erased people would come back from any
+   * restored backup, so in production that stops start-up unless `allowInit` says to begin a new one.
+   */
+  ensure(options: { storesHoldData: boolean; production: boolean; allowInit: boolean }): Promise<'EXISTS' | 'CREATED'>;
+  /** Every entry, verified (lines appended by another process meanwhile are read and verified once). */
   entries(): Promise<ErasureLedgerEntry[]>;
-  /** Whether the subject was erased (checked on every write to the vault). */
+  /** Whether the subject was erased (checked around every write to the vault). */
   has(subjectId: string): Promise<boolean>;
   /** Durably appends an entry (fsync) unless the subject is already in the ledger. */
   append(entry: { subjectId: string; requestId: string | null; erasedAt: Date }): Promise<void>;
 }
 
+interface Loaded {
+  /** Bytes read and verified so far (up to the last complete line). */
+  size: number;
+  entries: ErasureLedgerEntry[];
+  subjects: Set<string>;
+}
+
 /** `key` signs new lines; services that only replay pass `{ publicJwk }` and may not append. */
 export function openErasureLedger(path: string, key: SigningKey | { publicJwk: SigningKey['publicJwk'] }): ErasureLedger {
-  let loaded: { size: number; mtimeMs: number; entries: ErasureLedgerEntry[]; subjects: Set<string> } | undefined;
+  let loaded: Loaded = { size: 0, entries: [], subjects: new Set() };
+  let inflight: Promise<Loaded> | undefined;
 
-  const load = async () => {
-    let stat;
+  const verifyLines = async (text: string, firstLine: number): Promise<ErasureLedgerEntry[]> => {
+    const out: ErasureLedgerEntry[] = [];
+    for (const [index, line] of text.split('\n').entries()) {
+      if (line.trim() === '') continue;
+      const parsed = entrySchema.safeParse(await openDocument(key.publicJwk, ERASURE_LEDGER_TYP, line.trim()));
+      if (!parsed.success) throw new ErasureLedgerError(`the erasure ledger ${path} has a line that does not verify (line ${firstLine + index})`);
+      out.push(parsed.data);
+    }
+    return out;
+  };
+
+  // The file only grows: read what was appended since the last look, up to its last complete line.
+  const refresh = async (): Promise<Loaded> => {
+    let size: number;
     try {
-      stat = statSync(path);
+      size = statSync(path).size;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ErasureLedgerError(`the erasure ledger ${path} cannot be read`);
-      loaded = { size: 0, mtimeMs: 0, entries: [], subjects: new Set() };
+      if (loaded.size > 0) throw new ErasureLedgerError(`the erasure ledger ${path} disappeared while in use`);
       return loaded;
     }
-    if (loaded && loaded.size === stat.size && loaded.mtimeMs === stat.mtimeMs) return loaded;
-    const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '');
-    const entries: ErasureLedgerEntry[] = [];
-    for (const [index, line] of lines.entries()) {
-      const document = await openDocument(key.publicJwk, ERASURE_LEDGER_TYP, line.trim());
-      const parsed = entrySchema.safeParse(document);
-      if (!parsed.success) throw new ErasureLedgerError(`the erasure ledger ${path} has a line that does not verify (line ${index + 1})`);
-      entries.push(parsed.data);
+    if (size === loaded.size) return loaded;
+    if (size < loaded.size) throw new ErasureLedgerError(`the erasure ledger ${path} shrank: it is append-only`);
+    const fd = openSync(path, 'r');
+    let chunk: string;
+    try {
+      const buffer = Buffer.alloc(size - loaded.size);
+      readSync(fd, buffer, 0, buffer.length, loaded.size);
+      chunk = buffer.toString('utf8');
+    } finally {
+      closeSync(fd);
     }
-    loaded = { size: stat.size, mtimeMs: stat.mtimeMs, entries, subjects: new Set(entries.map((e) => e.subjectId)) };
+    const complete = chunk.lastIndexOf('\n') + 1;
+    if (complete === 0) return loaded;
+    const before = loaded.entries.length;
+    const fresh = await verifyLines(chunk.slice(0, complete), before + 1);
+    const entries = [...loaded.entries, ...fresh];
+    loaded = { size: loaded.size + Buffer.byteLength(chunk.slice(0, complete)), entries, subjects: new Set([...loaded.subjects, ...fresh.map((e) => e.subjectId)]) };
     return loaded;
+  };
+
+  const load = (): Promise<Loaded> => {
+    inflight ??= refresh().finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  };
+
+  const syncDirectory = () => {
+    const fd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   };
 
   return {
     path,
+    async ensure({ storesHoldData, production, allowInit }) {
+      if (existsSync(path)) {
+        await load();
+        return 'EXISTS';
+      }
+      if (storesHoldData && production && !allowInit) {
+        throw new ErasureLedgerError(
+          `the erasure ledger ${path} is missing while the stores hold data: restore it (erasures would otherwise be undone by any restored backup), or set ERASURE_LEDGER_INIT=true to begin a new one`,
+        );
+      }
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'a', 0o600));
+      syncDirectory();
+      return 'CREATED';
+    },
     async entries() {
       return (await load()).entries;
     },
@@ -80,6 +144,7 @@ export function openErasureLedger(path: string, key: SigningKey | { publicJwk: S
       if ((await load()).subjects.has(entry.subjectId)) return;
       const document: ErasureLedgerEntry = { v: 1, subjectId: entry.subjectId, requestId: entry.requestId, erasedAt: entry.erasedAt.toISOString() };
       const line = `${await signDocument(key, ERASURE_LEDGER_TYP, document)}\n`;
+      const created = !existsSync(path);
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       // O_APPEND: concurrent appenders never overwrite each other's lines; fsync before the erasure proceeds.
       const fd = openSync(path, 'a', 0o600);
@@ -89,7 +154,9 @@ export function openErasureLedger(path: string, key: SigningKey | { publicJwk: S
       } finally {
         closeSync(fd);
       }
-      loaded = undefined;
+      // A new file's directory entry must be durable too, or a crash could lose the whole ledger.
+      if (created) syncDirectory();
+      await load();
     },
   };
 }

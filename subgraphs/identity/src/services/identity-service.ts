@@ -91,8 +91,13 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
       if (!tenant) throw notFound('Tenant');
       // A token still cached for an erased subject must not link the tombstone to a tenant again.
       if (subject?.status !== 'ACTIVE') throw forbidden('This account cannot connect to a tenant');
+      // Once an erasure is asked for, no new shop receives the person's ref.
+      const refused = () => forbidden('An erasure of this account is in progress; it cannot connect to a tenant');
+      if (await repo.hasOpenErasure(subjectId)) throw refused();
       await audit('TENANT_CONNECT', { subjectId, tenantId });
-      return repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), createdAt: now() });
+      const link = await repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), createdAt: now() });
+      if (!link) throw refused();
+      return link;
     },
 
     linksOfSubject: (subjectId: string) => repo.findLinksOfSubject(subjectId),

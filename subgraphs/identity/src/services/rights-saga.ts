@@ -26,7 +26,7 @@ type Sql = SqlExecutor;
 
 /** What a step reports. WAITING: it did its part and is looked at again later (shops acknowledging). */
 export type StepOutcome =
-  | { status: 'DONE' | 'SKIPPED' | 'IMPOSSIBLE'; detail: string; legalHold?: boolean }
+  | { status: 'DONE' | 'SKIPPED' | 'IMPOSSIBLE'; detail: string; legalHold?: boolean; forgetIdp?: boolean }
   | { status: 'WAITING'; detail: string; recheckAfterSeconds: number };
 
 export interface DeliveryStates {
@@ -80,31 +80,43 @@ export function createRightsSaga(deps: {
 
   const erasureSteps: Record<string, (request: DsrRow) => Promise<StepOutcome>> = {
     async identity(request) {
-      const { linksEnded } = await repo.transaction((tx) => repo.tombstoneSubject(request.subjectId, now(), tx));
-      return { status: 'DONE', detail: `subject tombstoned; tenant links ended: ${linksEnded}` };
+      const { linksEnded, newRecipients } = await repo.transaction(async (tx) => {
+        // Shops the subject connected to after the request was opened are told too, in the same transaction.
+        const added = await repo.captureRecipients(request.id, request.subjectId, tx);
+        await deps.notifier.emit(
+          tx,
+          added.map((r) => ({ id: `${request.id}:requested:${r.tenantId}`, tenantId: r.tenantId, type: 'subject.erasure_requested' as const, data: { tenantId: r.tenantId, ref: r.ref, requestId: request.id, dueAt: request.dueAt.toISOString() } })),
+        );
+        return { ...(await repo.tombstoneSubject(request.subjectId, now(), tx)), newRecipients: added.length };
+      });
+      return { status: 'DONE', detail: `subject tombstoned; tenant links ended: ${linksEnded}${newRecipients > 0 ? `; shops connected since the request: ${newRecipients}` : ''}` };
     },
     async consent(request) {
       const { withdrawn } = await deps.consent.eraseSubject(request.subjectId);
       return { status: 'DONE', detail: `consents withdrawn with receipts: ${withdrawn}` };
     },
     async pii(request) {
+      // A consent granted between the consent step and the tombstone (seconds) is withdrawn too.
+      const late = await deps.consent.eraseSubject(request.subjectId);
       const result = await deps.erasure.erasePii(request.subjectId, request.id);
-      return { status: 'DONE', detail: `data keys destroyed: ${result.keysDestroyed}; ciphertexts deleted: ${result.ciphertextsDeleted}` };
+      return {
+        status: 'DONE',
+        detail: `data keys destroyed: ${result.keysDestroyed}; ciphertexts deleted: ${result.ciphertextsDeleted}${late.withdrawn > 0 ? `; late consents withdrawn: ${late.withdrawn}` : ''}`,
+      };
     },
+    // The account id is forgotten in the same transaction that records the outcome (finish), so a crash in
+    // between can never turn into a false "already deleted".
     async identity_provider(request) {
-      if (request.openedBy === 'IDP') {
-        await repo.forgetIdpAccount(request.id);
-        return { status: 'DONE', detail: 'the identity provider deleted the account itself (it reported the deletion)' };
-      }
+      if (request.openedBy === 'IDP') return { status: 'DONE', detail: 'the identity provider deleted the account itself (it reported the deletion)', forgetIdp: true };
       if (!request.idpUserId) return { status: 'DONE', detail: 'account already deleted at the identity provider' };
       if (!deps.idpIssuer || request.idpIssuer !== deps.idpIssuer) {
-        await repo.forgetIdpAccount(request.id);
-        return { status: 'SKIPPED', detail: 'the account is not held by the configured identity provider (e.g. the development issuer)' };
+        return { status: 'SKIPPED', detail: 'the account is not held by the configured identity provider (e.g. the development issuer)', forgetIdp: true };
       }
-      if (!deps.idp.configured) return { status: 'SKIPPED', detail: `no identity provider credentials: ${deps.idp.whyNot ?? 'not configured'}` };
+      if (!deps.idp.configured) {
+        return { status: 'SKIPPED', detail: `no identity provider credentials (${deps.idp.whyNot ?? 'not configured'}): delete the account at the provider by hand`, forgetIdp: true };
+      }
       const result = await deps.idp.deleteUser(request.idpUserId);
-      await repo.forgetIdpAccount(request.id);
-      return { status: 'DONE', detail: result === 'DELETED' ? 'account deleted at the identity provider' : 'the identity provider no longer had the account' };
+      return { status: 'DONE', detail: result === 'DELETED' ? 'account deleted at the identity provider' : 'the identity provider no longer had the account', forgetIdp: true };
     },
     async shops(request) {
       const recipients = await repo.findRecipients(request.id);
@@ -152,6 +164,7 @@ export function createRightsSaga(deps: {
       if (outcome) {
         await repo.updateStep(request.id, step.system, { status: outcome.status, detail: outcome.detail, lastError: null, completedAt: now(), updatedAt: now() }, tx);
         if (outcome.legalHold) await repo.markRequest(request.id, { status: 'IN_PROGRESS', legalHold: true }, tx);
+        if (outcome.forgetIdp) await repo.forgetIdpAccount(request.id, tx);
       }
       if (next) await send(request.id, next.system, { tx });
       else if (!request.completedAt) await repo.markRequest(request.id, { status: 'COMPLETED', completedAt: now() }, tx);
@@ -191,12 +204,25 @@ export function createRightsSaga(deps: {
     await finish({ ...request, status: 'IN_PROGRESS' }, steps, step, outcome);
   }
 
-  /** Re-sends the job of each open request's current step (a stately queue drops duplicates). */
+  /**
+   * Re-sends the job of each open request's current step, unless that step is visibly alive (running
+   * or waiting, touched within the step timeout): its own job, or its expiry and retry, carries it on.
+   */
   async function sweep(): Promise<void> {
-    for (const request of await repo.findOpenRequests()) {
-      const steps = await repo.findSteps([request.id]);
-      const current = steps.find((s) => !FINAL_STEP_STATUSES.includes(s.status));
-      await send(request.id, current?.system ?? steps.at(-1)?.system ?? 'identity');
+    const liveSince = now().getTime() - settings.stepTimeoutSeconds * 1000;
+    let after: { dueAt: Date; id: string } | null = null;
+    for (;;) {
+      const page = await repo.findOpenRequests(after, 500);
+      if (page.length === 0) return;
+      const steps = await repo.findSteps(page.map((r) => r.id));
+      for (const request of page) {
+        const own = steps.filter((s) => s.requestId === request.id);
+        const current = own.find((s) => !FINAL_STEP_STATUSES.includes(s.status));
+        if (current && (current.status === 'RUNNING' || current.status === 'WAITING') && current.updatedAt.getTime() > liveSince) continue;
+        await send(request.id, current?.system ?? own.at(-1)?.system ?? 'identity');
+      }
+      const last = page[page.length - 1];
+      after = { dueAt: last.dueAt, id: last.id };
     }
   }
 
@@ -212,7 +238,9 @@ export function createRightsSaga(deps: {
       await send(requestId, 'shops');
     },
     async startWorker() {
-      await jobs.declare(DSR_STEP_QUEUE, 'stately');
+      // Standard, not stately: pg-boss 10 cannot start a queued duplicate of a running job of a stately queue and
+      // would hold every job behind it; steps are idempotent, so an occasional duplicate only repeats a check.
+      await jobs.declare(DSR_STEP_QUEUE, 'standard');
       await jobs.work<{ requestId: string; system: string }>(DSR_STEP_QUEUE, (data) => runStep(data));
       await sweep().catch((error) => logger.warn({ err: { name: (error as Error)?.name } }, 'data subject request sweep failed'));
       if (settings.sweepIntervalMs > 0) {

@@ -201,6 +201,20 @@ export function createVaultService(deps: {
     return placement;
   }
 
+  /**
+   * A write that raced an erasure (it passed the check, then the erasure appended to the ledger and
+   * shredded, then the write landed): the ledger entry comes before the shred, so looking again after
+   * the write catches every interleaving; what the write brought back is destroyed and the write refused.
+   */
+  async function undoIfErased(subjectId: string): Promise<void> {
+    if (!(await erasures.has(subjectId))) return;
+    for (const store of stores.values()) await store.keys.deleteKeys(subjectId);
+    cache.dropSubject(subjectId);
+    for (const store of stores.values()) await store.data.deleteSubject(subjectId);
+    await placements.deletePlacement(subjectId);
+    throw privgraphError('FORBIDDEN', 'This account has been erased');
+  }
+
   return {
     loadRecords,
 
@@ -246,6 +260,7 @@ export function createVaultService(deps: {
         }
         throw error;
       }
+      await undoIfErased(subjectId);
       return placement.region;
     },
 
@@ -260,6 +275,7 @@ export function createVaultService(deps: {
       await store.keys.deleteKeys(subjectId, fresh.generation);
       cache.dropSubject(subjectId);
       cache.set(store.code, subjectId, fresh.generation, fresh.dek);
+      await undoIfErased(subjectId);
       return { region: store.code, generation: fresh.generation };
     },
 
@@ -349,6 +365,7 @@ export function createVaultService(deps: {
       }
       cache.dropSubject(subjectId);
       await eraseFrom(source);
+      await undoIfErased(subjectId);
       return target;
     },
 

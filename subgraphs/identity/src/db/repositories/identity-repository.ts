@@ -12,6 +12,7 @@ export function createIdentityRepository(dataSource: DataSource) {
   const links = dataSource.getRepository(TenantLinkEntity);
   const subjectTable = qualifiedTable(dataSource, 'subject');
   const linkTable = qualifiedTable(dataSource, 'tenant_link');
+  const requestTable = qualifiedTable(dataSource, 'data_subject_request');
 
   return {
     /** One statement: returns the subject bound to (issuer, sub), inserting it on first sight. */
@@ -46,14 +47,26 @@ export function createIdentityRepository(dataSource: DataSource) {
       return tenants.find({ order: { createdAt: 'ASC', id: 'ASC' } });
     },
 
-    /** Inserts the link unless it exists; returns the stored one either way (idempotent connect). */
-    async insertLinkIfAbsent(link: TenantLinkRow): Promise<TenantLinkRow> {
+    /**
+     * Inserts the link unless it exists; returns the stored one either way (idempotent connect), or null
+     * when the subject is not active or an erasure of it is open (checked in the same statement).
+     */
+    async insertLinkIfAbsent(link: TenantLinkRow): Promise<TenantLinkRow | null> {
       await dataSource.query(
-        `INSERT INTO ${linkTable} (tenant_id, subject_id, ref, created_at) VALUES ($1, $2, $3, $4)
+        `INSERT INTO ${linkTable} (tenant_id, subject_id, ref, created_at)
+         SELECT $1, $2, $3, $4
+          WHERE EXISTS (SELECT 1 FROM ${subjectTable} WHERE id = $2 AND status = 'ACTIVE')
+            AND NOT EXISTS (SELECT 1 FROM ${requestTable} WHERE subject_id = $2 AND kind = 'ERASURE' AND completed_at IS NULL)
          ON CONFLICT (tenant_id, subject_id) DO NOTHING`,
         [link.tenantId, link.subjectId, link.ref, link.createdAt],
       );
-      return links.findOneByOrFail({ tenantId: link.tenantId, subjectId: link.subjectId });
+      return links.findOneBy({ tenantId: link.tenantId, subjectId: link.subjectId });
+    },
+
+    /** Whether an erasure of the subject is open (a new tenant connection is then refused). */
+    async hasOpenErasure(subjectId: string): Promise<boolean> {
+      const rows = await dataSource.query(`SELECT 1 FROM ${requestTable} WHERE subject_id = $1 AND kind = 'ERASURE' AND completed_at IS NULL LIMIT 1`, [subjectId]);
+      return rows.length > 0;
     },
 
     findLinkByRef(tenantId: string, ref: string): Promise<TenantLinkRow | null> {

@@ -84,9 +84,25 @@ export function createRightsRepository(dataSource: DataSource) {
       return rows[0] ?? null;
     },
 
-    /** Requests not completed yet, oldest deadline first (the saga's sweep). */
-    findOpenRequests(limit = 1000): Promise<DsrRow[]> {
-      return dataSource.query(`SELECT ${requestColumns} FROM ${requests} WHERE completed_at IS NULL ORDER BY due_at, id LIMIT $1`, [limit]);
+    /** Requests not completed yet, earliest deadline first, keyset-paged (the saga's sweep). */
+    findOpenRequests(after: { dueAt: Date; id: string } | null, limit: number): Promise<DsrRow[]> {
+      return dataSource.query(
+        `SELECT ${requestColumns} FROM ${requests}
+          WHERE completed_at IS NULL AND ($1::timestamptz IS NULL OR (due_at, id) > ($1::timestamptz, $2::uuid))
+          ORDER BY due_at, id LIMIT $3`,
+        [after?.dueAt ?? null, after?.id ?? null, limit],
+      );
+    },
+
+    /** Adds the subject's current tenant links as recipients of the request; returns the ones added. */
+    captureRecipients(requestId: string, subjectId: string, tx: Sql = dataSource): Promise<DsrRecipientRow[]> {
+      return <Promise<DsrRecipientRow[]>>tx.query(
+        `INSERT INTO ${recipients} (request_id, tenant_id, ref)
+         SELECT $1, tenant_id, ref FROM ${links} WHERE subject_id = $2
+         ON CONFLICT (request_id, tenant_id) DO NOTHING
+         RETURNING request_id AS "requestId", tenant_id AS "tenantId", ref, erased_event_id AS "erasedEventId"`,
+        [requestId, subjectId],
+      );
     },
 
     findRequestsOfSubject(subjectId: string): Promise<DsrRow[]> {
