@@ -13,7 +13,8 @@ export const ERASURE_PATHS = {
   auditCheck: '/internal/v1/erasure/audit-check',
 } as const;
 
-export const piiErasureRequest = z.object({ subjectId: z.uuid(), requestId: z.uuid() });
+/** `grant`: a DSR grant for the action `erase` (shared/dsr-grant.ts), signed by identity. */
+export const piiErasureRequest = z.object({ subjectId: z.uuid(), requestId: z.uuid(), grant: z.string().min(1).max(4000) });
 export interface PiiErasureResult {
   region: string | null;
   keysDestroyed: number;
@@ -31,15 +32,18 @@ export interface AuditErasureCheck {
 }
 
 export interface ErasurePorts {
-  erasePii(subjectId: string, requestId: string): Promise<PiiErasureResult>;
+  erasePii(subjectId: string, requestId: string, grant: string): Promise<PiiErasureResult>;
   checkAudit(subjectId: string): Promise<AuditErasureCheck>;
 }
 
+/** Verifying the whole audit chain takes time that grows with the log: not a 2-second call. */
+export const AUDIT_CHECK_TIMEOUT_MS = 15 * 60_000;
+
 export function createRemoteErasurePorts(config: InternalApiConfig): ErasurePorts {
   const pii = internalClientFor(config, 'pii');
-  const audit = internalClientFor(config, 'audit');
+  const audit = internalClientFor(config, 'audit', { timeoutMs: AUDIT_CHECK_TIMEOUT_MS });
   return {
-    erasePii: (subjectId, requestId) => pii.post<PiiErasureResult>(ERASURE_PATHS.pii, { subjectId, requestId }),
+    erasePii: (subjectId, requestId, grant) => pii.post<PiiErasureResult>(ERASURE_PATHS.pii, { subjectId, requestId, grant }),
     checkAudit: (subjectId) => audit.post<AuditErasureCheck>(ERASURE_PATHS.auditCheck, { subjectId }),
   };
 }

@@ -24,6 +24,8 @@ export const exportRequestSchema = z.object({
   requestId: z.string().min(1).max(128).optional(),
   /** consent only: the tenants the subject is linked to (identity knows them), for their declared purposes. */
   tenantIds: z.array(z.uuid()).max(1000).optional(),
+  /** pii only (required there): a DSR grant for the action `export` (shared/dsr-grant.ts), signed by identity. */
+  grant: z.string().min(1).max(4000).optional(),
 });
 export type ExportRequest = z.infer<typeof exportRequestSchema>;
 

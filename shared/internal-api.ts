@@ -38,11 +38,11 @@ export interface InternalClientOptions {
 const DEPENDENCY_OF = { identity: 'directory', pii: 'vault', consent: 'consent', audit: 'audit' } as const;
 
 /** A client for another service's internal API, from the shared configuration. */
-export function internalClientFor(config: InternalApiConfig, service: keyof typeof DEPENDENCY_OF): InternalClient {
+export function internalClientFor(config: InternalApiConfig, service: keyof typeof DEPENDENCY_OF, options: { timeoutMs?: number } = {}): InternalClient {
   return createInternalClient({
     baseUrl: () => config.endpoints[service],
     token: config.token,
-    timeoutMs: config.timeoutMs,
+    timeoutMs: options.timeoutMs ?? config.timeoutMs,
     dependency: DEPENDENCY_OF[service],
   });
 }
@@ -127,9 +127,22 @@ export function internalHandler<S extends import('zod').ZodType, R>(
     try {
       res.json(await handler(parsed.data));
     } catch (error) {
+      if (error instanceof InternalRefusal) {
+        logger.warn({ path: req.path, code: 'FORBIDDEN' }, 'internal request refused');
+        res.status(403).json({ error: 'FORBIDDEN' });
+        return;
+      }
       const unavailable = error instanceof DependencyUnavailableError;
       logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code }, path: req.path }, 'internal request failed');
       res.status(unavailable ? 503 : 500).json({ error: unavailable ? 'UNAVAILABLE' : 'INTERNAL' });
     }
   };
+}
+
+/** Thrown by an internal handler that refuses the call (e.g. a missing or invalid grant): 403, logged by code. */
+export class InternalRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InternalRefusal';
+  }
 }

@@ -28,6 +28,7 @@ import { createWebhookService } from './services/webhook-service';
 import { DEV_ISSUER } from '../../../shared/auth/dev-issuer';
 import { createRemoteConsentErasure } from '../../../shared/consent-client';
 import { createRemoteErasurePorts } from '../../../shared/erasure-client';
+import { signDsrGrant } from '../../../shared/dsr-grant';
 import { openErasureLedger } from '../../../shared/erasure-ledger';
 import { createIdpAccounts } from './services/idp-accounts';
 import { createRightsSaga, type SagaHooks } from './services/rights-saga';
@@ -56,9 +57,14 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
       const verifier = createTokenVerifier(config.common.auth);
       const audit = createRemoteAuditSink(config.common.internal);
       // --- Data export (GDPR Art. 15, 20): assembly from each service's export route, and the one-time download ---
-      const exportService = createExportService({ repo: identityRepo, clients: createExportClients(config.common.internal), now });
       const exportRepo = createExportRepository(dataSource);
       const platformKey = await loadSigningKey(config.dataExport.signingKey.path, { create: config.dataExport.signingKey.createIfMissing });
+      const exportService = createExportService({
+        repo: identityRepo,
+        clients: createExportClients(config.common.internal),
+        now,
+        grant: (subjectId, requestId) => signDsrGrant(platformKey, { subjectId, requestId, action: 'export' }, now()),
+      });
       const rightsRepo = createRightsRepository(dataSource);
       const dataExports = createExportDownloads({
         requests: rightsRepo,
@@ -88,6 +94,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         idpIssuer: issuer === DEV_ISSUER ? null : issuer,
         notifier: webhooks,
         exportCheck: (subjectId) => exportService.check(subjectId),
+        grant: (subjectId, requestId, action) => signDsrGrant(platformKey, { subjectId, requestId, action }, now()),
         audit: createSystemAuditor(audit, 'dsr-saga', now),
         settings: config.rights.saga,
         logger: logger.child({ component: 'identity.rights' }),

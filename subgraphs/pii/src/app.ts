@@ -6,6 +6,7 @@ import { createTokenVerifier } from '../../../shared/auth/verifier';
 import { createRemoteConsentLookups, type ConsentLookups } from '../../../shared/consent-client';
 import { openDataSource } from '../../../shared/db/data-source';
 import { createRemoteDirectory } from '../../../shared/directory-client';
+import { verifyDsrGrant } from '../../../shared/dsr-grant';
 import { openErasureLedger } from '../../../shared/erasure-ledger';
 import { startSubgraph } from '../../../shared/server/subgraph';
 import { loadSigningKey } from '../../../shared/signing-key';
@@ -125,7 +126,7 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
           admin: createAdminService({ vault, rotation, policy }),
           now,
         }),
-        internalRoutes: piiRoutes({ exports: createSubjectExport({ vault, audit, now }), vault }, logger),
+        internalRoutes: piiRoutes({ exports: createSubjectExport({ vault, audit, now }), vault, verifyGrant: (grant, expected) => verifyDsrGrant(ledgerKey.publicJwk, grant, expected, now()) }, logger),
         ready: async () => {
           for (const store of opened) await store.query('SELECT 1');
         },

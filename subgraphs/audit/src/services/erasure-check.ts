@@ -8,8 +8,16 @@ import type { Verification } from './verification';
  * verifies and reports whether a legal hold keeps the evidence beyond its retention.
  */
 export function createErasureCheck(deps: { retention: RetentionRepository; verify: () => Promise<Verification> }) {
+  // Erasures that reach this step together share one walk of the chain instead of one each.
+  let running: Promise<Verification> | undefined;
+  const verifyOnce = () => {
+    running ??= deps.verify().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
   return async (subjectId: string): Promise<AuditErasureCheck> => {
-    const verification = await deps.verify();
+    const verification = await verifyOnce();
     const evidence = await deps.retention.subjectEvidence(subjectId);
     return { chainVerifies: verification.ok, problem: verification.problem, legalHold: evidence.holds > 0, events: evidence.events };
   };

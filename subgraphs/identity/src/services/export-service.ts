@@ -52,7 +52,13 @@ export type ExportService = ReturnType<typeof createExportService>;
  * Assembles the export: identity's own part from its tables, the rest from each owning service's
  * internal export route (no service reads another's tables).
  */
-export function createExportService(deps: { repo: IdentityRepository; clients: ExportClients; now: () => Date }) {
+export function createExportService(deps: {
+  repo: IdentityRepository;
+  clients: ExportClients;
+  now: () => Date;
+  /** Signs the grant the vault asks for before it decrypts a subject's whole record (shared/dsr-grant.ts). */
+  grant: (subjectId: string, requestId: string) => Promise<string>;
+}) {
   // Not destructured as `exports`: that would shadow CommonJS `exports` (and EXPORT_FORMAT) once compiled.
   const { repo, clients, now } = deps;
 
@@ -69,8 +75,9 @@ export function createExportService(deps: { repo: IdentityRepository; clients: E
       const { subject, links, tenants } = await identityPart(subjectId);
       const tenantIds = links.map((l) => l.tenantId);
       const request = { subjectId, requestId: options.requestId };
+      if (!options.requestId) throw notFound('Data subject request');
       const [personalData, consent, audit] = await Promise.all([
-        clients.pii(request),
+        clients.pii({ ...request, grant: await deps.grant(subjectId, options.requestId) }),
         clients.consent({ ...request, tenantIds }),
         clients.audit(request),
       ]);

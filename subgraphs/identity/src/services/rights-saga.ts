@@ -66,6 +66,8 @@ export function createRightsSaga(deps: {
   idpIssuer: string | null;
   notifier: TenantNotifier & DeliveryStates;
   exportCheck: (subjectId: string) => Promise<{ system: string; items: number }[]>;
+  /** Signs the grant the vault asks for before it destroys a subject's record (shared/dsr-grant.ts). */
+  grant: (subjectId: string, requestId: string, action: 'erase') => Promise<string>;
   audit: ActionAuditor;
   settings: SagaSettings;
   logger: Logger;
@@ -98,7 +100,7 @@ export function createRightsSaga(deps: {
     async pii(request) {
       // A consent granted between the consent step and the tombstone (seconds) is withdrawn too.
       const late = await deps.consent.eraseSubject(request.subjectId);
-      const result = await deps.erasure.erasePii(request.subjectId, request.id);
+      const result = await deps.erasure.erasePii(request.subjectId, request.id, await deps.grant(request.subjectId, request.id, 'erase'));
       return {
         status: 'DONE',
         detail: `data keys destroyed: ${result.keysDestroyed}; ciphertexts deleted: ${result.ciphertextsDeleted}${late.withdrawn > 0 ? `; late consents withdrawn: ${late.withdrawn}` : ''}`,
