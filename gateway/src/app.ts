@@ -6,7 +6,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { Readable } from 'node:stream';
-import type { Express, Request } from 'express';
+import type { Express, Request, Response as ExpressResponse } from 'express';
 import { GraphQLError } from 'graphql';
 import { bearerToken, createTokenVerifier, type TokenVerifier } from '../../shared/auth/verifier';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
@@ -151,27 +151,9 @@ function publishJwks(app: Express, auditUrl: string) {
  * token and scope itself; the gateway passes the bytes through without buffering them.
  */
 function proxyAuditExport(app: Express, auditUrl: string) {
-  app.get('/audit/export', async (req, res) => {
+  app.get('/audit/export', (req, res) => {
     const query = new URLSearchParams(req.query as Record<string, string>).toString();
-    let upstream: Response;
-    try {
-      upstream = await fetch(`${auditUrl.replace(/\/+$/, '')}/export?${query}`, {
-        headers: { authorization: req.header('authorization') ?? '', [REQUEST_ID_HEADER]: requestIdFrom(req) },
-      });
-    } catch {
-      res.status(503).json({ errors: [{ message: 'The audit service is unavailable', extensions: { code: 'DEPENDENCY_UNAVAILABLE' } }] });
-      return;
-    }
-    res.status(upstream.status);
-    for (const header of ['content-type', 'content-disposition']) {
-      const value = upstream.headers.get(header);
-      if (value) res.set(header, value);
-    }
-    if (!upstream.body) {
-      res.end();
-      return;
-    }
-    Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.destroy()).pipe(res);
+    return streamFrom(req, res, `${auditUrl.replace(/\/+$/, '')}/export?${query}`, 'audit');
   });
 }
 
@@ -181,26 +163,29 @@ function proxyAuditExport(app: Express, auditUrl: string) {
  * and the subject's own token itself; the gateway passes the bytes through.
  */
 function proxyDataExport(app: Express, identityUrl: string) {
-  app.get('/privacy/export/:token', async (req, res) => {
-    let upstream: Response;
-    try {
-      upstream = await fetch(`${identityUrl.replace(/\/+$/, '')}/privacy/export/${encodeURIComponent(String(req.params.token))}`, {
-        headers: { authorization: req.header('authorization') ?? '', [REQUEST_ID_HEADER]: requestIdFrom(req) },
-      });
-    } catch {
-      res.status(503).json({ errors: [{ message: 'The identity service is unavailable', extensions: { code: 'DEPENDENCY_UNAVAILABLE' } }] });
-      return;
-    }
-    res.status(upstream.status);
-    for (const header of ['content-type', 'content-disposition', 'cache-control']) {
-      const value = upstream.headers.get(header);
-      if (value) res.set(header, value);
-    }
-    if (!upstream.body) {
-      res.end();
-      return;
-    }
-    Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.destroy()).pipe(res);
-  });
+  app.get('/privacy/export/:token', (req, res) =>
+    streamFrom(req, res, `${identityUrl.replace(/\/+$/, '')}/privacy/export/${encodeURIComponent(String(req.params.token))}`, 'identity'),
+  );
+}
+
+/** Forwards a download to the service that checks the caller itself, streaming the answer through unbuffered. */
+async function streamFrom(req: Request, res: ExpressResponse, url: string, service: 'audit' | 'identity') {
+  let upstream: Response;
+  try {
+    upstream = await fetch(url, { headers: { authorization: req.header('authorization') ?? '', [REQUEST_ID_HEADER]: requestIdFrom(req) } });
+  } catch {
+    res.status(503).json({ errors: [{ message: `The ${service} service is unavailable`, extensions: { code: 'DEPENDENCY_UNAVAILABLE' } }] });
+    return;
+  }
+  res.status(upstream.status);
+  for (const header of ['content-type', 'content-disposition', 'cache-control']) {
+    const value = upstream.headers.get(header);
+    if (value) res.set(header, value);
+  }
+  if (!upstream.body) {
+    res.end();
+    return;
+  }
+  Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.destroy()).pipe(res);
 }
 // --- end data export download ---
