@@ -18,7 +18,6 @@ import { createPolicyService } from './services/policy-service';
 import { createProcessingRecordsService } from './services/processing-records';
 import { loadSigningKey } from '../../../shared/signing-key';
 import { createSystemAuditor } from '../../../shared/audit/actions';
-import { openJobQueue } from '../../../shared/jobs';
 import { createWebhookRelayClient } from '../../../shared/webhook-client';
 import { createOutboxRelay } from './services/webhook-relay';
 
@@ -43,10 +42,9 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
       const policyRepo = createPolicyRepository(dataSource);
       const policies = createPolicyService({ repo: policyRepo, now });
       const { signingKey, jurisdiction, language } = config.receipts;
-      // --- Webhook outbox: consent.granted / consent.withdrawn relayed to identity by jobs in consent's own database ---
+      // --- Webhook outbox: consent.granted / consent.withdrawn written with the change, relayed to identity in batches ---
       const consentRepo = createConsentRepository(dataSource);
-      const jobs = await openJobQueue({ database: config.database, logger });
-      const relay = createOutboxRelay({ repo: consentRepo, jobs, identity: createWebhookRelayClient(config.common.internal), now, logger });
+      const relay = createOutboxRelay({ repo: consentRepo, identity: createWebhookRelayClient(config.common.internal), now, logger });
       await relay.start();
       const auditSink = createRemoteAuditSink(config.common.internal);
       // --- end webhook outbox ---
@@ -74,8 +72,7 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
           erasureRoutes(consents, createSystemAuditor(auditSink, 'consent-erasure', now), logger)(router); // erasure
         },
         onStop: async () => {
-          relay.stop(); // webhook outbox
-          await jobs.stop();
+          await relay.stop(); // webhook outbox
         },
       };
     },

@@ -1,26 +1,33 @@
-import type { JobQueue, SqlExecutor } from '../../../../shared/jobs';
+import type { SqlExecutor } from '../../../../shared/jobs';
 import type { Logger } from '../../../../shared/logger';
 import type { WebhookRelay } from '../../../../shared/webhook-client';
 import type { ConsentRepository, OutboxEvent } from '../db/repositories/consent-repository';
 import type { OutboxRelayQueue } from './consent-service';
 
-export const OUTBOX_RELAY_QUEUE = 'consent.webhook-relay';
-/** How often the sweep looks for rows no job relayed (identity was down, a job was lost), and how old they must be. */
-const SWEEP_INTERVAL_MS = 30_000;
-const SWEEP_MIN_AGE_MS = 10_000;
-const SWEEP_BATCH = 100;
+/** How long after a change its outbox row is relayed: long enough for the change's transaction to commit. */
+const FLUSH_DELAY_MS = 25;
+/** The sweep relays every row still unsent after this age (identity was down, the process stopped, a flush ran too early). */
+const SWEEP_INTERVAL_MS = 5_000;
+const SWEEP_MIN_AGE_MS = 2_000;
+const BATCH = 500;
 const KEEP_RELAYED_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Relays consent's webhook outbox to identity (POST /internal/v1/webhooks/events), which stores and
- * delivers the events to the shops. Each row is relayed by a pg-boss job enqueued in the transaction
- * that wrote it; a failed relay is retried with backoff, and a periodic sweep relays any row still
- * unsent. Identity is idempotent by event id, so a row relayed twice is still one webhook.
+ * Relays consent's webhook outbox to identity (POST /internal/v1/webhooks/events), which stores the
+ * events and delivers them to the shops with its job queue. The outbox row is written in the same
+ * transaction as the consent change; shortly after, one flush relays every row written meanwhile in a
+ * single call (a grant costs one INSERT here, not a job of its own), and a periodic sweep relays
+ * whatever a flush missed or failed to send. Identity is idempotent by event id, so a row relayed
+ * twice (two replicas, a retry) is still one webhook; a row is never lost, only delayed.
  */
-export function createOutboxRelay(deps: { repo: ConsentRepository; jobs: JobQueue; identity: WebhookRelay; now: () => Date; logger: Logger }) {
-  const { repo, jobs, identity, now, logger } = deps;
+export function createOutboxRelay(deps: { repo: ConsentRepository; identity: WebhookRelay; now: () => Date; logger: Logger }) {
+  const { repo, identity, now, logger } = deps;
   const log = logger.child({ component: 'consent.webhook-outbox' });
   let timer: NodeJS.Timeout | undefined;
+  let pending = new Set<string>();
+  let scheduled: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+  let stopped = false;
 
   async function relay(events: OutboxEvent[]): Promise<void> {
     if (events.length === 0) return;
@@ -34,28 +41,54 @@ export function createOutboxRelay(deps: { repo: ConsentRepository; jobs: JobQueu
     await repo.markOutboxRelayed(ids, now());
   }
 
+  async function flush(): Promise<void> {
+    scheduled = undefined;
+    const ids = [...pending];
+    pending = new Set();
+    for (let offset = 0; offset < ids.length; offset += BATCH) {
+      // Rows whose transaction has not committed (or rolled back) are not found here; the sweep finds the committed ones.
+      await relay(await repo.findUnsentOutbox({ ids: ids.slice(offset, offset + BATCH) }));
+    }
+  }
+
+  const schedule = () => {
+    if (scheduled || stopped) return;
+    scheduled = setTimeout(() => {
+      flushing = (flushing ?? Promise.resolve())
+        .then(flush)
+        .catch((error: unknown) => log.warn({ err: { name: (error as Error)?.name } }, 'outbox relay failed; the sweep relays the rows'))
+        .finally(() => {
+          flushing = undefined;
+        });
+    }, FLUSH_DELAY_MS);
+    scheduled.unref();
+  };
+
   async function sweep(): Promise<void> {
     const at = now();
     for (;;) {
-      const unsent = await repo.findUnsentOutbox({ before: new Date(at.getTime() - SWEEP_MIN_AGE_MS), limit: SWEEP_BATCH });
+      const unsent = await repo.findUnsentOutbox({ before: new Date(at.getTime() - SWEEP_MIN_AGE_MS), limit: BATCH });
       if (unsent.length === 0) break;
       await relay(unsent);
       log.info({ count: unsent.length }, 'outbox rows relayed by the sweep');
-      if (unsent.length < SWEEP_BATCH) break;
+      if (unsent.length < BATCH) break;
     }
     await repo.purgeRelayedOutbox(new Date(at.getTime() - KEEP_RELAYED_MS));
   }
 
   const queue: OutboxRelayQueue = {
-    enqueue: (tx: SqlExecutor, outboxId: string) =>
-      jobs.send(OUTBOX_RELAY_QUEUE, { outboxId }, { tx, retryLimit: 20, retryDelay: 2, retryBackoff: true, expireInSeconds: 60 }),
+    // Called inside the change's transaction: nothing is written here, the row itself is the record.
+    enqueue: async (_tx: SqlExecutor, outboxId: string) => {
+      pending.add(outboxId);
+      schedule();
+    },
   };
 
   return {
     queue,
-    /** Registers the relay worker and starts the sweep. */
+    /** Starts the sweep (and relays what an earlier run left unsent). */
     async start(): Promise<void> {
-      await jobs.work<{ outboxId: string }>(OUTBOX_RELAY_QUEUE, async (data) => relay(await repo.findUnsentOutbox({ ids: [data.outboxId] })));
+      stopped = false;
       if (!timer) {
         timer = setInterval(() => {
           sweep().catch((error: unknown) => log.warn({ err: { name: (error as Error)?.name } }, 'outbox sweep failed; it runs again'));
@@ -65,9 +98,13 @@ export function createOutboxRelay(deps: { repo: ConsentRepository; jobs: JobQueu
     },
     /** One sweep now (also what the timer runs). */
     sweep,
-    stop(): void {
+    async stop(): Promise<void> {
+      stopped = true;
       if (timer) clearInterval(timer);
+      if (scheduled) clearTimeout(scheduled);
       timer = undefined;
+      scheduled = undefined;
+      await flushing;
     },
   };
 }
