@@ -16,7 +16,11 @@ export interface JobQueue {
    */
   declare(name: string, policy?: 'standard' | 'stately'): Promise<void>;
   /** Registers a handler (and creates the queue). A handler that throws is retried per the job's options. */
-  work<T extends object>(name: string, handler: (data: T, job: { id: string; retryCount: number }) => Promise<void>): Promise<void>;
+  work<T extends object>(
+    name: string,
+    handler: (data: T, job: { id: string; retryCount: number }) => Promise<void>,
+    options?: { concurrency?: number },
+  ): Promise<void>;
   /**
    * Enqueues a job. With `tx`, the job is inserted by the caller's transaction (a transactional
    * outbox: the job exists if and only if the change that asked for it committed).
@@ -87,9 +91,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
   const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 2;
   return {
     declare: (name, policy) => ensureQueue(name, policy),
-    async work(name, handler) {
+    async work(name, handler, workOptions = {}) {
       await ensureQueue(name);
-      await boss.work(name, { pollingIntervalSeconds, batchSize: 1 }, async (jobs) => {
+      const run = async (jobs: PgBoss.Job<object>[]) => {
         for (const job of jobs) {
           try {
             await handler(job.data as never, { id: job.id, retryCount: (job as { retryCount?: number }).retryCount ?? 0 });
@@ -98,7 +102,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
             throw error;
           }
         }
-      });
+      };
+      // A pg-boss worker runs one job at a time: several of them, so one slow job (a receiver that never answers) holds only one.
+      for (let worker = 0; worker < (workOptions.concurrency ?? 1); worker += 1) await boss.work(name, { pollingIntervalSeconds, batchSize: 1 }, run);
     },
     async send(name, data, sendOptions = {}) {
       await ensureQueue(name);

@@ -18,7 +18,7 @@ export function createSecretBox(keyMaterial: string, purpose: string): SecretBox
   return {
     seal(secret, boundTo) {
       const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
       cipher.setAAD(Buffer.from(boundTo, 'utf8'));
       const ciphertext = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
       return `${VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url')}`;
@@ -27,7 +27,8 @@ export function createSecretBox(keyMaterial: string, purpose: string): SecretBox
       const [version, body] = sealed.split(':');
       if (version !== VERSION || !body) throw new Error('not a sealed secret');
       const raw = Buffer.from(body, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      if (raw.length < 28) throw new Error('not a sealed secret');
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12), { authTagLength: 16 });
       decipher.setAAD(Buffer.from(boundTo, 'utf8'));
       decipher.setAuthTag(raw.subarray(12, 28));
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');

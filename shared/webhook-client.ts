@@ -11,21 +11,25 @@ export const WEBHOOK_PATHS = {
   events: '/internal/v1/webhooks/events',
 } as const;
 
-/** Event types other services may relay (identity emits the rest itself). */
-export const RELAYED_EVENT_TYPES = ['subject.erasure_requested', 'subject.erased', 'consent.granted', 'consent.withdrawn', 'subject.blocked'] as const;
+/** Event types other services may relay: consent's own. Identity emits the rest itself, and nobody may forge them. */
+export const RELAYED_EVENT_TYPES = ['consent.granted', 'consent.withdrawn'] as const;
+/** The most events one relay call may carry. */
+export const MAX_RELAY_EVENTS = 100;
 
 const dataValue = z.union([z.string().max(200), z.number(), z.boolean(), z.null()]);
 
 export const relayedEventSchema = z.object({
-  /** The idempotency key; it becomes the `webhook-id`. A replay with the same id creates nothing new. */
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/),
+  /** The idempotency key (the outbox row's id); it becomes the `webhook-id`. A replay with the same id creates nothing new. */
+  id: z.uuid(),
+  /** When the change happened (not when it was relayed): shops order events by it. */
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
   tenantId: z.uuid(),
   type: z.enum(RELAYED_EVENT_TYPES),
   /** Refs and ids only, never personal data: flat values or lists of them. */
   data: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.union([dataValue, z.array(dataValue).max(50)])).refine((d) => Object.keys(d).length <= 30),
 });
 
-export const relayEventsSchema = z.object({ events: z.array(relayedEventSchema).min(1).max(100) });
+export const relayEventsSchema = z.object({ events: z.array(relayedEventSchema).min(1).max(MAX_RELAY_EVENTS) });
 
 export type RelayedEvent = z.infer<typeof relayedEventSchema>;
 export interface RelayEventsResponse {

@@ -141,11 +141,16 @@ describe('erasure end to end', () => {
         .map((r) => ({ id: r.headers['webhook-id'], body: WebhookReceiver.verify(secret, r) }))
         .filter((r) => r.body.type === 'subject.erased');
       expect(new Set(erased.map((e) => e.id)).size).toBe(1);
-      expect(erased[0].body.data).toMatchObject({ tenantId, ref: alice.refs[tenantId], requestId: request.id });
+      expect(erased[0].body.data).toMatchObject({ tenantId, ref: alice.refs[tenantId], erasureId: expect.stringMatching(/^era_/) });
+      // Nothing in a notice is the same for two shops (they could link their refs): not the request's id, nor the ids.
+      expect(JSON.stringify(shop.received.map((r) => [r.headers['webhook-id'], r.body]))).not.toContain(request.id);
       const requested = shop.acknowledged().map((r) => WebhookReceiver.verify(secret, r)).filter((b) => b.type === 'subject.erasure_requested');
       expect(requested).toHaveLength(1);
       for (const received of shop.received) for (const needle of NEEDLES) expect(received.body).not.toContain(needle);
     }
+    const erasureIdOf = (shop: Receiver, secret: string) =>
+      shop.acknowledged().map((r) => WebhookReceiver.verify(secret, r)).find((b) => b.type === 'subject.erased')!.data.erasureId;
+    expect(erasureIdOf(shopA, secretA)).not.toBe(erasureIdOf(shopB, secretB));
     // Shop B was down: its first attempts failed and were retried.
     expect(shopB.received.length).toBeGreaterThanOrEqual(2);
 

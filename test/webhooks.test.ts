@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -453,8 +453,8 @@ describe('webhooks to shops', () => {
   test('the internal events route is idempotent by id, guarded by the internal token, and refuses nested data', async () => {
     const shop = await createTenant(stack, 'Relay Shop');
     const shopServer = await receiver();
-    const { secret } = await createEndpoint(shop, shopServer.url, ['SUBJECT_ERASED']);
-    const event = { id: `evt_${randomBytes(8).toString('hex')}`, tenantId: shop, type: 'subject.erased', data: { ref: 'ref-123', requestId: 'dsr-1' } };
+    const { secret } = await createEndpoint(shop, shopServer.url, ['CONSENT_GRANTED']);
+    const event = { id: randomUUID(), tenantId: shop, type: 'consent.granted', data: { ref: 'ref-123', consentId: 'c-1' } };
     const first = await postInternal('/internal/v1/webhooks/events', { events: [event] });
     expect(first).toEqual({ status: 200, body: { events: [{ eventId: event.id, deliveries: 1 }] } });
     const replay = await postInternal('/internal/v1/webhooks/events', { events: [event] });
@@ -463,12 +463,15 @@ describe('webhooks to shops', () => {
     await settle();
     expect(shopServer.received).toHaveLength(1);
     expect(request.headers['webhook-id']).toBe(event.id);
-    expect(WebhookReceiver.verify(secret, request)).toMatchObject({ type: 'subject.erased', data: { tenantId: shop, ref: 'ref-123', requestId: 'dsr-1' } });
+    expect(WebhookReceiver.verify(secret, request)).toMatchObject({ type: 'consent.granted', data: { tenantId: shop, ref: 'ref-123', consentId: 'c-1' } });
     expect((await postInternal('/internal/v1/webhooks/events', { events: [event] }, 'x'.repeat(40))).status).toBe(401);
     for (const bad of [
-      { events: [{ ...event, id: 'evt-nested', data: { person: { email: 'x@example.com' } } }] },
-      { events: [{ ...event, id: 'evt-type', type: 'user.created' }] },
-      { events: [{ ...event, id: 'bad id with spaces' }] },
+      { events: [{ ...event, id: randomUUID(), data: { person: { email: 'x@example.com' } } }] },
+      { events: [{ ...event, id: randomUUID(), type: 'user.created' }] },
+      // identity's own events cannot be relayed (forged) by a holder of the internal token
+      { events: [{ ...event, id: randomUUID(), type: 'subject.erased' }] },
+      { events: [{ ...event, id: randomUUID(), type: 'subject.blocked' }] },
+      { events: [{ ...event, id: 'evt_not_a_uuid' }] },
       { events: [] },
     ]) {
       expect((await postInternal('/internal/v1/webhooks/events', bad)).status).toBe(400);
@@ -481,7 +484,7 @@ describe('webhooks to shops', () => {
     const shop = await createTenant(stack, 'Stateful Shop');
     const quiet = await createTenant(stack, 'Quiet Shop');
     const shopServer = await receiver();
-    const { endpoint } = await createEndpoint(shop, shopServer.url, ['SUBJECT_BLOCKED']);
+    const { endpoint } = await createEndpoint(shop, shopServer.url, ['CONSENT_WITHDRAWN']);
     const unused = (): never => {
       throw new Error('not used by deliveryStates');
     };
@@ -493,8 +496,8 @@ describe('webhooks to shops', () => {
       settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters' },
       logger: componentLogger('test.webhooks'),
     });
-    const delivered = { id: `evt_${randomBytes(8).toString('hex')}`, tenantId: shop, type: 'subject.blocked', data: { ref: 'r1' } };
-    const none = { id: `evt_${randomBytes(8).toString('hex')}`, tenantId: quiet, type: 'subject.blocked', data: { ref: 'r2' } };
+    const delivered = { id: randomUUID(), tenantId: shop, type: 'consent.withdrawn', data: { ref: 'r1' } };
+    const none = { id: randomUUID(), tenantId: quiet, type: 'consent.withdrawn', data: { ref: 'r2' } };
     expect((await postInternal('/internal/v1/webhooks/events', { events: [delivered, none] })).body.events).toEqual([
       { eventId: delivered.id, deliveries: 1 },
       { eventId: none.id, deliveries: 0 },
@@ -507,7 +510,7 @@ describe('webhooks to shops', () => {
     expect(states.has('evt_unknown')).toBe(false);
 
     await shopServer.down();
-    const pending = { id: `evt_${randomBytes(8).toString('hex')}`, tenantId: shop, type: 'subject.blocked', data: { ref: 'r3' } };
+    const pending = { id: randomUUID(), tenantId: shop, type: 'consent.withdrawn', data: { ref: 'r3' } };
     await postInternal('/internal/v1/webhooks/events', { events: [pending] });
     await waitForLog(shop, (nodes) => nodes.some((n) => n.eventId === pending.id && n.attempts >= 1));
     states = await reader.deliveryStates([pending.id]);
@@ -575,17 +578,17 @@ describe('webhooks to shops', () => {
 
     // A rotation made now: once its 24 hours have passed, only the new secret signs.
     const rotatingServer = await receiver();
-    const { secret: oldSecret, endpoint: rotating } = await createEndpoint(shop, rotatingServer.url, ['SUBJECT_BLOCKED']);
+    const { secret: oldSecret, endpoint: rotating } = await createEndpoint(shop, rotatingServer.url, ['CONSENT_WITHDRAWN']);
     const rotated = await stack.gql('mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }', { id: rotating.id }, { token: await admin(shop) });
     const newSecret = rotated.data?.rotateWebhookSecret.secret as string;
 
     stack.clock.advance(73 * 3_600_000);
     const listed = await stack.gql('{ webhookEndpoints { id previousSecretExpiresAt } }', {}, { token: await admin(shop) });
     expect(listed.data?.webhookEndpoints.find((e: { id: string }) => e.id === rotating.id)).toEqual({ id: rotating.id, previousSecretExpiresAt: null });
-    await postInternal('/internal/v1/webhooks/events', { events: [{ id: `evt_${randomBytes(8).toString('hex')}`, tenantId: shop, type: 'subject.blocked', data: { ref: 'r-blocked' } }] });
+    await postInternal('/internal/v1/webhooks/events', { events: [{ id: randomUUID(), tenantId: shop, type: 'consent.withdrawn', data: { ref: 'r-withdrawn' } }] });
     const [afterOverlap] = await rotatingServer.waitFor((r) => r.length === 1);
     expect(signaturesOf(afterOverlap)).toHaveLength(1);
-    expect(WebhookReceiver.verify(newSecret, afterOverlap)).toMatchObject({ type: 'subject.blocked' });
+    expect(WebhookReceiver.verify(newSecret, afterOverlap)).toMatchObject({ type: 'consent.withdrawn' });
     expect(() => WebhookReceiver.verify(oldSecret, afterOverlap)).toThrow();
 
     const [failed] = await waitForLog(shop, (nodes) => nodes[0].status === 'FAILED', { e: silent.id });

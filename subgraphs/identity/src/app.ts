@@ -95,13 +95,14 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         notifier: webhooks,
         exportCheck: (subjectId) => exportService.check(subjectId),
         grant: (subjectId, requestId, action) => signDsrGrant(platformKey, { subjectId, requestId, action }, now()),
+        noticeKey: config.refSecret,
         audit: createSystemAuditor(audit, 'dsr-saga', now),
         settings: config.rights.saga,
         logger: logger.child({ component: 'identity.rights' }),
         now,
         hooks: options.rightsHooks,
       });
-      const rights = createRightsService({ repo: rightsRepo, identityRepo, notifier: webhooks, startSaga: saga.start, now });
+      const rights = createRightsService({ repo: rightsRepo, identityRepo, notifier: webhooks, startSaga: saga.start, noticeKey: config.refSecret, now });
       webhooks.onSettled((eventId) => {
         void rightsRepo
           .findRequestOfErasedEvent(eventId)

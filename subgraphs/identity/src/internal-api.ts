@@ -63,7 +63,10 @@ export function webhookRoutes(webhooks: WebhookService, logger: Logger) {
     router.post(
       strip(WEBHOOK_PATHS.events),
       internalHandler(relayEventsSchema, async (body) => ({
-        events: (await webhooks.relay(body.events)).map(({ eventId, deliveries }) => ({ eventId, deliveries })),
+        events: (await webhooks.relay(body.events.map((e) => ({ ...e, occurredAt: e.occurredAt ? new Date(e.occurredAt) : undefined })))).map(({ eventId, deliveries }) => ({
+          eventId,
+          deliveries,
+        })),
       }), logger),
     );
   };

@@ -1,6 +1,6 @@
 import type { SqlExecutor } from '../../../../shared/jobs';
 import type { Logger } from '../../../../shared/logger';
-import type { WebhookRelay } from '../../../../shared/webhook-client';
+import { MAX_RELAY_EVENTS, type WebhookRelay } from '../../../../shared/webhook-client';
 import type { ConsentRepository, OutboxEvent } from '../db/repositories/consent-repository';
 import type { OutboxRelayQueue } from './consent-service';
 
@@ -9,7 +9,8 @@ const FLUSH_DELAY_MS = 25;
 /** The sweep relays every row still unsent after this age (identity was down, the process stopped, a flush ran too early). */
 const SWEEP_INTERVAL_MS = 5_000;
 const SWEEP_MIN_AGE_MS = 2_000;
-const BATCH = 500;
+/** As many as one relay call may carry (identity refuses more). */
+const BATCH = MAX_RELAY_EVENTS;
 const KEEP_RELAYED_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -33,7 +34,7 @@ export function createOutboxRelay(deps: { repo: ConsentRepository; identity: Web
     if (events.length === 0) return;
     const ids = events.map((e) => e.id);
     try {
-      await identity.relay(events.map(({ id, tenantId, type, data }) => ({ id, tenantId, type, data: data as never })));
+      await identity.relay(events.map(({ id, tenantId, type, data, createdAt }) => ({ id, tenantId, type, data: data as never, occurredAt: new Date(createdAt).toISOString() })));
     } catch (error) {
       await repo.countOutboxAttempt(ids).catch(() => undefined);
       throw error;
@@ -64,7 +65,19 @@ export function createOutboxRelay(deps: { repo: ConsentRepository; identity: Web
     scheduled.unref();
   };
 
+  let sweeping = false;
   async function sweep(): Promise<void> {
+    // One sweep at a time: a slow relay must not let the next tick send the same rows again.
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      await sweepOnce();
+    } finally {
+      sweeping = false;
+    }
+  }
+
+  async function sweepOnce(): Promise<void> {
     const at = now();
     for (;;) {
       const unsent = await repo.findUnsentOutbox({ before: new Date(at.getTime() - SWEEP_MIN_AGE_MS), limit: BATCH });

@@ -388,6 +388,8 @@ export type WebhookDeliveryError =
   /** The endpoint answered with a status other than 2xx (see lastHttpStatus); redirects are not followed. */
   | 'HTTP_STATUS'
   | 'NETWORK_ERROR'
+  /** The endpoint's signing secret cannot be opened (WEBHOOK_SECRET_KEY changed): rotate the secret. */
+  | 'SECRET_UNREADABLE'
   /** No complete answer within the timeout (WEBHOOK_TIMEOUT_MS). */
   | 'TIMEOUT'
   | 'TLS_FAILURE';

@@ -6,7 +6,7 @@ import type { Logger } from '../../../../shared/logger';
 import { FINAL_STEP_STATUSES, type DsrRow, type DsrStepRow } from '../db/entities/rights';
 import type { RightsRepository } from '../db/repositories/rights-repository';
 import { IdpAccountsRefusedError, IdpUnavailableError, type IdpAccounts } from './idp-accounts';
-import type { SagaStarter, TenantNotifier } from './rights-service';
+import { erasureNotice, type SagaStarter, type TenantNotifier } from './rights-service';
 
 export const DSR_STEP_QUEUE = 'dsr.step';
 
@@ -66,6 +66,8 @@ export function createRightsSaga(deps: {
   idpIssuer: string | null;
   notifier: TenantNotifier & DeliveryStates;
   exportCheck: (subjectId: string) => Promise<{ system: string; items: number }[]>;
+  /** Keys the per-shop ids of erasure notices (rights-service.ts erasureNotice). */
+  noticeKey: string;
   /** Signs the grant the vault asks for before it destroys a subject's record (shared/dsr-grant.ts). */
   grant: (subjectId: string, requestId: string, action: 'erase') => Promise<string>;
   audit: ActionAuditor;
@@ -87,7 +89,7 @@ export function createRightsSaga(deps: {
         const added = await repo.captureRecipients(request.id, request.subjectId, tx);
         await deps.notifier.emit(
           tx,
-          added.map((r) => ({ id: `${request.id}:requested:${r.tenantId}`, tenantId: r.tenantId, type: 'subject.erasure_requested' as const, data: { tenantId: r.tenantId, ref: r.ref, requestId: request.id, dueAt: request.dueAt.toISOString() } })),
+          added.map((r) => erasureNotice(deps.noticeKey, request, r, 'subject.erasure_requested')),
         );
         return { ...(await repo.tombstoneSubject(request.subjectId, now(), tx)), newRecipients: added.length };
       });
@@ -129,7 +131,7 @@ export function createRightsSaga(deps: {
         await repo.transaction(async (tx) => {
           const emitted = await deps.notifier.emit(
             tx,
-            unsent.map((r) => ({ id: `${request.id}:erased:${r.tenantId}`, tenantId: r.tenantId, type: 'subject.erased' as const, data: { tenantId: r.tenantId, ref: r.ref, requestId: request.id } })),
+            unsent.map((r) => erasureNotice(deps.noticeKey, request, r, 'subject.erased')),
           );
           for (const event of emitted) await repo.setRecipientEvent(request.id, event.tenantId, event.eventId, tx);
         });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { SqlExecutor } from '../../../../shared/jobs';
 import type { ErasureLedger } from '../../../../shared/erasure-ledger';
@@ -38,6 +38,27 @@ export interface TenantNotifier {
   ): Promise<{ eventId: string; tenantId: string; deliveries: number }[]>;
 }
 
+/**
+ * What a shop is told about an erasure. Tenants must not be able to link their refs by comparing
+ * notices (invariant 5), so each shop gets its own id for the request — a keyed hash of (request,
+ * tenant) — and the deadline only as a date; the webhook ids are built from that id too.
+ */
+export function erasureNotice(
+  key: string,
+  request: { id: string; dueAt: Date },
+  recipient: { tenantId: string; ref: string },
+  type: 'subject.erasure_requested' | 'subject.erased',
+) {
+  const erasureId = `era_${createHmac('sha256', key).update(`dsr-notice\u0000${request.id}\u0000${recipient.tenantId}`).digest('base64url').slice(0, 27)}`;
+  const requested = type === 'subject.erasure_requested';
+  return {
+    id: `${erasureId}_${requested ? 'requested' : 'erased'}`,
+    tenantId: recipient.tenantId,
+    type,
+    data: { tenantId: recipient.tenantId, ref: recipient.ref, erasureId, ...(requested ? { dueDate: request.dueAt.toISOString().slice(0, 10) } : {}) },
+  };
+}
+
 /** Starts (or resumes) the saga of a request, inside the transaction that opened it. */
 export type SagaStarter = (tx: SqlExecutor, request: DsrRow) => Promise<void>;
 
@@ -63,6 +84,8 @@ export function createRightsService(deps: {
   identityRepo: IdentityRepository;
   notifier: TenantNotifier;
   startSaga: SagaStarter;
+  /** Keys the per-shop ids of erasure notices (see erasureNotice). */
+  noticeKey: string;
   now: () => Date;
 }) {
   const { repo, identityRepo, notifier, startSaga, now } = deps;
@@ -118,7 +141,7 @@ export function createRightsService(deps: {
         // Art. 19: every shop that received the person's ref hears of the request at once, and again when it is done.
         await notifier.emit(
           tx,
-          recipients.map((r) => ({ id: `${id}:requested:${r.tenantId}`, tenantId: r.tenantId, type: 'subject.erasure_requested' as const, data: { tenantId: r.tenantId, ref: r.ref, requestId: id, dueAt: row.dueAt.toISOString() } })),
+          recipients.map((r) => erasureNotice(deps.noticeKey, row, r, 'subject.erasure_requested')),
         );
         await startSaga(tx, row);
       });

@@ -30,6 +30,8 @@ export interface TenantEventInput {
   data: Record<string, unknown>;
   /** Idempotency key, becomes the `webhook-id`: the same id again creates nothing new. */
   id?: string;
+  /** When the change happened (a relayed event's own time); default now. */
+  occurredAt?: Date;
 }
 
 export interface EmittedEvent {
@@ -53,10 +55,13 @@ export const DELIVERY_ERRORS = [
   'NETWORK_ERROR',
   'ENDPOINT_DISABLED',
   'ENDPOINT_DELETED',
+  'SECRET_UNREADABLE',
 ] as const;
 export type DeliveryError = (typeof DELIVERY_ERRORS)[number];
 
 export const WEBHOOK_DELIVER_QUEUE = 'webhook.deliver';
+/** Deliveries in flight at once per process: a tenant's endpoint that never answers holds one of them for the timeout. */
+const DELIVERY_WORKERS = 4;
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 /** How long the secret before a rotation keeps signing (receivers verify either during the overlap). */
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
@@ -291,8 +296,17 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       await notifySettled([delivery.eventId]);
       return;
     }
-    const secrets = [box.open(delivery.secret, delivery.endpointId)];
-    if (delivery.previousSecret && delivery.previousSecretExpiresAt && delivery.previousSecretExpiresAt > at) secrets.push(box.open(delivery.previousSecret, delivery.endpointId));
+    let secrets: string[];
+    try {
+      secrets = [box.open(delivery.secret, delivery.endpointId)];
+      if (delivery.previousSecret && delivery.previousSecretExpiresAt && delivery.previousSecretExpiresAt > at) secrets.push(box.open(delivery.previousSecret, delivery.endpointId));
+    } catch {
+      // Sealed under another WEBHOOK_SECRET_KEY (changed, or a database restored under another key): nothing can be signed.
+      await repo.recordAttempt(null, delivery.id, { status: 'FAILED', at, httpStatus: null, error: 'SECRET_UNREADABLE', next: null, attempted: false });
+      log.error({ deliveryId: delivery.id, endpointId: delivery.endpointId, code: 'SECRET_UNREADABLE' }, 'webhook secret cannot be opened; rotate the endpoint secret');
+      await notifySettled([delivery.eventId]);
+      return;
+    }
     const body = webhookPayload({ type: delivery.eventType, occurredAt: delivery.occurredAt, data: delivery.eventData });
     let result: AttemptResult;
     try {
@@ -365,7 +379,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       if (!isWebhookEventType(input.type)) throw new Error('unknown webhook event type');
       if (input.id !== undefined && !EVENT_ID_PATTERN.test(input.id)) throw new Error('webhook event id must be 1-128 letters, digits or _ . : -');
       assertFlatData(input.data);
-      const occurredAt = now();
+      const occurredAt = input.occurredAt ?? now();
       const event = {
         id: input.id ?? `msg_${randomUUID().replace(/-/g, '')}`,
         tenantId: input.tenantId,
@@ -435,7 +449,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
     /** Registers the delivery worker and the sweep for deliveries whose job was lost. */
     async start(): Promise<void> {
-      await jobs.work<{ deliveryId: string; jobToken: string }>(WEBHOOK_DELIVER_QUEUE, (data) => deliver(data.deliveryId, data.jobToken));
+      await jobs.work<{ deliveryId: string; jobToken: string }>(WEBHOOK_DELIVER_QUEUE, (data) => deliver(data.deliveryId, data.jobToken), { concurrency: DELIVERY_WORKERS });
       if (!sweepTimer) {
         sweepTimer = setInterval(() => {
           sweep().catch((error: unknown) => log.warn({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'webhook sweep failed'));

@@ -20,9 +20,17 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 /** Resolves a host name to all its addresses (injected in tests). */
 export type HostResolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
 
+/** A name server that never answers must not hold a tenant admin's request (or a worker) for minutes. */
+const RESOLVE_TIMEOUT_MS = 5000;
+
 export const systemResolver: HostResolver = (hostname) =>
   new Promise((resolve, reject) => {
-    dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses: LookupAddress[]) => (error ? reject(error) : resolve(addresses)));
+    const timer = setTimeout(() => reject(Object.assign(new Error('DNS lookup timed out'), { code: 'ETIMEOUT' })), RESOLVE_TIMEOUT_MS);
+    dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses: LookupAddress[]) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(addresses);
+    });
   });
 
 const refuse = (message: string) => badInput('input.url', message);
