@@ -493,7 +493,7 @@ describe('webhooks to shops', () => {
       dataSource: identityDb,
       jobs,
       now: () => new Date(),
-      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters' },
+      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters', retentionDays: 30 },
       logger: componentLogger('test.webhooks'),
     });
     const delivered = { id: randomUUID(), tenantId: shop, type: 'consent.withdrawn', data: { ref: 'r1' } };
@@ -598,7 +598,7 @@ describe('webhooks to shops', () => {
       dataSource: identityDb,
       jobs: { declare: async () => undefined, work: async () => undefined, send: async () => null, stop: async () => undefined },
       now: stack.clock.now,
-      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters' },
+      settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters', retentionDays: 30 },
       logger: componentLogger('test.webhooks'),
     });
     expect((await reader.deliveryStates([failed.eventId])).get(failed.eventId)).toMatchObject({ tenantId: shop, state: 'FAILED', lastError: 'TIMEOUT' });
@@ -611,5 +611,16 @@ describe('webhooks to shops', () => {
     expect(WebhookReceiver.verify(secret, request)).toMatchObject({ type: 'consent.granted', data: { ref: subject.refs[shop] } });
     await waitForLog(shop, (nodes) => nodes[0].status === 'DELIVERED', { e: silent.id });
     expect((await reader.deliveryStates([failed.eventId])).get(failed.eventId)).toMatchObject({ state: 'DELIVERED' });
+
+    // Retention: a month later the settled event and its delivery log are gone; a pending one would stay.
+    const countEvents = async () =>
+      (await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${stack.schemas.identity}".webhook_event WHERE id = $1`, [failed.eventId]))[0].n;
+    expect(await countEvents()).toBe(1);
+    await reader.sweep();
+    expect(await countEvents()).toBe(1);
+    stack.clock.advance(31 * 24 * 3_600_000);
+    await reader.sweep();
+    expect(await countEvents()).toBe(0);
+    expect((await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${stack.schemas.identity}".webhook_delivery WHERE id = $1`, [failed.id]))[0].n).toBe(0);
   });
 });

@@ -58,6 +58,8 @@ export interface WebhookSettings {
   maxAgeHours: number;
   /** WEBHOOK_SECRET_KEY: seals the endpoints' signing secrets at rest (required in production). */
   secretKey: string;
+  /** WEBHOOK_RETENTION_DAYS: settled events and their delivery log are removed after this many days. */
+  retentionDays: number;
 }
 
 /** Standard Webhooks / Svix schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then every 10 h until 72 h. */
@@ -78,6 +80,7 @@ function loadWebhookSettings(env: Env, dataDir: string, production: boolean): We
       WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
       WEBHOOK_MAX_AGE_HOURS: z.coerce.number().min(0.001).max(24 * 30).default(72),
       WEBHOOK_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+      WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(4).max(3650).default(30),
     }),
     env,
   );
@@ -91,6 +94,7 @@ function loadWebhookSettings(env: Env, dataDir: string, production: boolean): We
     timeoutMs: parsed.WEBHOOK_TIMEOUT_MS,
     maxAgeHours: parsed.WEBHOOK_MAX_AGE_HOURS,
     secretKey: parsed.WEBHOOK_SECRET_KEY ?? loadOrCreateSecret(dataDir, 'webhook-secrets'),
+    retentionDays: parsed.WEBHOOK_RETENTION_DAYS,
   };
 }
 // --- end webhooks ---

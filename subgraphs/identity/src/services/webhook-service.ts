@@ -364,6 +364,9 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     const overdue = await repo.findOverdue(new Date(at.getTime() - SWEEP_GRACE_MS), at, 500);
     for (const { id, jobToken } of overdue) await enqueue(id, jobToken, undefined);
     if (overdue.length > 0) log.info({ count: overdue.length }, 'webhook deliveries re-enqueued by the sweep');
+    // Retention: settled events (and their delivery log) go after WEBHOOK_RETENTION_DAYS; pending ones stay.
+    const purged = await repo.purgeSettledEvents(new Date(at.getTime() - settings.retentionDays * 86_400_000), 1000);
+    if (purged > 0) log.info({ count: purged }, 'settled webhook events removed after their retention');
   }
 
   /**
@@ -459,6 +462,9 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     },
 
     /** Stops the sweep (the job queue is stopped by its owner). */
+    /** One sweep now (re-enqueue lost deliveries, apply retention); also what the timer runs. */
+    sweep,
+
     stop(): void {
       if (sweepTimer) clearInterval(sweepTimer);
       sweepTimer = undefined;

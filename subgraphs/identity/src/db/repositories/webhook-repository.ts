@@ -281,6 +281,28 @@ export function createWebhookRepository(dataSource: DataSource) {
       );
     },
 
+    /**
+     * Retention: removes events older than `before` whose deliveries are all settled (or that had none),
+     * with those deliveries. Events still pending stay, whatever their age. Returns how many events went.
+     */
+    async purgeSettledEvents(before: Date, limit: number): Promise<number> {
+      return dataSource.transaction(async (manager) => {
+        const old: { id: string }[] = await manager.query(
+          `SELECT e.id FROM ${events} e
+            WHERE e.occurred_at < $1
+              AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d.event_id = e.id AND d.status = 'PENDING')
+            ORDER BY e.occurred_at LIMIT $2
+            FOR UPDATE SKIP LOCKED`,
+          [before, limit],
+        );
+        if (old.length === 0) return 0;
+        const ids = old.map((row) => row.id);
+        await manager.query(`DELETE FROM ${deliveries} WHERE event_id = ANY($1::text[])`, [ids]);
+        await manager.query(`DELETE FROM ${events} WHERE id = ANY($1::text[])`, [ids]);
+        return ids.length;
+      });
+    },
+
     /** Pending deliveries whose attempt is overdue and not held: their job was lost or is stuck. */
     async findOverdue(before: Date, at: Date, limit: number): Promise<{ id: string; jobToken: string }[]> {
       return dataSource.query(
