@@ -6,8 +6,9 @@ import { openDocument, signDocument, type SigningKey } from './signing-key';
 /**
  * The erasure ledger: one signed line per erased subject, kept OUTSIDE the databases (a file on its
  * own volume by default), so that restoring a database backup taken before an erasure cannot bring
- * the person back. The vault and identity replay it before they serve: the vault destroys the data
- * keys and ciphertexts a restored backup brought back, identity tombstones the subject again. Each line is a compact JWS (the platform key, `typ: privgraph-erasure+jws`) carrying
+ * the person back. The vault, identity and consent replay it before they serve: the vault destroys the
+ * data keys and ciphertexts a restored backup brought back, identity tombstones the subject again,
+ * consent withdraws their consents again. Each line is a compact JWS (the platform key, `typ: privgraph-erasure+jws`) carrying
  * only opaque ids, so the ledger itself holds nothing that identifies the person.
  *
  * The file is append-only for privgraph; keep it on storage whose backups are never restored over it

@@ -82,6 +82,9 @@ describeOnPostgres('erasure survives a database restore (pg_dump / psql)', () =>
     );
     expect(keys[0].n).toBe(0);
     expect(await rowsContaining(stack, NEEDLES)).toEqual([]);
+    // The restored consent is withdrawn again, before anything was served.
+    const active = await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${stack.schema('consent')}".consent WHERE subject_id = $1 AND withdrawn_at IS NULL`, [subjectId]);
+    expect(active[0].n).toBe(0);
     const [subject] = await stack.sql<{ status: string; sub: string }>(`SELECT status, sub FROM "${stack.schema('identity')}".subject WHERE id = $1`, [subjectId]);
     expect(subject).toEqual({ status: 'ERASED', sub: subjectId });
     // The person signing in again is a new, empty account, never the restored one.

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createTokenVerifier } from '../../../shared/auth/verifier';
 import { createRemoteDirectory } from '../../../shared/directory-client';
+import { openErasureLedger } from '../../../shared/erasure-ledger';
 import { startSubgraph } from '../../../shared/server/subgraph';
 import type { ConsentConfig } from './config';
 import { createRemoteAuditSink } from '../../../shared/audit/recorder';
@@ -42,6 +43,7 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
       const policyRepo = createPolicyRepository(dataSource);
       const policies = createPolicyService({ repo: policyRepo, now });
       const { signingKey, jurisdiction, language } = config.receipts;
+      const platformKey = await loadSigningKey(signingKey.path, { create: signingKey.createIfMissing });
       // --- Webhook outbox: consent.granted / consent.withdrawn written with the change, relayed to identity in batches ---
       const consentRepo = createConsentRepository(dataSource);
       const relay = createOutboxRelay({ repo: consentRepo, identity: createWebhookRelayClient(config.common.internal), now, logger });
@@ -54,9 +56,16 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
         policyRepo,
         policies,
         directory,
-        receipts: { key: await loadSigningKey(signingKey.path, { create: signingKey.createIfMissing }), jurisdiction, language },
+        receipts: { key: platformKey, jurisdiction, language },
         now,
       });
+      // Before serving: consents of erased subjects that a restored backup brought back are withdrawn again.
+      const ledger = openErasureLedger(config.erasureLedger.path, { publicJwk: platformKey.publicJwk });
+      const replayed = await consents.replayErasures(
+        (await ledger.entries()).map((entry) => entry.subjectId),
+        createSystemAuditor(auditSink, 'erasure-ledger-replay', now),
+      );
+      if (replayed > 0) logger.warn({ consents: replayed }, 'erasure ledger replayed: consents of erased subjects were withdrawn again');
       return {
         context: createContextFactory({
           verifier: createTokenVerifier(config.common.auth),

@@ -3,11 +3,13 @@ import {
   DEFAULT_PORTS,
   loadCommonConfig,
   loadDatabaseConfig,
+  loadErasureLedgerConfig,
   loadSigningKeyConfig,
   parseEnv,
   type CommonConfig,
   type DatabaseConfig,
   type Env,
+  type ErasureLedgerConfig,
   type SigningKeyConfig,
 } from '../../../shared/config';
 
@@ -22,6 +24,8 @@ export interface ConsentConfig {
     /** Kantara `language` of the receipt's texts. */
     language: string;
   };
+  /** The erasure ledger, replayed before serving: consents of erased subjects restored from a backup are withdrawn again. */
+  erasureLedger: ErasureLedgerConfig;
 }
 
 export function loadConsentConfig(env: Env): ConsentConfig {
@@ -41,5 +45,6 @@ export function loadConsentConfig(env: Env): ConsentConfig {
       jurisdiction: parsed.CONSENT_RECEIPT_JURISDICTION,
       language: parsed.CONSENT_RECEIPT_LANGUAGE,
     },
+    erasureLedger: loadErasureLedgerConfig(env, common.dataDir, common.env === 'production'),
   };
 }

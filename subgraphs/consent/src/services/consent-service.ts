@@ -259,6 +259,20 @@ export function createConsentService(deps: {
       }
       return { withdrawn };
     },
+
+    /**
+     * After a restore: the active consents of subjects in the erasure ledger are withdrawn again (one
+     * query finds them; each then goes as in eraseSubject). Returns how many were withdrawn.
+     */
+    async replayErasures(subjectIds: string[], audit: ActionAuditor): Promise<number> {
+      const at = now();
+      let withdrawn = 0;
+      for (let offset = 0; offset < subjectIds.length; offset += 1000) {
+        const active = (await repo.findConsentsBySubjects(subjectIds.slice(offset, offset + 1000).filter(isUuid))).filter((c) => consentStatus(c, at) === 'ACTIVE');
+        for (const subjectId of new Set(active.map((c) => c.subjectId))) withdrawn += (await this.eraseSubject(subjectId, audit)).withdrawn;
+      }
+      return withdrawn;
+    },
     // --- end erasure ---
 
     /** Each consent's receipts (the caller may already see the consents), oldest first. */
