@@ -1,5 +1,5 @@
 import { startTestStack, TestClock, type TestStack } from './kit/stack';
-import { codes, createSubject, expectNoErrors } from './kit/scenario';
+import { codes, createSubject, createTenant, expectNoErrors } from './kit/scenario';
 
 /* Deadlines of data subject requests (GDPR Art. 12(3)) on a frozen clock, and who may see them. */
 const DAY = 24 * 60 * 60 * 1000;
@@ -102,5 +102,17 @@ describe('data subject request deadlines', () => {
       [subjectId],
     );
     expect(audited).toEqual([{ action: 'DSR_OPEN', field: 'DataSubjectRequest.EXPORT', purpose: 'dsar-1', actor_type: 'PLATFORM_ADMIN' }]);
+  });
+
+  test('while an erasure is open no new shop receives the person\'s ref', async () => {
+    const subject = await createSubject(stack, 'deadline-leaving', { email: 'leaving@example.com' }, []);
+    const tenantId = await createTenant(stack, 'Late Shop');
+    expectNoErrors(await stack.gql('mutation { requestErasure(reason: "no_longer_needed") { id } }', {}, { token: subject.token }));
+    const connect = await stack.gql('mutation($t: ID!) { connectTenant(tenantId: $t) { ref } }', { t: tenantId }, { token: subject.token });
+    expect(codes(connect)).toEqual(['FORBIDDEN']);
+    const links = await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${stack.schema('identity')}".tenant_link WHERE tenant_id = $1`, [tenantId]);
+    expect(links[0].n).toBe(0);
+    const connects = await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${stack.schema('audit')}".audit_event WHERE action = 'TENANT_CONNECT' AND tenant_id = $1`, [tenantId]);
+    expect(connects[0].n).toBe(0);
   });
 });
