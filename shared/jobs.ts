@@ -10,11 +10,6 @@ import type { Logger } from './logger';
  * expiry, and a failed one is retried with the backoff it was sent with.
  */
 export interface JobQueue {
-  /**
-   * Creates the queue if needed. `stately` keeps at most one queued and one running job per
-   * `singletonKey` (e.g. one erasure step of one request); `standard` has no such limit.
-   */
-  declare(name: string, policy?: 'standard' | 'stately'): Promise<void>;
   /** Registers a handler (and creates the queue). A handler that throws is retried per the job's options. */
   work<T extends object>(
     name: string,
@@ -37,8 +32,6 @@ export interface SendOptions {
   retryDelay?: number;
   /** Doubles the delay at each retry (with jitter). */
   retryBackoff?: boolean;
-  /** At most one queued job with this key (per queue). */
-  singletonKey?: string;
   /** Seconds a running job may take before it is considered dead and retried. */
   expireInSeconds?: number;
   tx?: SqlExecutor;
@@ -80,9 +73,11 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
   boss.on('error', (error: { code?: string; name?: string }) => logger.warn({ code: error?.code, name: error?.name }, 'job queue error'));
   await boss.start();
   const created = new Set<string>();
-  const ensureQueue = async (name: string, policy: 'standard' | 'stately' = 'standard') => {
+  // Standard queues only: pg-boss 10 cannot start a queued duplicate of a running job of a `stately`
+  // queue and then holds every job behind it, so handlers are written to be run twice instead.
+  const ensureQueue = async (name: string) => {
     if (created.has(name)) return;
-    if (!(await boss.getQueue(name))) await boss.createQueue(name, { name, policy }).catch(async (error) => {
+    if (!(await boss.getQueue(name))) await boss.createQueue(name, { name, policy: 'standard' }).catch(async (error) => {
       // Another replica created it at the same moment.
       if (!(await boss.getQueue(name))) throw error;
     });
@@ -90,7 +85,6 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
   };
   const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 2;
   return {
-    declare: (name, policy) => ensureQueue(name, policy),
     async work(name, handler, workOptions = {}) {
       await ensureQueue(name);
       const run = async (jobs: PgBoss.Job<object>[]) => {

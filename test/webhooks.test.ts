@@ -488,7 +488,7 @@ describe('webhooks to shops', () => {
     const unused = (): never => {
       throw new Error('not used by deliveryStates');
     };
-    const jobs: JobQueue = { declare: unused, work: unused, send: unused, stop: async () => undefined };
+    const jobs: JobQueue = { work: unused, send: unused, stop: async () => undefined };
     const reader = createWebhookService({
       dataSource: identityDb,
       jobs,
@@ -596,7 +596,7 @@ describe('webhooks to shops', () => {
     expect(failed.attempts).toBeGreaterThanOrEqual(2);
     const reader = createWebhookService({
       dataSource: identityDb,
-      jobs: { declare: async () => undefined, work: async () => undefined, send: async () => null, stop: async () => undefined },
+      jobs: { work: async () => undefined, send: async () => null, stop: async () => undefined },
       now: stack.clock.now,
       settings: { allowPrivateUrls: false, production: false, retryScheduleSeconds: [1], timeoutMs: 1000, maxAgeHours: 72, secretKey: 'test-secret-key-of-at-least-32-characters', retentionDays: 30 },
       logger: componentLogger('test.webhooks'),

@@ -1,38 +1,36 @@
 import { join } from 'node:path';
-import { createTokenVerifier } from '../../../shared/auth/verifier';
-import { startSubgraph } from '../../../shared/server/subgraph';
-import type { IdentityConfig } from './config';
+import { createSystemAuditor } from '../../../shared/audit/actions';
 import { createRemoteAuditSink } from '../../../shared/audit/recorder';
+import { DEV_ISSUER } from '../../../shared/auth/dev-issuer';
+import { createTokenVerifier } from '../../../shared/auth/verifier';
+import { createRemoteConsentErasure } from '../../../shared/consent-client';
+import { signDsrGrant, type DsrGrantAction } from '../../../shared/dsr-grant';
+import { createRemoteErasurePorts } from '../../../shared/erasure-client';
+import { openErasureLedger } from '../../../shared/erasure-ledger';
+import { createExportClients } from '../../../shared/export-client';
+import { openJobQueue } from '../../../shared/jobs';
+import { startSubgraph } from '../../../shared/server/subgraph';
+import { loadSigningKey } from '../../../shared/signing-key';
+import type { IdentityConfig } from './config';
 import { createContextFactory, type IdentityContext } from './context';
 import { entities } from './db/entities';
 import { migrations } from './db/migrations';
-import { createIdentityRepository } from './db/repositories/identity-repository';
-import { directoryRoutes } from './internal-api';
-import { applyPermissions } from './permissions';
-import { resolvers } from './resolvers';
-import { createIdentityService } from './services/identity-service';
-import { createSystemAuditor } from '../../../shared/audit/actions';
-import { createIdpEventRepository } from './db/repositories/idp-event-repository';
-import { idpEventRoutes } from './internal-api';
-import { createIdpEventService } from './services/idp-event-service';
-import { createExportClients } from '../../../shared/export-client';
-import { loadSigningKey } from '../../../shared/signing-key';
 import { createExportRepository } from './db/repositories/export-repository';
+import { createIdentityRepository } from './db/repositories/identity-repository';
+import { createIdpEventRepository } from './db/repositories/idp-event-repository';
 import { createRightsRepository } from './db/repositories/rights-repository';
 import { exportDownloadRoutes } from './export-routes';
+import { directoryRoutes, idpEventRoutes, webhookRoutes } from './internal-api';
+import { applyPermissions } from './permissions';
+import { resolvers } from './resolvers';
 import { createExportDownloads } from './services/export-download';
 import { createExportService } from './services/export-service';
-import { openJobQueue } from '../../../shared/jobs';
-import { webhookRoutes } from './internal-api';
-import { createWebhookService } from './services/webhook-service';
-import { DEV_ISSUER } from '../../../shared/auth/dev-issuer';
-import { createRemoteConsentErasure } from '../../../shared/consent-client';
-import { createRemoteErasurePorts } from '../../../shared/erasure-client';
-import { signDsrGrant } from '../../../shared/dsr-grant';
-import { openErasureLedger } from '../../../shared/erasure-ledger';
+import { createIdentityService } from './services/identity-service';
 import { createIdpAccounts } from './services/idp-accounts';
+import { createIdpEventService } from './services/idp-event-service';
 import { createRightsSaga, type SagaHooks } from './services/rights-saga';
 import { createRightsService, replayErasures } from './services/rights-service';
+import { createWebhookService } from './services/webhook-service';
 
 export interface IdentityOptions {
   now?: () => Date;
@@ -59,11 +57,13 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
       // --- Data export (GDPR Art. 15, 20): assembly from each service's export route, and the one-time download ---
       const exportRepo = createExportRepository(dataSource);
       const platformKey = await loadSigningKey(config.dataExport.signingKey.path, { create: config.dataExport.signingKey.createIfMissing });
+      // The vault decrypts or destroys a whole record only with a grant signed here (shared/dsr-grant.ts).
+      const grant = (subjectId: string, requestId: string, action: DsrGrantAction) => signDsrGrant(platformKey, { subjectId, requestId, action }, now());
       const exportService = createExportService({
         repo: identityRepo,
         clients: createExportClients(config.common.internal),
         now,
-        grant: (subjectId, requestId) => signDsrGrant(platformKey, { subjectId, requestId, action: 'export' }, now()),
+        grant: (subjectId, requestId) => grant(subjectId, requestId, 'export'),
       });
       const rightsRepo = createRightsRepository(dataSource);
       const dataExports = createExportDownloads({
@@ -93,8 +93,8 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         idp: createIdpAccounts(config.idpAccounts),
         idpIssuer: issuer === DEV_ISSUER ? null : issuer,
         notifier: webhooks,
-        exportCheck: (subjectId) => exportService.check(subjectId),
-        grant: (subjectId, requestId, action) => signDsrGrant(platformKey, { subjectId, requestId, action }, now()),
+        exportItems: (subjectId, system) => exportService.countItems(subjectId, system),
+        grant,
         noticeKey: config.refSecret,
         audit: createSystemAuditor(audit, 'dsr-saga', now),
         settings: config.rights.saga,
@@ -117,7 +117,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         directory: identity.directory,
         rights,
         webhooks,
-        audit: createSystemAuditor(createRemoteAuditSink(config.common.internal), 'logto-webhook', now),
+        audit: createSystemAuditor(audit, 'logto-webhook', now),
         issuer: config.common.auth.issuer,
         now,
         logger: logger.child({ component: 'identity.idp-events' }),

@@ -97,10 +97,11 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
       options.exposeCacheStats?.(cache.stats);
       const ledgerKey = await loadSigningKey(config.erasureLedger.signingKey.path, { create: config.erasureLedger.signingKey.createIfMissing });
       const erasures = openErasureLedger(config.erasureLedger.path, ledgerKey);
-      const placed = [...(await createPlacementRepository(dataSource).countByRegion()).values()].reduce((a, b) => a + b, 0);
+      const placements = createPlacementRepository(dataSource);
+      const placed = [...(await placements.countByRegion()).values()].reduce((a, b) => a + b, 0);
       const ledger = await erasures.ensure({ storesHoldData: placed > 0, production: config.common.env === 'production', allowInit: config.erasureLedger.allowInit });
       if (ledger === 'CREATED' && placed > 0) logger.warn({ path: config.erasureLedger.path }, 'erasure ledger started anew while the vault holds data');
-      const vault = createVaultService({ placements: createPlacementRepository(dataSource), stores, policy, cache, now, erasures });
+      const vault = createVaultService({ placements, stores, policy, cache, now, erasures });
       // Before serving anything: erasures recorded in the ledger win over whatever a restored backup brought back.
       const replayed = await vault.replayErasures();
       if (replayed > 0) logger.warn({ subjects: replayed }, 'erasure ledger replayed: data of erased subjects found in the stores was destroyed again');

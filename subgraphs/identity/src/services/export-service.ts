@@ -116,23 +116,12 @@ export function createExportService(deps: {
     },
 
     /**
-     * How many items each system holds for the subject, without decrypting or fetching any value, so
-     * an export job can record one step per system before the subject downloads the document.
+     * How many items one system holds for the subject, without decrypting or fetching any value, so
+     * the export job can record each system's step before the subject downloads the document.
      */
-    async check(subjectId: string): Promise<{ system: ExportSystemName; items: number }[]> {
-      const { links } = await identityPart(subjectId);
-      const request = { subjectId };
-      const [pii, consent, audit] = await Promise.all([
-        clients.summary('pii', request),
-        clients.summary('consent', request),
-        clients.summary('audit', request),
-      ]);
-      return [
-        { system: 'identity', items: 1 + links.length },
-        { system: 'pii', items: pii.items },
-        { system: 'consent', items: consent.items },
-        { system: 'audit', items: audit.items },
-      ];
+    async countItems(subjectId: string, system: ExportSystemName): Promise<number> {
+      if (system === 'identity') return 1 + (await identityPart(subjectId)).links.length;
+      return (await clients.summary(system, { subjectId })).items;
     },
   };
 }

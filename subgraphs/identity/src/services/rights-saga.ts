@@ -6,7 +6,7 @@ import type { Logger } from '../../../../shared/logger';
 import { FINAL_STEP_STATUSES, type DsrRow, type DsrStepRow } from '../db/entities/rights';
 import type { RightsRepository } from '../db/repositories/rights-repository';
 import { IdpAccountsRefusedError, IdpUnavailableError, type IdpAccounts } from './idp-accounts';
-import { erasureNotice, type SagaStarter, type TenantNotifier } from './rights-service';
+import { erasureNotice, STEPS, type SagaStarter, type TenantNotifier } from './rights-service';
 
 export const DSR_STEP_QUEUE = 'dsr.step';
 
@@ -65,7 +65,8 @@ export function createRightsSaga(deps: {
   /** The issuer whose accounts live at the configured identity provider. */
   idpIssuer: string | null;
   notifier: TenantNotifier & DeliveryStates;
-  exportCheck: (subjectId: string) => Promise<{ system: string; items: number }[]>;
+  /** How many items one system holds for an export's subject (counts only, nothing decrypted). */
+  exportItems: (subjectId: string, system: 'identity' | 'pii' | 'consent' | 'audit') => Promise<number>;
   /** Keys the per-shop ids of erasure notices (rights-service.ts erasureNotice). */
   noticeKey: string;
   /** Signs the grant the vault asks for before it destroys a subject's record (shared/dsr-grant.ts). */
@@ -78,9 +79,8 @@ export function createRightsSaga(deps: {
 }) {
   const { repo, jobs, audit, settings, logger, now } = deps;
   const sendOptions = { retryLimit: settings.retryLimit, retryDelay: 5, retryBackoff: true, expireInSeconds: settings.stepTimeoutSeconds };
-  // A delayed recheck has a key of its own, so a notice acknowledged meanwhile can still wake the step at once.
   const send = (requestId: string, system: string, extra: { tx?: Sql; startAfter?: number } = {}) =>
-    jobs.send(DSR_STEP_QUEUE, { requestId, system }, { ...sendOptions, singletonKey: `${requestId}:${system}${extra.startAfter ? ':recheck' : ''}`, ...extra });
+    jobs.send(DSR_STEP_QUEUE, { requestId, system }, { ...sendOptions, ...extra });
 
   const erasureSteps: Record<string, (request: DsrRow) => Promise<StepOutcome>> = {
     async identity(request) {
@@ -153,8 +153,8 @@ export function createRightsSaga(deps: {
   };
 
   const exportStep = async (request: DsrRow, system: string): Promise<StepOutcome> => {
-    const summary = (await deps.exportCheck(request.subjectId)).find((s) => s.system === system);
-    return { status: 'DONE', detail: `ready for the export: ${summary?.items ?? 0} items` };
+    const items = await deps.exportItems(request.subjectId, system as 'identity' | 'pii' | 'consent' | 'audit');
+    return { status: 'DONE', detail: `ready for the export: ${items} items` };
   };
 
   const transition = (request: DsrRow, field: string) => audit('DSR_TRANSITION', { subjectId: request.subjectId, tenantId: null, field });
@@ -232,7 +232,7 @@ export function createRightsSaga(deps: {
 
   let timer: NodeJS.Timeout | undefined;
   const start: SagaStarter = async (tx, request) => {
-    await send(request.id, (await repo.findSteps([request.id], tx))[0]?.system ?? 'identity', { tx });
+    await send(request.id, STEPS[request.kind][0], { tx });
   };
 
   return {
@@ -242,9 +242,6 @@ export function createRightsSaga(deps: {
       await send(requestId, 'shops');
     },
     async startWorker() {
-      // Standard, not stately: pg-boss 10 cannot start a queued duplicate of a running job of a stately queue and
-      // would hold every job behind it; steps are idempotent, so an occasional duplicate only repeats a check.
-      await jobs.declare(DSR_STEP_QUEUE, 'standard');
       await jobs.work<{ requestId: string; system: string }>(DSR_STEP_QUEUE, (data) => runStep(data));
       await sweep().catch((error) => logger.warn({ err: { name: (error as Error)?.name } }, 'data subject request sweep failed'));
       if (settings.sweepIntervalMs > 0) {

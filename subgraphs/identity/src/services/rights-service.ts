@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { SqlExecutor } from '../../../../shared/jobs';
 import type { ErasureLedger } from '../../../../shared/erasure-ledger';
@@ -8,6 +8,7 @@ import { badInput, notFound } from '../../../../shared/errors';
 import { checkAdminReason, PURPOSE_PATTERN } from '../../../../shared/pii';
 import type { DsrKind, DsrOpenedBy, DsrRecipientRow, DsrRow, DsrStatus, DsrStepRow } from '../db/entities/rights';
 import type { IdentityRepository } from '../db/repositories/identity-repository';
+import { pairwiseId } from './pairwise-ref';
 import type { DsrFilter, DsrQueuePosition, RightsRepository } from '../db/repositories/rights-repository';
 
 /** The systems a request of each kind must reach, in the order the saga visits them. */
@@ -49,7 +50,7 @@ export function erasureNotice(
   recipient: { tenantId: string; ref: string },
   type: 'subject.erasure_requested' | 'subject.erased',
 ) {
-  const erasureId = `era_${createHmac('sha256', key).update(`dsr-notice\u0000${request.id}\u0000${recipient.tenantId}`).digest('base64url').slice(0, 27)}`;
+  const erasureId = pairwiseId(key, 'erasure-notice:v1', 'era_', recipient.tenantId, request.id);
   const requested = type === 'subject.erasure_requested';
   return {
     id: `${erasureId}_${requested ? 'requested' : 'erased'}`,
@@ -153,7 +154,7 @@ export function createRightsService(deps: {
       }
       throw error;
     }
-    return (await viewsOf([row]))[0];
+    return { ...row, overdue: false, systems: steps };
   }
 
   /** The subject's own ground for erasure or note on an export: a short code, never free text. */

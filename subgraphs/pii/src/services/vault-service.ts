@@ -202,16 +202,30 @@ export function createVaultService(deps: {
   }
 
   /**
+   * Crypto-shredding: destroys the subject's data keys in every region's key store first (from that
+   * moment every copy of the ciphertexts, backups included, is undecryptable), then deletes the
+   * ciphertexts, index entries and placement. Idempotent: a repeat removes whatever is left.
+   */
+  async function shred(subjectId: string): Promise<{ region: string | null; keysDestroyed: number; ciphertextsDeleted: number }> {
+    const placement = (await placements.findPlacements([subjectId])).get(subjectId);
+    let keysDestroyed = 0;
+    for (const store of stores.values()) keysDestroyed += await store.keys.deleteKeys(subjectId);
+    // After the keys are gone, so a read in between cannot put one back.
+    cache.dropSubject(subjectId);
+    let ciphertextsDeleted = 0;
+    for (const store of stores.values()) ciphertextsDeleted += (await store.data.deleteSubject(subjectId)).fields;
+    await placements.deletePlacement(subjectId);
+    return { region: placement?.region ?? null, keysDestroyed, ciphertextsDeleted };
+  }
+
+  /**
    * A write that raced an erasure (it passed the check, then the erasure appended to the ledger and
    * shredded, then the write landed): the ledger entry comes before the shred, so looking again after
    * the write catches every interleaving; what the write brought back is destroyed and the write refused.
    */
   async function undoIfErased(subjectId: string): Promise<void> {
     if (!(await erasures.has(subjectId))) return;
-    for (const store of stores.values()) await store.keys.deleteKeys(subjectId);
-    cache.dropSubject(subjectId);
-    for (const store of stores.values()) await store.data.deleteSubject(subjectId);
-    await placements.deletePlacement(subjectId);
+    await shred(subjectId);
     throw privgraphError('FORBIDDEN', 'This account has been erased');
   }
 
@@ -279,22 +293,7 @@ export function createVaultService(deps: {
       return { region: store.code, generation: fresh.generation };
     },
 
-    /**
-     * Crypto-shredding: destroys the subject's data keys in every region's key store first (from that
-     * moment every copy of the ciphertexts, backups included, is undecryptable), then deletes the
-     * ciphertexts, index entries and placement. Idempotent: a repeat removes whatever is left.
-     */
-    async shred(subjectId: string): Promise<{ region: string | null; keysDestroyed: number; ciphertextsDeleted: number }> {
-      const placement = (await placements.findPlacements([subjectId])).get(subjectId);
-      let keysDestroyed = 0;
-      for (const store of stores.values()) keysDestroyed += await store.keys.deleteKeys(subjectId);
-      // After the keys are gone, so a read in between cannot put one back.
-      cache.dropSubject(subjectId);
-      let ciphertextsDeleted = 0;
-      for (const store of stores.values()) ciphertextsDeleted += (await store.data.deleteSubject(subjectId)).fields;
-      await placements.deletePlacement(subjectId);
-      return { region: placement?.region ?? null, keysDestroyed, ciphertextsDeleted };
-    },
+    shred,
 
     /**
      * Erasure (GDPR Art. 17): records the subject in the erasure ledger first — outside the databases,
@@ -303,7 +302,7 @@ export function createVaultService(deps: {
      */
     async erase(subjectId: string, requestId: string | null) {
       await erasures.append({ subjectId, requestId, erasedAt: now() });
-      return this.shred(subjectId);
+      return shred(subjectId);
     },
 
     /**
@@ -322,7 +321,7 @@ export function createVaultService(deps: {
           for (const id of await store.data.findSubjectsWithRows(chunk)) found.add(id);
         }
         for (const subjectId of found) {
-          await this.shred(subjectId);
+          await shred(subjectId);
           replayed += 1;
         }
       }
