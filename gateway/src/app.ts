@@ -157,7 +157,7 @@ function proxyAuditExport(app: Express, auditUrl: string) {
   });
 }
 
-// --- Data export download ---
+// Data export download
 /**
  * GET /privacy/export/:token: the subject's one-time data export, from identity, which checks the link
  * and the subject's own token itself; the gateway passes the bytes through.
@@ -188,4 +188,3 @@ async function streamFrom(req: Request, res: ExpressResponse, url: string, servi
   }
   Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.destroy()).pipe(res);
 }
-// --- end data export download ---

@@ -12,10 +12,9 @@ export interface GatewayLimits {
 export interface GatewayConfig {
   common: CommonConfig;
   limits: GatewayLimits;
-  // --- Logto webhook (POST /webhooks/logto) ---
+  // Logto webhook (POST /webhooks/logto)
   /** LOGTO_WEBHOOK_SIGNING_KEY: the Logto hook's signing key; unset, the route answers 404. */
   logtoWebhookSigningKey: string | null;
-  // --- end Logto webhook ---
 }
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
@@ -30,12 +29,11 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     }),
     env,
   );
-  // --- Logto webhook ---
+  // Logto webhook
   const { LOGTO_WEBHOOK_SIGNING_KEY } = parseEnv(
     z.object({ LOGTO_WEBHOOK_SIGNING_KEY: z.string().trim().min(16, 'must be the signing key Logto shows for the webhook').optional() }),
     env,
   );
-  // --- end Logto webhook ---
   return {
     common,
     logtoWebhookSigningKey: LOGTO_WEBHOOK_SIGNING_KEY ?? null,

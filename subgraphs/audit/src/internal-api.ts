@@ -40,16 +40,15 @@ export function ingestRoutes(sink: AuditSink, logger: Logger) {
   };
 }
 
-// --- Data export (GDPR Art. 15): the subject's access log, for identity's export assembly ---
+// Data export (GDPR Art. 15): the subject's access log, for identity's export assembly
 export function exportRoutes(subjectExport: AuditSubjectExport, logger: Logger) {
   return (router: Router) => {
     router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => subjectExport.exportSubject(body), logger));
     router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => subjectExport.summary(body), logger));
   };
 }
-// --- end data export ---
 
-// --- Erasure (GDPR Art. 17): the saga's audit step ---
+// Erasure (GDPR Art. 17): the saga's audit step
 export function erasureRoutes(check: (subjectId: string) => Promise<AuditErasureCheck>, logger: Logger) {
   return (router: Router) => {
     router.post(
@@ -58,4 +57,3 @@ export function erasureRoutes(check: (subjectId: string) => Promise<AuditErasure
     );
   };
 }
-// --- end erasure ---

@@ -44,12 +44,11 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
       const policies = createPolicyService({ repo: policyRepo, now });
       const { signingKey, jurisdiction, language } = config.receipts;
       const platformKey = await loadSigningKey(signingKey.path, { create: signingKey.createIfMissing });
-      // --- Webhook outbox: consent.granted / consent.withdrawn written with the change, relayed to identity in batches ---
+      // Webhook outbox: consent.granted / consent.withdrawn written with the change, relayed to identity in batches
       const consentRepo = createConsentRepository(dataSource);
       const relay = createOutboxRelay({ repo: consentRepo, identity: createWebhookRelayClient(config.common.internal), now, logger });
       await relay.start();
       const auditSink = createRemoteAuditSink(config.common.internal);
-      // --- end webhook outbox ---
       const consents = createConsentService({
         repo: consentRepo,
         outbox: relay.queue,
@@ -78,10 +77,10 @@ export function startConsent(config: ConsentConfig, options: ConsentOptions = {}
         internalRoutes: (router) => {
           consentRoutes(consents, logger)(router);
           exportRoutes(createConsentSubjectExport({ consents, policyRepo, now }), logger)(router);
-          erasureRoutes(consents, createSystemAuditor(auditSink, 'consent-erasure', now), logger)(router); // erasure
+          erasureRoutes(consents, createSystemAuditor(auditSink, 'consent-erasure', now), logger)(router);
         },
         onStop: async () => {
-          await relay.stop(); // webhook outbox
+          await relay.stop();
         },
       };
     },

@@ -21,16 +21,15 @@ export function consentRoutes(consents: ConsentService, logger: Logger) {
   };
 }
 
-// --- Data export (GDPR Art. 15): consents, receipts, history and declared purposes, for identity's export assembly ---
+// Data export (GDPR Art. 15): consents, receipts, history and declared purposes, for identity's export assembly
 export function exportRoutes(subjectExport: ConsentSubjectExport, logger: Logger) {
   return (router: Router) => {
     router.post(internalRoute(EXPORT_PATHS.subject), internalHandler(exportRequestSchema, (body) => subjectExport.exportSubject(body), logger));
     router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => subjectExport.summary(body), logger));
   };
 }
-// --- end data export ---
 
-// --- Erasure (GDPR Art. 17): identity's erasure saga withdraws every active consent of the subject ---
+// Erasure (GDPR Art. 17): identity's erasure saga withdraws every active consent of the subject
 /** POST /internal/v1/consents/erase { subjectId } → { withdrawn }; each withdrawal audited by SYSTEM first. Idempotent. */
 export function erasureRoutes(consents: ConsentService, audit: ActionAuditor, logger: Logger) {
   return (router: Router) => {
@@ -40,4 +39,3 @@ export function erasureRoutes(consents: ConsentService, audit: ActionAuditor, lo
     );
   };
 }
-// --- end erasure ---

@@ -4,7 +4,7 @@ import type { ServiceContext } from '../../../shared/context';
 import { forbidden, privgraphError } from '../../../shared/errors';
 import { allow, guardSchema, isAuthenticated, isSubject, isTenantAdmin } from '../../../shared/permissions';
 
-// --- Records of processing ---
+// Records of processing
 /** A tenant admin (the service then checks it is this tenant) or a platform admin. */
 const isTenantAdminOrPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: ServiceContext) => {
   const { principal } = ctx;
@@ -13,7 +13,6 @@ const isTenantAdminOrPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ctx:
   if (principal.kind === 'tenant') return principal.isTenantAdmin ? true : privgraphError('SCOPE_REQUIRED', 'This operation needs the tenant:admin scope');
   return forbidden();
 });
-// --- end records of processing ---
 
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(schema, {
@@ -21,9 +20,8 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       tenantPolicy: isAuthenticated,
       policyVersions: isTenantAdmin,
       consentReceipt: isAuthenticated,
-      // --- Records of processing ---
+      // Records of processing
       processingRecords: isTenantAdminOrPlatformAdmin,
-      // --- end records of processing ---
     },
     Mutation: { publishPolicyVersion: isTenantAdmin, grantConsent: isSubject, withdrawConsent: isSubject },
     // Visibility is scoped per principal in the service: own consents, or those given to the calling tenant.
@@ -33,10 +31,9 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     ConsentReceipt: allow,
     PolicyVersion: allow,
     Purpose: allow,
-    // --- Records of processing ---
+    // Records of processing
     ProcessingRecords: allow,
     ProcessingActivity: allow,
     ProcessingRecipient: allow,
-    // --- end records of processing ---
   });
 }

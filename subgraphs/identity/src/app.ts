@@ -54,7 +54,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
       const identity = createIdentityService({ repo: identityRepo, refSecret: config.refSecret, now });
       const verifier = createTokenVerifier(config.common.auth);
       const audit = createRemoteAuditSink(config.common.internal);
-      // --- Data export (GDPR Art. 15, 20): assembly from each service's export route, and the one-time download ---
+      // Data export (GDPR Art. 15, 20): assembly from each service's export route, and the one-time download
       const exportRepo = createExportRepository(dataSource);
       const platformKey = await loadSigningKey(config.dataExport.signingKey.path, { create: config.dataExport.signingKey.createIfMissing });
       // The vault decrypts or destroys a whole record only with a grant signed here (shared/dsr-grant.ts).
@@ -74,13 +74,11 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         now,
         baseUrl: config.dataExport.publicGatewayUrl,
       });
-      // --- end data export ---
-      // --- Webhooks to shops (services/webhook-service.ts): the job queue also serves other background work ---
+      // Webhooks to shops (services/webhook-service.ts): the job queue also serves other background work
       const jobs = await openJobQueue({ database: config.database, logger, ...config.rights.jobs });
       const webhooks = createWebhookService({ dataSource, jobs, now, settings: config.webhooks, logger });
       await webhooks.start();
-      // --- end webhooks ---
-      // --- Data subject requests: the saga on the job queue; the erasure ledger replayed before serving ---
+      // Data subject requests: the saga on the job queue; the erasure ledger replayed before serving
       const ledger = openErasureLedger(config.rights.erasureLedger.path, { publicJwk: platformKey.publicJwk });
       const restored = await replayErasures(ledger, rightsRepo, now);
       if (restored > 0) logger.warn({ subjects: restored }, 'erasure ledger replayed: erased subjects found alive (a restored backup) were tombstoned again');
@@ -110,8 +108,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
           .catch(() => undefined);
       });
       await saga.startWorker();
-      // --- end data subject requests ---
-      // --- Identity-provider events (Logto webhooks via the gateway) ---
+      // Identity-provider events (Logto webhooks via the gateway)
       const idpEvents = createIdpEventService({
         repo: createIdpEventRepository(dataSource),
         directory: identity.directory,
@@ -122,7 +119,6 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         now,
         logger: logger.child({ component: 'identity.idp-events' }),
       });
-      // --- end identity-provider events ---
       return {
         context: createContextFactory({
           verifier,
@@ -135,15 +131,15 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         }),
         internalRoutes: (router) => {
           directoryRoutes(identity, logger)(router);
-          idpEventRoutes(idpEvents, logger)(router); // identity-provider events
-          webhookRoutes(webhooks, logger)(router); // webhooks
+          idpEventRoutes(idpEvents, logger)(router);
+          webhookRoutes(webhooks, logger)(router);
         },
         publicRoutes: (app) => {
           exportDownloadRoutes({ verifier, directory: identity.directory, downloads: dataExports, audit, now, logger })(app);
         },
         onStop: async () => {
           saga.stopWorker();
-          webhooks.stop(); // webhooks
+          webhooks.stop();
           await jobs.stop();
         },
       };

@@ -31,7 +31,7 @@ export interface IdentityConfig {
   dataExport: DataExportSettings;
 }
 
-// --- Data export ---
+// Data export
 export interface DataExportSettings {
   /** Signs the short-lived download links (the platform key, as for receipts and checkpoints). */
   signingKey: SigningKeyConfig;
@@ -43,9 +43,8 @@ function loadDataExportSettings(env: Env, dataDir: string, production: boolean):
   const { PUBLIC_GATEWAY_URL } = parseEnv(z.object({ PUBLIC_GATEWAY_URL: z.url({ protocol: /^https?$/ }).optional() }), env);
   return { signingKey: loadSigningKeyConfig(env, dataDir, production), publicGatewayUrl: PUBLIC_GATEWAY_URL ?? null };
 }
-// --- end data export ---
 
-// --- Webhooks ---
+// Webhooks
 export interface WebhookSettings {
   /** Outside production private and loopback URLs are always allowed; in production only with this set. */
   allowPrivateUrls: boolean;
@@ -97,9 +96,8 @@ function loadWebhookSettings(env: Env, dataDir: string, production: boolean): We
     retentionDays: parsed.WEBHOOK_RETENTION_DAYS,
   };
 }
-// --- end webhooks ---
 
-// --- Logto Management API ---
+// Logto Management API
 /** A machine-to-machine app of the Logto tenant; a missing part leaves the IdP step SKIPPED (it says which). */
 export interface IdpAccountsSettings {
   /** LOGTO_MANAGEMENT_ENDPOINT, else LOGTO_ENDPOINT (e.g. https://auth.example.com). */
@@ -133,9 +131,8 @@ function loadIdpAccountsSettings(env: Env): IdpAccountsSettings {
     timeoutMs: parsed.LOGTO_MANAGEMENT_TIMEOUT_MS,
   };
 }
-// --- end Logto Management API ---
 
-// --- Data subject requests ---
+// Data subject requests
 export interface RightsSettings {
   saga: SagaSettings;
   /** The erasure ledger this service replays before serving (it only reads it; the vault appends). */
@@ -166,7 +163,6 @@ function loadRightsSettings(env: Env, dataDir: string, production: boolean): Rig
     jobs: { pollingIntervalSeconds: parsed.JOBS_POLL_SECONDS, maintenanceIntervalSeconds: parsed.JOBS_MAINTENANCE_SECONDS },
   };
 }
-// --- end data subject requests ---
 
 export function loadIdentityConfig(env: Env): IdentityConfig {
   const common = loadCommonConfig(env, 'IDENTITY_PORT', DEFAULT_PORTS.identity);

@@ -47,16 +47,15 @@ export function directoryRoutes(identity: IdentityService, logger: Logger) {
   };
 }
 
-// --- Identity-provider events (Logto webhooks, verified by the gateway) ---
+// Identity-provider events (Logto webhooks, verified by the gateway)
 /** POST /internal/v1/idp/events: one verified IdP event; answers { duplicate, outcome }. */
 export function idpEventRoutes(idpEvents: IdpEventService, logger: Logger) {
   return (router: Router) => {
     router.post(strip(IDP_EVENT_PATHS.handle), internalHandler(idpEventSchema, (event) => idpEvents.handle(event), logger));
   };
 }
-// --- end identity-provider events ---
 
-// --- Webhooks ---
+// Webhooks
 /** POST /internal/v1/webhooks/events: events from other services' outboxes, idempotent by id; answers { events: [{ eventId, deliveries }] }. */
 export function webhookRoutes(webhooks: WebhookService, logger: Logger) {
   return (router: Router) => {
@@ -71,4 +70,3 @@ export function webhookRoutes(webhooks: WebhookService, logger: Logger) {
     );
   };
 }
-// --- end webhooks ---

@@ -13,36 +13,31 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       users: isTenant,
       tenants: isPlatformAdmin,
       myTenantLinks: isSubject,
-      // --- Data export ---
+      // Data export
       dataExportLink: isSubject,
-      // --- end data export ---
-      // --- Data subject requests ---
+      // Data subject requests
       myDataSubjectRequests: isSubject,
       dataSubjectRequest: isPlatformAdmin,
       dataSubjectRequests: isPlatformAdmin,
-      // --- end data subject requests ---
-      // --- Webhooks (tenant admin; scoped to the caller's tenant in the service) ---
+      // Webhooks (tenant admin; scoped to the caller's tenant in the service)
       webhookEndpoints: isTenantAdmin,
       webhookDeliveries: isTenantAdmin,
-      // --- end webhooks ---
     },
     Mutation: {
       createTenant: isPlatformAdmin,
       connectTenant: isSubject,
-      // --- Data subject requests ---
+      // Data subject requests
       requestErasure: isSubject,
       requestDataExport: isSubject,
       openDataSubjectRequest: isPlatformAdmin,
       extendDataSubjectRequest: isPlatformAdmin,
-      // --- end data subject requests ---
-      // --- Webhooks ---
+      // Webhooks
       createWebhookEndpoint: isTenantAdmin,
       disableWebhookEndpoint: isTenantAdmin,
       enableWebhookEndpoint: isTenantAdmin,
       rotateWebhookSecret: isTenantAdmin,
       deleteWebhookEndpoint: isTenantAdmin,
       redeliverWebhook: isTenantAdmin,
-      // --- end webhooks ---
     },
     // Reached only by platform-admin operations; through _entities no one else may read another tenant's settings.
     Tenant: isPlatformAdmin,
@@ -58,12 +53,11 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     DataSubjectRequestConnection: isPlatformAdmin,
     DataSubjectRequestEdge: isPlatformAdmin,
     DataExportLink: isSubject,
-    // --- Webhooks ---
+    // Webhooks
     WebhookEndpoint: isTenantAdmin,
     WebhookEndpointSecret: isTenantAdmin,
     WebhookDelivery: isTenantAdmin,
     WebhookDeliveryConnection: isTenantAdmin,
     WebhookDeliveryEdge: isTenantAdmin,
-    // --- end webhooks ---
   });
 }

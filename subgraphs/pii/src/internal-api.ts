@@ -24,7 +24,7 @@ async function granted(deps: PiiRouteDeps, grant: string | undefined, subjectId:
 /** The vault's internal API (called by identity only, with the internal token). */
 export function piiRoutes(deps: PiiRouteDeps, logger: Logger) {
   return (router: Router) => {
-    // --- Data export (GDPR Art. 15, 20): every field decrypted, each read audited as the subject's own ---
+    // Data export (GDPR Art. 15, 20): every field decrypted, each read audited as the subject's own
     router.post(
       internalRoute(EXPORT_PATHS.subject),
       internalHandler(exportRequestSchema, async (body) => {
@@ -33,8 +33,7 @@ export function piiRoutes(deps: PiiRouteDeps, logger: Logger) {
       }, logger),
     );
     router.post(internalRoute(EXPORT_PATHS.summary), internalHandler(exportRequestSchema, (body) => deps.exports.summary(body), logger));
-    // --- end data export ---
-    // --- Erasure (GDPR Art. 17): ledger entry, then crypto-shredding in every region ---
+    // Erasure (GDPR Art. 17): ledger entry, then crypto-shredding in every region
     router.post(
       ERASURE_PATHS.pii.replace(/^\/internal/, ''),
       internalHandler(piiErasureRequest, async (body) => {
@@ -42,6 +41,5 @@ export function piiRoutes(deps: PiiRouteDeps, logger: Logger) {
         return deps.vault.erase(body.subjectId, body.requestId);
       }, logger),
     );
-    // --- end erasure ---
   };
 }

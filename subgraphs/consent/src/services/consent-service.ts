@@ -61,7 +61,7 @@ export interface ConsentHistoryEntry {
   policyVersion: string;
 }
 
-// --- Webhook outbox ---
+// Webhook outbox
 /** Enqueues the relay of an outbox row to identity, inside the transaction that wrote it. */
 export interface OutboxRelayQueue {
   enqueue(tx: SqlExecutor, outboxId: string): Promise<unknown>;
@@ -69,7 +69,6 @@ export interface OutboxRelayQueue {
 
 /** The collection method a withdrawal receipt names when an erasure (GDPR Art. 17) withdrew the consent. */
 export const ERASURE_COLLECTION_METHOD = 'erasure';
-// --- end webhook outbox ---
 
 export function createConsentService(deps: {
   repo: ConsentRepository;
@@ -233,7 +232,7 @@ export function createConsentService(deps: {
       return withdrawn.consent;
     },
 
-    // --- Erasure (GDPR Art. 17), for identity's erasure saga ---
+    // Erasure (GDPR Art. 17), for identity's erasure saga
     /**
      * Withdraws every active consent of the subject, each as `withdraw` does: a signed WITHDRAWAL receipt
      * (collection method "erasure"), audited CONSENT_WITHDRAW (by SYSTEM) before it takes effect, and a
@@ -273,7 +272,6 @@ export function createConsentService(deps: {
       }
       return withdrawn;
     },
-    // --- end erasure ---
 
     /** Each consent's receipts (the caller may already see the consents), oldest first. */
     receiptsOf(consentIds: readonly string[]): Promise<ConsentReceiptRow[][]> {

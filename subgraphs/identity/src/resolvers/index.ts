@@ -25,18 +25,18 @@ export const resolvers: Resolvers<IdentityContext> = {
     tenants: (_, __, ctx) => ctx.identity.listTenants(),
     myTenantLinks: (_, __, ctx) => ctx.identity.linksOfSubject(subjectOf(ctx).subjectId),
     ...dataExportResolvers.Query,
-    ...webhookResolvers.Query, // webhooks
-    ...rightsResolvers.Query, // data subject requests
+    ...webhookResolvers.Query,
+    ...rightsResolvers.Query,
   },
   Mutation: {
     createTenant: (_, args, ctx) =>
       ctx.identity.createTenant(args.input, ctx.audit),
     connectTenant: (_, args, ctx) =>
       ctx.identity.connectTenant(subjectOf(ctx).subjectId, args.tenantId, ctx.audit),
-    ...webhookResolvers.Mutation, // webhooks
-    ...rightsResolvers.Mutation, // data subject requests
+    ...webhookResolvers.Mutation,
+    ...rightsResolvers.Mutation,
   },
-  DataSubjectRequest: rightsResolvers.DataSubjectRequest, // data subject requests
+  DataSubjectRequest: rightsResolvers.DataSubjectRequest,
   User: {
     __resolveReference: (reference, ctx) => ctx.users.load(reference.id),
   },

@@ -11,7 +11,7 @@ export interface ActiveGrant {
 
 export type ConsentRepository = ReturnType<typeof createConsentRepository>;
 
-// --- Webhook outbox ---
+// Webhook outbox
 export type OutboxEventType = 'consent.granted' | 'consent.withdrawn';
 
 /** A webhook event waiting to be relayed to identity (refs and ids only, never personal data). */
@@ -28,7 +28,6 @@ export interface OutboxWrite {
   event: (consent: ConsentRow, superseded: ConsentRow[]) => OutboxEvent;
   enqueue: (tx: SqlExecutor, outboxId: string) => Promise<unknown>;
 }
-// --- end webhook outbox ---
 
 export function createConsentRepository(dataSource: DataSource) {
   const consents = dataSource.getRepository(ConsentEntity);
@@ -153,7 +152,7 @@ export function createConsentRepository(dataSource: DataSource) {
       );
     },
 
-    // --- Webhook outbox ---
+    // Webhook outbox
     /** Unsent outbox rows by id (a relay job's) or the oldest unsent ones created before `before` (the sweep's). */
     findUnsentOutbox(selector: { ids: string[] } | { before: Date; limit: number }): Promise<OutboxEvent[]> {
       const columns = `id, tenant_id AS "tenantId", type, data, created_at AS "createdAt"`;
@@ -178,6 +177,5 @@ export function createConsentRepository(dataSource: DataSource) {
     async purgeRelayedOutbox(before: Date): Promise<number> {
       return (await changedRows(dataSource, `DELETE FROM ${outboxTable} WHERE relayed_at < $1 RETURNING id`, [before])).length;
     },
-    // --- end webhook outbox ---
   };
 }

@@ -1,5 +1,8 @@
 import { EntitySchema } from 'typeorm';
 import type { SubjectStatus } from '../../../../../shared/auth/principal';
+import { IdpEventEntity } from './idp-event';
+import { rightsEntities } from './rights';
+import { webhookEntities } from './webhooks';
 
 export interface SubjectRow {
   id: string;
@@ -57,19 +60,8 @@ export const TenantLinkEntity = new EntitySchema<TenantLinkRow>({
   },
 });
 
-// --- identity-provider events ---
-import { IdpEventEntity } from './idp-event';
 export { IdpEventEntity, type IdpEventRow } from './idp-event';
-// --- end identity-provider events ---
-
-// --- data subject requests ---
-import { rightsEntities } from './rights';
 export * from './rights';
-// --- end data subject requests ---
-
-// --- webhooks ---
-import { webhookEntities } from './webhooks';
 export * from './webhooks';
-// --- end webhooks ---
 
 export const entities = [SubjectEntity, TenantEntity, TenantLinkEntity, IdpEventEntity, ...rightsEntities, ...webhookEntities];
