@@ -3,7 +3,8 @@
  *   npm run token -- admin
  *   npm run token -- subject alice
  *   npm run token -- tenant <tenantId> --scopes "pii:contact:read"
- * Options: --ttl <seconds> (default 3600). Refused in production and when an external issuer is configured.
+ * Options: --ttl <seconds> (default 3600); for a subject --email-verified true|false and --phone-number-verified true|false
+ * (the OIDC claims a passport's verification flags come from). Refused in production and when an external issuer is configured.
  */
 import { devTokens, loadOrCreateDevIssuerKey } from '../shared/auth/dev-issuer';
 
@@ -11,7 +12,8 @@ const USAGE = `usage:
   npm run token -- admin
   npm run token -- subject <name>
   npm run token -- tenant <tenantId> [--scopes "pii:contact:read pii:identity:read"]
-options: --ttl <seconds>  (default 3600)`;
+options: --ttl <seconds>  (default 3600)
+         --email-verified true|false, --phone-number-verified true|false  (subject only)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -36,6 +38,12 @@ async function main() {
   const scopes = option(args, '--scopes');
   const ttlText = option(args, '--ttl');
   const ttl = ttlText === undefined ? undefined : Number(ttlText);
+  const flag = (name: string): boolean | undefined => {
+    const value = option(args, name);
+    if (value !== undefined && value !== 'true' && value !== 'false') fail(`${name} must be true or false`);
+    return value === undefined ? undefined : value === 'true';
+  };
+  const verified = { email: flag('--email-verified'), phoneNumber: flag('--phone-number-verified') };
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400)) fail('--ttl must be 1-86400 seconds');
   const [kind, arg, ...rest] = args;
   if (rest.length > 0) fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`);
@@ -48,7 +56,7 @@ async function main() {
       break;
     case 'subject':
       if (!arg || !/^[A-Za-z0-9._@-]{1,128}$/.test(arg)) fail(`subject needs a name (letters, digits, . _ @ -)\n${USAGE}`);
-      token = await devTokens.subject(key, arg, ttl);
+      token = await devTokens.subject(key, arg, ttl, verified);
       break;
     case 'tenant':
       if (!arg) fail(`tenant needs the tenant id (from createTenant)\n${USAGE}`);

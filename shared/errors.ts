@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   BAD_REQUEST: 'The HTTP request is malformed (e.g. not JSON, too large).',
   PERSISTED_QUERY_NOT_FOUND: 'An automatic persisted query hash is unknown; resend with the full query.',
   OPERATION_RESOLUTION_FAILURE: 'The operation name does not match an operation in the document.',
+  USER_BLOCKED: 'The user is blocked by this tenant or suspended on the platform: no passport, no personal data for this tenant.',
+  NOT_CONNECTED: 'The subject is not connected to this tenant (connectTenant first).',
   INTERNAL_SERVER_ERROR: 'An unexpected failure. Details are never sent to the client; the request id identifies it in logs.',
 } as const;
 

@@ -4,6 +4,1329 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+export type Maybe<T> = T | null;
+export type InputMaybe<T> = Maybe<T>;
+/** All built-in and custom scalars, mapped to their actual values */
+export type Scalars = {
+  ID: { input: string; output: string; }
+  String: { input: string; output: string; }
+  Boolean: { input: boolean; output: boolean; }
+  Int: { input: number; output: number; }
+  Float: { input: number; output: number; }
+  /** A calendar date, YYYY-MM-DD. */
+  Date: { input: string; output: string; }
+  /** An ISO-8601 date-time in UTC. */
+  DateTime: { input: string; output: string; }
+  /** An integer between -(2^53-1) and 2^53-1. */
+  SafeInt: { input: number; output: number; }
+};
+
+export type AccessLogConnection = {
+  __typename?: 'AccessLogConnection';
+  edges: Array<AccessLogEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AccessLogEdge = {
+  __typename?: 'AccessLogEdge';
+  cursor: Scalars['String']['output'];
+  node: AccessLogEntry;
+};
+
+/** One access to the user's personal data by someone else. */
+export type AccessLogEntry = {
+  __typename?: 'AccessLogEntry';
+  /** TENANT or PLATFORM_ADMIN. */
+  accessorType: AuditActorType;
+  action: AuditAction;
+  /** The consent the value was released under. */
+  consentId?: Maybe<Scalars['ID']['output']>;
+  decision: AuditDecision;
+  /** The field asked for, e.g. User.email. */
+  field?: Maybe<Scalars['String']['output']>;
+  occurredAt: Scalars['DateTime']['output'];
+  /** The purpose the tenant declared, or the admin's stated reason. */
+  purpose?: Maybe<Scalars['String']['output']>;
+  /** ALLOW: CONSENT, CONSENT_MASKED or ADMIN. DENY: the error code the tenant received. */
+  reason: Scalars['String']['output'];
+  /** The shop that asked; null for a platform admin. */
+  tenantId?: Maybe<Scalars['ID']['output']>;
+  tenantName?: Maybe<Scalars['String']['output']>;
+};
+
+export type Address = {
+  __typename?: 'Address';
+  city: Scalars['String']['output'];
+  /** ISO 3166-1 alpha-2, e.g. DE */
+  country: Scalars['String']['output'];
+  line1: Scalars['String']['output'];
+  line2?: Maybe<Scalars['String']['output']>;
+  postalCode: Scalars['String']['output'];
+};
+
+export type AddressInput = {
+  city: Scalars['String']['input'];
+  /** ISO 3166-1 alpha-2, e.g. DE */
+  country: Scalars['String']['input'];
+  line1: Scalars['String']['input'];
+  line2?: InputMaybe<Scalars['String']['input']>;
+  postalCode: Scalars['String']['input'];
+};
+
+export type AuditAction =
+  /** Audit events were exported (tenantId = the exported tenant; null = all). */
+  | 'AUDIT_EXPORT'
+  /** The retention job removed a month partition of expired events (field = AuditPartition.<name>). */
+  | 'AUDIT_PURGE'
+  /** A platform admin set a tenant's audit retention (field = AuditRetention.<days>). */
+  | 'AUDIT_RETENTION_SET'
+  /** A subject granted a consent (purpose and consentId set). */
+  | 'CONSENT_GRANT'
+  /** A subject withdrew a consent. */
+  | 'CONSENT_WITHDRAW'
+  /** A subject downloaded their data export. */
+  | 'DATA_EXPORT_DOWNLOAD'
+  /** A subject's fields were re-encrypted under a fresh data key. */
+  | 'DEK_REKEY'
+  /** A platform admin extended a request's deadline (purpose = reason). */
+  | 'DSR_EXTEND'
+  /** A data subject request was opened (field = DataSubjectRequest.<KIND>). */
+  | 'DSR_OPEN'
+  /** A data subject request or one of its steps changed status. */
+  | 'DSR_TRANSITION'
+  /** Key-encryption-key versions of a region were retired (field = Region.<code>). */
+  | 'KEY_RETIRE'
+  /** A region's key-encryption key was rotated (field = Region.<code>). */
+  | 'KEY_ROTATE'
+  /** A platform admin placed a legal hold on a tenant's or subject's events (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_PLACE'
+  /** A platform admin released a legal hold (field = LegalHold.<id>). */
+  | 'LEGAL_HOLD_RELEASE'
+  /** A subject had a passport issued for a tenant (tenantId = the audience). */
+  | 'PASSPORT_ISSUE'
+  /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
+  | 'PII_LOOKUP'
+  /** A PII field was requested (allowed or denied). */
+  | 'PII_READ'
+  /** A PII field was stored or cleared by its subject. */
+  | 'PII_WRITE'
+  /** A tenant admin published a policy version (field = PolicyVersion.<version>). */
+  | 'POLICY_PUBLISH'
+  /** A subject's profile was moved to another region (field = Region.<target>). */
+  | 'SUBJECT_MOVE'
+  /** The identity provider reported a new account, provisioned here. */
+  | 'SUBJECT_PROVISION'
+  /** A subject's data keys were destroyed (crypto-shredding). */
+  | 'SUBJECT_SHRED'
+  /** The identity provider suspended or reinstated an account (field = Subject.<status>). */
+  | 'SUBJECT_SUSPEND'
+  /** A subject connected to a tenant, which now knows them by a pairwise ref. */
+  | 'TENANT_CONNECT'
+  /** A platform admin registered a tenant. */
+  | 'TENANT_CREATE'
+  /** A platform admin renamed a tenant or changed its IdP organization id (one event per attribute changed: field = Tenant.name or Tenant.idpOrganizationId). */
+  | 'TENANT_UPDATE'
+  /** A tenant admin blocked a user for its tenant (purpose = the reason code). */
+  | 'USER_BLOCK'
+  /** A tenant admin lifted its block of a user. */
+  | 'USER_UNBLOCK'
+  /** A tenant admin registered a webhook endpoint (field = WebhookEndpoint.<id>). */
+  | 'WEBHOOK_ENDPOINT_CREATE'
+  /** A tenant admin deleted a webhook endpoint. */
+  | 'WEBHOOK_ENDPOINT_DELETE'
+  /** A tenant admin disabled, enabled or rotated the secret of a webhook endpoint. */
+  | 'WEBHOOK_ENDPOINT_UPDATE'
+  /** A tenant admin asked for a webhook delivery to be sent again (field = WebhookDelivery.<id>). */
+  | 'WEBHOOK_REDELIVER';
+
+export type AuditActorType =
+  | 'ANONYMOUS'
+  | 'PLATFORM_ADMIN'
+  | 'SUBJECT'
+  | 'SYSTEM'
+  | 'TENANT';
+
+/** A signed checkpoint: the chain head at a sequence number, signed with the platform's key (ES256 JWS). */
+export type AuditCheckpoint = {
+  __typename?: 'AuditCheckpoint';
+  at: Scalars['DateTime']['output'];
+  /** The chain hash of event seq, base64url. */
+  head: Scalars['String']['output'];
+  seq: Scalars['SafeInt']['output'];
+};
+
+export type AuditDecision =
+  | 'ALLOW'
+  | 'DENY';
+
+/** One entry of the append-only, hash-chained audit log. It never contains a value of personal data. */
+export type AuditEvent = {
+  __typename?: 'AuditEvent';
+  action: AuditAction;
+  actorType: AuditActorType;
+  consentId?: Maybe<Scalars['ID']['output']>;
+  decision: AuditDecision;
+  /** The schema field, e.g. User.email. */
+  field?: Maybe<Scalars['String']['output']>;
+  occurredAt: Scalars['DateTime']['output'];
+  purpose?: Maybe<Scalars['String']['output']>;
+  /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF, TENANT or ADMIN. DENY: the error code the caller received. */
+  reason: Scalars['String']['output'];
+  requestId: Scalars['String']['output'];
+  seq: Scalars['SafeInt']['output'];
+  /** The pairwise ref of the subject as the event's tenant knows them; null when no tenant was involved. */
+  subjectRef?: Maybe<Scalars['ID']['output']>;
+  tenantId?: Maybe<Scalars['ID']['output']>;
+};
+
+export type AuditEventConnection = {
+  __typename?: 'AuditEventConnection';
+  edges: Array<AuditEventEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AuditEventEdge = {
+  __typename?: 'AuditEventEdge';
+  cursor: Scalars['String']['output'];
+  node: AuditEvent;
+};
+
+export type AuditFilter = {
+  action?: InputMaybe<AuditAction>;
+  /** Who acted: SUBJECT, TENANT, PLATFORM_ADMIN. */
+  actorType?: InputMaybe<AuditActorType>;
+  decision?: InputMaybe<AuditDecision>;
+  field?: InputMaybe<Scalars['String']['input']>;
+  purpose?: InputMaybe<Scalars['String']['input']>;
+  /** All decisions made for one request (the x-request-id the gateway returned). */
+  requestId?: InputMaybe<Scalars['String']['input']>;
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  subjectRef?: InputMaybe<Scalars['ID']['input']>;
+  /** Platform admin only: events of one tenant. */
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+  until?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+/** One month (UTC) of the audit log. */
+export type AuditPartition = {
+  __typename?: 'AuditPartition';
+  events: Scalars['SafeInt']['output'];
+  fate: AuditPartitionFate;
+  from: Scalars['DateTime']['output'];
+  /** Active legal holds covering some of its events. */
+  holdIds: Array<Scalars['ID']['output']>;
+  name: Scalars['String']['output'];
+  /** When the last of its events has passed its retention. */
+  removableAfter?: Maybe<Scalars['DateTime']['output']>;
+  to: Scalars['DateTime']['output'];
+};
+
+export type AuditPartitionFate =
+  /** This month is not over yet, or it holds the chain head. */
+  | 'CURRENT'
+  /** An active legal hold covers some event in it. */
+  | 'KEPT_LEGAL_HOLD'
+  /** Some event in it is still within its retention. */
+  | 'KEPT_RETENTION'
+  /** Every event has passed its retention and none is held: the next retention run removes it (or removed it). */
+  | 'REMOVED';
+
+export type AuditProblem =
+  /** An event was altered, removed, inserted or reordered. */
+  | 'CHAIN_BROKEN'
+  /** A stored checkpoint's signature does not verify with the platform's key. */
+  | 'CHECKPOINT_INVALID'
+  /** The chain verifies but not through a signed checkpoint's head: it was rewritten and recomputed. */
+  | 'CHECKPOINT_MISMATCH'
+  /** A record of removed (retention) events does not verify with the platform's key. */
+  | 'PURGE_RECORD_INVALID'
+  /** A signed checkpoint names an event the log no longer has: its tail was cut off. */
+  | 'TRUNCATED';
+
+export type AuditPurge = {
+  __typename?: 'AuditPurge';
+  events: Scalars['SafeInt']['output'];
+  from: Scalars['DateTime']['output'];
+  partition: Scalars['String']['output'];
+  purgedAt: Scalars['DateTime']['output'];
+  /** Compact JWS (ES256, typ privgraph-audit-purge+jws): the runs of sequence numbers removed and the hash each ended with. */
+  record: Scalars['String']['output'];
+  to: Scalars['DateTime']['output'];
+};
+
+/** Retention of the audit log: defaults, per-tenant settings, legal holds and the month partitions (platform admin). */
+export type AuditRetention = {
+  __typename?: 'AuditRetention';
+  /** Days events are kept when their tenant has no setting (and for events without a tenant): AUDIT_RETENTION_DAYS. */
+  defaultDays: Scalars['Int']['output'];
+  legalHolds: Array<LegalHold>;
+  partitions: Array<AuditPartition>;
+  /** Partitions removed so far, each with a signed record of the events it held. */
+  purges: Array<AuditPurge>;
+  tenants: Array<TenantAuditRetention>;
+};
+
+export type AuditRetentionRun = {
+  __typename?: 'AuditRetentionRun';
+  /** The checkpoint signed before anything was removed. */
+  checkpointSeq?: Maybe<Scalars['SafeInt']['output']>;
+  kept: Array<AuditPartition>;
+  /** Set when nothing was removed because the log does not verify. */
+  problem?: Maybe<AuditProblem>;
+  ranAt: Scalars['DateTime']['output'];
+  removed: Array<AuditPartition>;
+};
+
+export type AuditVerification = {
+  __typename?: 'AuditVerification';
+  checked: Scalars['SafeInt']['output'];
+  /** Signed checkpoints held against the chain. */
+  checkpoints: Scalars['Int']['output'];
+  /** The first sequence number that does not verify (altered, missing, out of order, cut off or rewritten). */
+  firstBadSeq?: Maybe<Scalars['SafeInt']['output']>;
+  /**
+   * True when every event's hash and link to its predecessor recompute, no sequence number is missing,
+   * and the chain passes through every signed checkpoint.
+   */
+  ok: Scalars['Boolean']['output'];
+  /** What was found first; null when ok. */
+  problem?: Maybe<AuditProblem>;
+};
+
+/** A subject's opt-in consent to one tenant, for one purpose, covering some categories of their data. */
+export type Consent = {
+  __typename?: 'Consent';
+  categories: Array<PiiCategory>;
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  grantedAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  policyVersion: Scalars['String']['output'];
+  purpose: Scalars['String']['output'];
+  /** The signed receipts of this consent: its grant and, once withdrawn, its withdrawal. */
+  receipts: Array<ConsentReceipt>;
+  /** Computed at read time, so an expired consent reads EXPIRED the moment it lapses. */
+  status: ConsentStatus;
+  tenantId: Scalars['ID']['output'];
+  withdrawnAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** One step in a consent's life (GDPR Art. 7(1): the controller can show that and when consent was given). */
+export type ConsentEvent = {
+  __typename?: 'ConsentEvent';
+  categories: Array<PiiCategory>;
+  consentId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  policyVersion: Scalars['String']['output'];
+  purpose: Scalars['String']['output'];
+  tenantId: Scalars['ID']['output'];
+  type: ConsentEventType;
+};
+
+export type ConsentEventType =
+  /** Lapsed at its expiry time (computed at read time, exact to the millisecond). */
+  | 'EXPIRED'
+  | 'GRANTED'
+  /** Replaced by a later grant for the same tenant and purpose. */
+  | 'SUPERSEDED'
+  | 'WITHDRAWN';
+
+/**
+ * A signed consent receipt (fields after the Kantara Initiative Consent Receipt Specification v1.1), issued for every
+ * grant and withdrawal. `jws` is a compact JWS (ES256) verifiable offline with the platform's public keys at
+ * GET /.well-known/jwks.json on the gateway; its payload is the receipt.
+ */
+export type ConsentReceipt = {
+  __typename?: 'ConsentReceipt';
+  consentId: Scalars['ID']['output'];
+  /** The receipt's consentReceiptID. */
+  id: Scalars['ID']['output'];
+  issuedAt: Scalars['DateTime']['output'];
+  jws: Scalars['String']['output'];
+  kind: ConsentReceiptKind;
+};
+
+export type ConsentReceiptKind =
+  | 'GRANT'
+  | 'WITHDRAWAL';
+
+export type ConsentStatus =
+  | 'ACTIVE'
+  | 'EXPIRED'
+  /** Replaced by a later grant for the same tenant and purpose. */
+  | 'SUPERSEDED'
+  | 'WITHDRAWN';
+
+export type CreateTenantInput = {
+  /** The IdP organization this tenant answers to (Logto: the organization id). Defaults to the tenant id. */
+  idpOrganizationId?: InputMaybe<Scalars['String']['input']>;
+  /** Display name, 1-200 characters. */
+  name: Scalars['String']['input'];
+};
+
+export type CreateWebhookEndpointInput = {
+  /** At most 500 characters. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** At least one event type. */
+  events: Array<WebhookEventType>;
+  /** https (http only outside production); no credentials; at most 2048 characters; in production never a private, loopback or link-local address. */
+  url: Scalars['String']['input'];
+};
+
+/**
+ * A one-time download of the subject's data export (GDPR Art. 15, 20): GET the url within ten minutes
+ * with the subject's own `Authorization: Bearer` token. The document is described by docs/export.schema.json.
+ */
+export type DataExportLink = {
+  __typename?: 'DataExportLink';
+  expiresAt: Scalars['DateTime']['output'];
+  /** On the gateway: /privacy/export/<signed link> (absolute when PUBLIC_GATEWAY_URL is set). */
+  url: Scalars['String']['output'];
+};
+
+export type DataKeyVersionCount = {
+  __typename?: 'DataKeyVersionCount';
+  count: Scalars['Int']['output'];
+  version: Scalars['Int']['output'];
+};
+
+export type DataSubjectRequest = {
+  __typename?: 'DataSubjectRequest';
+  completedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** One month after receipt, later when extended (at most two further months). */
+  dueAt: Scalars['DateTime']['output'];
+  extension?: Maybe<DeadlineExtension>;
+  id: Scalars['ID']['output'];
+  kind: DataSubjectRequestKind;
+  /** A legal hold keeps the audit evidence about the subject beyond its retention. */
+  legalHold: Scalars['Boolean']['output'];
+  origin: DataSubjectRequestOrigin;
+  /** Open and past its deadline. */
+  overdue: Scalars['Boolean']['output'];
+  /** The subject's ground (a code) or the admin's stated reason. */
+  reason?: Maybe<Scalars['String']['output']>;
+  receivedAt: Scalars['DateTime']['output'];
+  status: DataSubjectRequestStatus;
+  systems: Array<DataSubjectRequestStep>;
+};
+
+export type DataSubjectRequestConnection = {
+  __typename?: 'DataSubjectRequestConnection';
+  edges: Array<DataSubjectRequestEdge>;
+  pageInfo: PageInfo;
+};
+
+export type DataSubjectRequestEdge = {
+  __typename?: 'DataSubjectRequestEdge';
+  cursor: Scalars['String']['output'];
+  node: DataSubjectRequest;
+};
+
+export type DataSubjectRequestFilter = {
+  kind?: InputMaybe<DataSubjectRequestKind>;
+  /** true: only open requests past their deadline; false: only those that are not. */
+  overdue?: InputMaybe<Scalars['Boolean']['input']>;
+  status?: InputMaybe<DataSubjectRequestStatus>;
+  subjectId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** What a data subject asks for. */
+export type DataSubjectRequestKind =
+  /** Art. 17: erase the person everywhere: vault, consents, identity, the identity provider; every shop told. */
+  | 'ERASURE'
+  /** Art. 15 and 20: one portable JSON document with everything held about the person. */
+  | 'EXPORT';
+
+/** Who opened the request. */
+export type DataSubjectRequestOrigin =
+  /** The identity provider reported the account deleted. */
+  | 'IDP'
+  /** A platform admin, on the subject's behalf, with a stated reason. */
+  | 'PLATFORM_ADMIN'
+  | 'SUBJECT';
+
+export type DataSubjectRequestStatus =
+  /** Every system's step is done, skipped or recorded as impossible, with its reason. */
+  | 'COMPLETED'
+  | 'IN_PROGRESS'
+  | 'RECEIVED';
+
+/** One system a request must reach: identity, consent, pii, identity_provider, shops, audit. */
+export type DataSubjectRequestStep = {
+  __typename?: 'DataSubjectRequestStep';
+  attempts: Scalars['Int']['output'];
+  completedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What the step did, or why it was skipped or impossible: counts and codes, never personal data. */
+  detail?: Maybe<Scalars['String']['output']>;
+  /** The error code of the last failed attempt (retried with backoff). */
+  lastError?: Maybe<Scalars['String']['output']>;
+  status: DataSubjectRequestStepStatus;
+  system: Scalars['String']['output'];
+};
+
+export type DataSubjectRequestStepStatus =
+  | 'DONE'
+  | 'IMPOSSIBLE'
+  | 'PENDING'
+  | 'RUNNING'
+  | 'SKIPPED'
+  /** Done its part; waiting on others (shops acknowledging a notice). */
+  | 'WAITING';
+
+/** Art. 12(3): the deadline was extended; the subject is owed this notice within one month of receipt. */
+export type DeadlineExtension = {
+  __typename?: 'DeadlineExtension';
+  months: Scalars['Int']['output'];
+  noticeDueAt: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
+};
+
+export type GrantConsentInput = {
+  /** Defaults to every category the purpose declares; a subset narrows the consent, a category the purpose does not declare is refused. */
+  categories?: InputMaybe<Array<PiiCategory>>;
+  /** How consent was collected, recorded in the receipt (e.g. web-form, mobile-app); default api. */
+  collectionMethod?: InputMaybe<Scalars['String']['input']>;
+  /** Optional end of the consent; must be in the future. */
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /**
+   * The tenant's current policy version (see tenantPolicy). Granting against an older version fails with
+   * POLICY_VERSION_OUTDATED, so the subject always consents to the text in force.
+   */
+  policyVersion: Scalars['String']['input'];
+  /** The purpose key the tenant will declare in x-privacy-purpose, e.g. order_fulfillment. */
+  purpose: Scalars['String']['input'];
+  tenantId: Scalars['ID']['input'];
+};
+
+export type KeyProvider =
+  | 'LOCAL'
+  | 'VAULT';
+
+/** A background re-wrap of a region's data keys to its newest KEK version. */
+export type KeyRotation = {
+  __typename?: 'KeyRotation';
+  done: Scalars['Int']['output'];
+  /** Estimated seconds left at the rate so far; null until measurable. */
+  etaSeconds?: Maybe<Scalars['Int']['output']>;
+  failed: Scalars['Int']['output'];
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  keyId: Scalars['String']['output'];
+  region: Scalars['String']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  status: KeyRotationStatus;
+  targetVersion: Scalars['Int']['output'];
+  /** Data keys below the target version when the rotation started. */
+  total: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+export type KeyRotationStatus =
+  | 'COMPLETED'
+  /** Finished, but some data keys could not be re-wrapped (they stay under their old version). */
+  | 'FAILED'
+  | 'RUNNING';
+
+/** GDPR Art. 6(1): the legal ground a purpose relies on. */
+export type LawfulBasis =
+  | 'CONSENT'
+  | 'CONTRACT'
+  | 'LEGAL_OBLIGATION'
+  | 'LEGITIMATE_INTERESTS'
+  | 'PUBLIC_TASK'
+  | 'VITAL_INTERESTS';
+
+/** Suspends removal of every event about a tenant or a subject until released. */
+export type LegalHold = {
+  __typename?: 'LegalHold';
+  id: Scalars['ID']['output'];
+  placedAt: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
+  releaseReason?: Maybe<Scalars['String']['output']>;
+  releasedAt?: Maybe<Scalars['DateTime']['output']>;
+  subjectId?: Maybe<Scalars['ID']['output']>;
+  tenantId?: Maybe<Scalars['ID']['output']>;
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Connects the calling subject to a tenant and returns the pairwise ref that tenant will know them by. Idempotent. */
+  connectTenant: TenantLink;
+  /**
+   * Writes a signed checkpoint of the current head now (platform admin); checkpoints are also written
+   * every AUDIT_CHECKPOINT_INTERVAL_MS while the log grows. Null while the log is empty.
+   */
+  createAuditCheckpoint?: Maybe<AuditCheckpoint>;
+  /** Registers a shop (platform admin). */
+  createTenant: Tenant;
+  /** Registers an endpoint; the answer holds its signing secret, shown once (tenant admin; audited WEBHOOK_ENDPOINT_CREATE). */
+  createWebhookEndpoint: WebhookEndpointSecret;
+  /** Deletes the endpoint and its secrets; pending deliveries end as FAILED. Returns the id (audited WEBHOOK_ENDPOINT_DELETE). */
+  deleteWebhookEndpoint: Scalars['ID']['output'];
+  /** Stops deliveries to the endpoint (audited WEBHOOK_ENDPOINT_UPDATE). */
+  disableWebhookEndpoint: WebhookEndpoint;
+  /** Resumes deliveries for events from now on (audited WEBHOOK_ENDPOINT_UPDATE). */
+  enableWebhookEndpoint: WebhookEndpoint;
+  /** A platform admin extends a deadline by 1 or 2 months (at most 2 in total, decided within the first month; Art. 12(3)). */
+  extendDataSubjectRequest: DataSubjectRequest;
+  /**
+   * Grants consent (subject) against the tenant's current policy version. A grant for a tenant and purpose that already
+   * has an active consent supersedes it (re-grant); the same grant twice is refused with ALREADY_EXISTS.
+   */
+  grantConsent: Consent;
+  /**
+   * A passport for the calling subject and one tenant (audited PASSPORT_ISSUE). Refused with NOT_FOUND for
+   * an unknown tenant, NOT_CONNECTED when the subject is not connected to it, USER_BLOCKED when the tenant
+   * blocked the subject or the platform suspended it.
+   */
+  issuePassport: Passport;
+  /** Platform admins: copies a subject's profile to another region, then erases it from the old one. Audited. */
+  moveSubjectRegion: SubjectMatch;
+  /** A platform admin opens a request on a subject's behalf, with a stated reason. */
+  openDataSubjectRequest: DataSubjectRequest;
+  /** Suspends removal of a tenant's or a subject's events (platform admin, audited). */
+  placeLegalHold: LegalHold;
+  /** Publishes a new policy version with the purposes it declares (tenant admin, scope tenant:admin). Audited as POLICY_PUBLISH. */
+  publishPolicyVersion: PolicyVersion;
+  /** Sends a delivery again, with the same webhook-id, starting a fresh round of retries (audited WEBHOOK_REDELIVER). */
+  redeliverWebhook: WebhookDelivery;
+  /** Platform admins: re-encrypts a subject's fields under a fresh data key and destroys the old one. Audited. */
+  rekeySubject: RekeyResult;
+  /** Lifts a legal hold (platform admin, audited). */
+  releaseLegalHold: LegalHold;
+  /** The calling subject asks for a copy of their data (Art. 15, 20); when COMPLETED, dataExportLink gives the download. */
+  requestDataExport: DataSubjectRequest;
+  /** The calling subject asks to be erased everywhere (Art. 17). reason: an optional short code (e.g. consent_withdrawn). A repeat returns the open request. */
+  requestErasure: DataSubjectRequest;
+  /** Platform admins: retires KEK versions below minDecryptionVersion; refused while data keys use them. Audited. */
+  retireKeyVersions: PiiRegion;
+  /**
+   * Platform admins: creates a new version of the region's KEK and starts re-wrapping every data key to
+   * it in the background. Reads and writes continue meanwhile. Audited.
+   */
+  rotateRegionKey: KeyRotation;
+  /** A new secret, shown once; the old one keeps signing next to it for 24 hours (audited WEBHOOK_ENDPOINT_UPDATE). */
+  rotateWebhookSecret: WebhookEndpointSecret;
+  /**
+   * Runs retention now (it also runs every AUDIT_RETENTION_INTERVAL_MS): removes each month partition whose events
+   * have all passed their retention and none is held, after verifying the log, auditing the removal (AUDIT_PURGE)
+   * and signing a checkpoint. Platform admin.
+   */
+  runAuditRetention: AuditRetentionRun;
+  /** Sets how many days a tenant's audit events are kept (any number from 1 to 36500; platform admin, audited). */
+  setAuditRetention: TenantAuditRetention;
+  /**
+   * Platform admins: crypto-shredding. Destroys the subject's data keys, so every copy of their
+   * ciphertexts (backups included) is undecryptable, then deletes the ciphertexts. Irreversible. Audited.
+   */
+  shredSubject: ShredResult;
+  /** Stores the calling subject's own profile (encrypted at rest) and returns it. */
+  updateMyProfile?: Maybe<User>;
+  /** Withdraws one of the caller's own consents (subject). Takes effect for the very next request. */
+  withdrawConsent: Consent;
+};
+
+
+export type MutationConnectTenantArgs = {
+  tenantId: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateTenantArgs = {
+  input: CreateTenantInput;
+};
+
+
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput;
+};
+
+
+export type MutationDeleteWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDisableWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationEnableWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationExtendDataSubjectRequestArgs = {
+  id: Scalars['ID']['input'];
+  months?: InputMaybe<Scalars['Int']['input']>;
+  reason: Scalars['String']['input'];
+};
+
+
+export type MutationGrantConsentArgs = {
+  input: GrantConsentInput;
+};
+
+
+export type MutationIssuePassportArgs = {
+  tenantId: Scalars['ID']['input'];
+};
+
+
+export type MutationMoveSubjectRegionArgs = {
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationOpenDataSubjectRequestArgs = {
+  input: OpenDataSubjectRequestInput;
+};
+
+
+export type MutationPlaceLegalHoldArgs = {
+  input: PlaceLegalHoldInput;
+};
+
+
+export type MutationPublishPolicyVersionArgs = {
+  input: PublishPolicyVersionInput;
+};
+
+
+export type MutationRedeliverWebhookArgs = {
+  deliveryId: Scalars['ID']['input'];
+};
+
+
+export type MutationRekeySubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationReleaseLegalHoldArgs = {
+  id: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
+};
+
+
+export type MutationRequestErasureArgs = {
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationRetireKeyVersionsArgs = {
+  minDecryptionVersion: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+};
+
+
+export type MutationRotateRegionKeyArgs = {
+  reason: Scalars['String']['input'];
+  region: Scalars['String']['input'];
+};
+
+
+export type MutationRotateWebhookSecretArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRunAuditRetentionArgs = {
+  reason: Scalars['String']['input'];
+};
+
+
+export type MutationSetAuditRetentionArgs = {
+  days: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
+  tenantId: Scalars['ID']['input'];
+};
+
+
+export type MutationShredSubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdateMyProfileArgs = {
+  input: ProfileInput;
+};
+
+
+export type MutationWithdrawConsentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+export type OpenDataSubjectRequestInput = {
+  kind: DataSubjectRequestKind;
+  /** A reason code or ticket reference (e.g. dsar-1042). */
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+};
+
+/**
+ * A PII-free proof for a shop's storefront that the caller is the shop's customer `sub` (docs/passports.md):
+ * a compact JWS (`typ: privgraph-passport+jwt`, ES256, the platform key at /.well-known/jwks.json) whose
+ * claims are iss, sub (the pairwise ref), aud (the tenant id), iat, exp, jti, status, email_verified,
+ * phone_number_verified and purposes. Never personal data.
+ */
+export type Passport = {
+  __typename?: 'Passport';
+  expiresAt: Scalars['DateTime']['output'];
+  token: Scalars['String']['output'];
+};
+
+/** Categories of personal data; each is unlocked by its own scope (CONTACT → pii:contact:read). */
+export type PiiCategory =
+  | 'ADDRESS'
+  /** email, phone */
+  | 'CONTACT'
+  /** national id / passport number */
+  | 'GOVERNMENT_ID'
+  /** given name, family name, birth date */
+  | 'IDENTITY';
+
+/**
+ * The masked view a field offers under its category's masked scope (e.g. pii:contact:read:masked).
+ * Consent rules are the same as for the value; the audit event's reason is CONSENT_MASKED.
+ */
+export type PiiMask =
+  /** city and country kept; street and postal code *** */
+  | 'ADDRESS'
+  /** a***@example.com */
+  | 'EMAIL'
+  /** A. */
+  | 'INITIAL'
+  /** ***1234 */
+  | 'LAST4'
+  /** *** *** 1234 */
+  | 'PHONE';
+
+/** A region's store and its key-encryption key (platform admins). */
+export type PiiRegion = {
+  __typename?: 'PiiRegion';
+  code: Scalars['String']['output'];
+  /** How many data keys each KEK version wraps; a version can be retired once it wraps none. */
+  dataKeys: Array<DataKeyVersionCount>;
+  /** The KEK's name at its provider, e.g. local:pii-eu or vault:transit/privgraph-pii-eu. */
+  keyId: Scalars['String']['output'];
+  keyProvider: KeyProvider;
+  latestVersion: Scalars['Int']['output'];
+  /** Versions below this no longer decrypt. */
+  minDecryptionVersion: Scalars['Int']['output'];
+  /** Subjects whose profile this region holds. */
+  subjects: Scalars['Int']['output'];
+};
+
+export type PlaceLegalHoldInput = {
+  /** A reason code or ticket reference, e.g. litigation-2026-17. */
+  reason: Scalars['String']['input'];
+  /** ... or about this subject (internal id, e.g. from subjectsByEmail). */
+  subjectId?: InputMaybe<Scalars['ID']['input']>;
+  /** Hold every event about this tenant ... */
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** A published, immutable version of a tenant's privacy policy and the purposes it declares. */
+export type PolicyVersion = {
+  __typename?: 'PolicyVersion';
+  /** From when grants must reference this version. */
+  effectiveAt: Scalars['DateTime']['output'];
+  publishedAt: Scalars['DateTime']['output'];
+  purposes: Array<Purpose>;
+  tenantId: Scalars['ID']['output'];
+  /** SHA-256 of the policy text (hex), so the text a subject consented to can be proven later. */
+  textHash: Scalars['String']['output'];
+  /** Where the policy text is published. */
+  url: Scalars['String']['output'];
+  version: Scalars['String']['output'];
+};
+
+export type PolicyVersionState =
+  | 'IN_FORCE'
+  /** Published with a later effectiveAt. */
+  | 'SCHEDULED'
+  /** Replaced by a later version. */
+  | 'SUPERSEDED';
+
+/** One purpose of one published policy version: a line of the record of processing activities. */
+export type ProcessingActivity = {
+  __typename?: 'ProcessingActivity';
+  /** Categories of personal data. */
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['output'];
+  effectiveFrom: Scalars['DateTime']['output'];
+  /** When the next version took or takes over; null for the latest. */
+  effectiveUntil?: Maybe<Scalars['DateTime']['output']>;
+  lawfulBasis: LawfulBasis;
+  policyTextHash: Scalars['String']['output'];
+  policyUrl: Scalars['String']['output'];
+  policyVersion: Scalars['String']['output'];
+  publishedAt: Scalars['DateTime']['output'];
+  /** The purpose key. */
+  purpose: Scalars['String']['output'];
+  recipients: Array<ProcessingRecipient>;
+  /** Envisaged time limit for erasure, in days. */
+  retentionDays: Scalars['Int']['output'];
+  state: PolicyVersionState;
+};
+
+/** A recipient (category) of the data processed for a purpose. */
+export type ProcessingRecipient = {
+  __typename?: 'ProcessingRecipient';
+  description: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  role: ProcessingRole;
+};
+
+/** A tenant's record of processing activities (GDPR Art. 30(1)), generated from its published policy versions. */
+export type ProcessingRecords = {
+  __typename?: 'ProcessingRecords';
+  /** In force first, then scheduled, then superseded (newest first). */
+  activities: Array<ProcessingActivity>;
+  /** The controller: the tenant's name. */
+  controller: Scalars['String']['output'];
+  /** Categories of data subjects. */
+  dataSubjects: Scalars['String']['output'];
+  generatedAt: Scalars['DateTime']['output'];
+  /** The same record as an Art. 30(1) style Markdown document with one table row per activity. */
+  markdown: Scalars['String']['output'];
+  processor: Scalars['String']['output'];
+  /** Technical and organisational security measures privgraph applies (Art. 30(1)(g), Art. 32). */
+  securityMeasures: Array<Scalars['String']['output']>;
+  tenantId: Scalars['ID']['output'];
+};
+
+export type ProcessingRole =
+  /** The tenant: decides the purposes and receives the data. */
+  | 'CONTROLLER'
+  /** privgraph: stores the data and releases it on the controller's requests (Art. 28). */
+  | 'PROCESSOR';
+
+/** Fields left out stay as they are; a field set to null is erased. */
+export type ProfileInput = {
+  address?: InputMaybe<AddressInput>;
+  birthDate?: InputMaybe<Scalars['Date']['input']>;
+  email?: InputMaybe<Scalars['String']['input']>;
+  familyName?: InputMaybe<Scalars['String']['input']>;
+  givenName?: InputMaybe<Scalars['String']['input']>;
+  nationalId?: InputMaybe<Scalars['String']['input']>;
+  /** International format, e.g. +49 30 123456; stored as E.164. */
+  phone?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Where the profile is stored, on the first write only (e.g. eu). Without it the region follows
+   * address.country through the platform's country table, else the platform's default region.
+   */
+  region?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type PublishPolicyVersionInput = {
+  /** Defaults to now; a later time schedules the version (grants keep using the current one until then). */
+  effectiveAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Every purpose this version declares (a purpose left out can no longer be granted). */
+  purposes: Array<PurposeInput>;
+  /** SHA-256 of the policy text, 64 hex digits. */
+  textHash: Scalars['String']['input'];
+  /** http(s) URL of the policy text. */
+  url: Scalars['String']['input'];
+  /** 1-64 letters, digits or . _ -; unique per tenant. */
+  version: Scalars['String']['input'];
+};
+
+/** What a tenant uses personal data for (GDPR Art. 13(1)(c)), as declared in one policy version. */
+export type Purpose = {
+  __typename?: 'Purpose';
+  /** The categories of personal data the purpose needs; a consent never covers more. */
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['output'];
+  /** The key requests declare in x-privacy-purpose. */
+  key: Scalars['String']['output'];
+  lawfulBasis: LawfulBasis;
+  /** How long the tenant keeps data used for this purpose, in days (GDPR Art. 13(2)(a)). */
+  retentionDays: Scalars['Int']['output'];
+};
+
+export type PurposeInput = {
+  categories: Array<PiiCategory>;
+  description: Scalars['String']['input'];
+  /** Lower-case letters, digits and _ . - (max 64), starting with a letter. */
+  key: Scalars['String']['input'];
+  lawfulBasis: LawfulBasis;
+  retentionDays: Scalars['Int']['input'];
+};
+
+export type Query = {
+  __typename?: 'Query';
+  /**
+   * Audit events, newest first. A tenant sees only events about its own requests; a platform admin
+   * sees all and may filter by tenant.
+   */
+  auditEvents: AuditEventConnection;
+  /** Retention settings, legal holds and partitions (platform admin). */
+  auditRetention: AuditRetention;
+  /** One signed receipt: the subject's own, or (for a tenant) one about a consent given to it. Anything else: NOT_FOUND. */
+  consentReceipt?: Maybe<ConsentReceipt>;
+  /**
+   * A short-lived download link for the calling subject's own completed EXPORT request (NOT_FOUND
+   * otherwise). The export can be downloaded once: afterwards EXPORT_ALREADY_DOWNLOADED.
+   */
+  dataExportLink: DataExportLink;
+  /** One request (platform admin). */
+  dataSubjectRequest?: Maybe<DataSubjectRequest>;
+  /** Every request (platform admin): open ones first, earliest deadline first, so overdue requests lead. */
+  dataSubjectRequests: DataSubjectRequestConnection;
+  /** Platform admins: one key rotation and its progress. */
+  keyRotation?: Maybe<KeyRotation>;
+  /** Platform admins: recent key rotations, newest first. */
+  keyRotations: Array<KeyRotation>;
+  /** The calling subject (end user). Provisioned on first authenticated request. */
+  me?: Maybe<User>;
+  /**
+   * Who accessed my data (GDPR Art. 15(1)(c)): every request for the calling user's personal data by a
+   * tenant or a platform admin, allowed or denied, and every admin operation on it, newest first.
+   */
+  myAccessLog: AccessLogConnection;
+  /** The calling subject's own requests, newest first. */
+  myDataSubjectRequests: Array<DataSubjectRequest>;
+  /** The tenants the calling subject is connected to, with the ref each one knows them by. */
+  myTenantLinks: Array<TenantLink>;
+  /** Platform admins: every region's store and KEK. */
+  piiRegions: Array<PiiRegion>;
+  /** Every policy version of the calling tenant, newest first (tenant admin). */
+  policyVersions: Array<PolicyVersion>;
+  /**
+   * The tenant's records of processing (tenant admin of that tenant, or platform admin). Another
+   * tenant's, or an unknown tenant: NOT_FOUND.
+   */
+  processingRecords: ProcessingRecords;
+  /**
+   * Platform admins: subjects whose stored email equals this one (exact match through the keyed blind
+   * index; nothing is decrypted). `reason` is a reason code or ticket reference (lower-case, e.g.
+   * dsar-1042), never personal data; it is audited with the lookup.
+   */
+  subjectsByEmail: Array<SubjectMatch>;
+  /** Platform admins: as subjectsByEmail, for a phone number in international format. */
+  subjectsByPhone: Array<SubjectMatch>;
+  /** A tenant's policy version in force now, with its purposes (any signed-in principal; null when none is published). */
+  tenantPolicy?: Maybe<PolicyVersion>;
+  /** Every tenant (platform admin). */
+  tenants: Array<Tenant>;
+  /** A user linked to the calling tenant, found by that tenant's pairwise ref. Unknown and foreign refs both give NOT_FOUND. */
+  user?: Maybe<User>;
+  /** Users linked to the calling tenant, by ref and status (never by personal data). */
+  users: UserConnection;
+  /**
+   * Recomputes the hash chain from the first event and holds it against every signed checkpoint
+   * (platform admin). The same check runs offline with `npm run audit:verify`.
+   */
+  verifyAuditLog: AuditVerification;
+  /** The calling tenant's delivery log, newest first (tenant admin). */
+  webhookDeliveries: WebhookDeliveryConnection;
+  /** The calling tenant's webhook endpoints (tenant admin). */
+  webhookEndpoints: Array<WebhookEndpoint>;
+};
+
+
+export type QueryAuditEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AuditFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryConsentReceiptArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryDataExportLinkArgs = {
+  requestId: Scalars['ID']['input'];
+};
+
+
+export type QueryDataSubjectRequestArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryDataSubjectRequestsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<DataSubjectRequestFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryKeyRotationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryKeyRotationsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  region?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryMyAccessLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  until?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+
+export type QueryProcessingRecordsArgs = {
+  tenantId: Scalars['ID']['input'];
+};
+
+
+export type QuerySubjectsByEmailArgs = {
+  email: Scalars['String']['input'];
+  reason: Scalars['String']['input'];
+};
+
+
+export type QuerySubjectsByPhoneArgs = {
+  phone: Scalars['String']['input'];
+  reason: Scalars['String']['input'];
+};
+
+
+export type QueryTenantPolicyArgs = {
+  tenantId: Scalars['ID']['input'];
+};
+
+
+export type QueryUserArgs = {
+  ref: Scalars['ID']['input'];
+};
+
+
+export type QueryUsersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryWebhookDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  endpointId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<WebhookDeliveryStatus>;
+};
+
+export type RekeyResult = {
+  __typename?: 'RekeyResult';
+  /** The data-key generation the fields are now sealed under. */
+  generation: Scalars['Int']['output'];
+  region: Scalars['String']['output'];
+  subjectId: Scalars['ID']['output'];
+};
+
+export type ShredResult = {
+  __typename?: 'ShredResult';
+  ciphertextsDeleted: Scalars['Int']['output'];
+  /** Data keys destroyed: from this moment every copy of the subject's ciphertexts is undecryptable. */
+  keysDestroyed: Scalars['Int']['output'];
+  /** The region the profile was in; null when nothing was stored. */
+  region?: Maybe<Scalars['String']['output']>;
+  subjectId: Scalars['ID']['output'];
+};
+
+/** A subject found through the blind index (exact match). */
+export type SubjectMatch = {
+  __typename?: 'SubjectMatch';
+  region: Scalars['String']['output'];
+  subjectId: Scalars['ID']['output'];
+};
+
+export type Tenant = {
+  __typename?: 'Tenant';
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  idpOrganizationId: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+};
+
+export type TenantAuditRetention = {
+  __typename?: 'TenantAuditRetention';
+  days: Scalars['Int']['output'];
+  setAt: Scalars['DateTime']['output'];
+  tenantId: Scalars['ID']['output'];
+};
+
+export type TenantLink = {
+  __typename?: 'TenantLink';
+  createdAt: Scalars['DateTime']['output'];
+  /** The pairwise pseudonymous reference: differs per tenant, cannot be reversed or correlated. */
+  ref: Scalars['ID']['output'];
+  tenantId: Scalars['ID']['output'];
+};
+
+/**
+ * A user's personal data. A tenant receives a value only with the category's scope, an
+ * x-privacy-purpose header and the user's active consent for that purpose; the user always
+ * receives their own. Each resolution, allowed or denied, is audited before the value is released.
+ */
+export type User = {
+  __typename?: 'User';
+  address?: Maybe<Address>;
+  birthDate?: Maybe<Scalars['Date']['output']>;
+  /**
+   * The full, append-only history of the user's consents, oldest first: all of it for the user themself,
+   * the part about the calling tenant for a tenant. Expiry appears at the moment it took effect.
+   */
+  consentHistory: Array<ConsentEvent>;
+  /** The user's consents: all of them for the user themself, only those given to the calling tenant for a tenant. */
+  consents: Array<Consent>;
+  /** For a tenant: when the user connected to it. For the user: when their account was provisioned. */
+  createdAt: Scalars['DateTime']['output'];
+  email?: Maybe<Scalars['String']['output']>;
+  familyName?: Maybe<Scalars['String']['output']>;
+  givenName?: Maybe<Scalars['String']['output']>;
+  nationalId?: Maybe<Scalars['String']['output']>;
+  /** E.164, e.g. +4930123456 */
+  phone?: Maybe<Scalars['String']['output']>;
+  /** The calling tenant's pairwise ref for this user; null when the caller is the user themself. */
+  ref?: Maybe<Scalars['ID']['output']>;
+  /**
+   * The region whose store holds this user's personal data (e.g. eu), fixed when the profile is
+   * first stored; null before that. Not personal data: visible to the user, to tenants the user is
+   * connected to, and to platform admins.
+   */
+  region?: Maybe<Scalars['String']['output']>;
+  status: UserStatus;
+};
+
+export type UserConnection = {
+  __typename?: 'UserConnection';
+  edges: Array<UserEdge>;
+  pageInfo: PageInfo;
+};
+
+export type UserEdge = {
+  __typename?: 'UserEdge';
+  cursor: Scalars['String']['output'];
+  node: User;
+};
+
+export type UserStatus =
+  | 'ACTIVE'
+  | 'BLOCKED'
+  /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
+  | 'ERASED';
+
+/** One event sent to one endpoint: the delivery log. */
+export type WebhookDelivery = {
+  __typename?: 'WebhookDelivery';
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  endpointId: Scalars['ID']['output'];
+  /** The `webhook-id` header: the same for every attempt and redelivery, so receivers can deduplicate. */
+  eventId: Scalars['ID']['output'];
+  eventType: WebhookEventType;
+  id: Scalars['ID']['output'];
+  lastAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  lastError?: Maybe<WebhookDeliveryError>;
+  lastHttpStatus?: Maybe<Scalars['Int']['output']>;
+  /** When the next attempt is due (PENDING only). */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookDeliveryStatus;
+};
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  edges: Array<WebhookDeliveryEdge>;
+  pageInfo: PageInfo;
+};
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookDelivery;
+};
+
+/** Why the last attempt failed. The response body is never stored. */
+export type WebhookDeliveryError =
+  /** The host resolved to a private or otherwise non-public address, refused by the URL policy. */
+  | 'ADDRESS_REFUSED'
+  | 'CONNECTION_REFUSED'
+  | 'CONNECTION_RESET'
+  | 'DNS_FAILURE'
+  | 'ENDPOINT_DELETED'
+  | 'ENDPOINT_DISABLED'
+  /** The endpoint answered with a status other than 2xx (see lastHttpStatus); redirects are not followed. */
+  | 'HTTP_STATUS'
+  | 'NETWORK_ERROR'
+  /** The endpoint's signing secret cannot be opened (WEBHOOK_SECRET_KEY changed): rotate the secret. */
+  | 'SECRET_UNREADABLE'
+  /** No complete answer within the timeout (WEBHOOK_TIMEOUT_MS). */
+  | 'TIMEOUT'
+  | 'TLS_FAILURE';
+
+export type WebhookDeliveryStatus =
+  /** Acknowledged by a 2xx answer within the timeout. */
+  | 'DELIVERED'
+  /** Given up: retries exhausted, or the endpoint was disabled or deleted. Can be redelivered. */
+  | 'FAILED'
+  /** Not yet acknowledged; retried per the schedule for up to 72 hours after the event (or the redelivery). */
+  | 'PENDING';
+
+/** An HTTPS endpoint of the calling tenant that receives signed Standard Webhooks deliveries. */
+export type WebhookEndpoint = {
+  __typename?: 'WebhookEndpoint';
+  createdAt: Scalars['DateTime']['output'];
+  description?: Maybe<Scalars['String']['output']>;
+  events: Array<WebhookEventType>;
+  id: Scalars['ID']['output'];
+  /** Until then the secret before the last rotation also signs (a second `v1,` signature); null when no overlap runs. */
+  previousSecretExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  status: WebhookEndpointStatus;
+  updatedAt: Scalars['DateTime']['output'];
+  url: Scalars['String']['output'];
+};
+
+/** An endpoint with its signing secret, shown only in this answer. */
+export type WebhookEndpointSecret = {
+  __typename?: 'WebhookEndpointSecret';
+  endpoint: WebhookEndpoint;
+  /** The Standard Webhooks secret (`whsec_…`) to verify `webhook-signature` with. It is never shown again. */
+  secret: Scalars['String']['output'];
+};
+
+export type WebhookEndpointStatus =
+  /** Receives nothing; deliveries still pending when it was disabled end as FAILED (ENDPOINT_DISABLED). */
+  | 'DISABLED'
+  | 'ENABLED';
+
+/**
+ * What a shop can be told (docs/webhooks.md). On the wire the payload's `type` is the dotted name given
+ * with each value; payloads carry the tenant's pairwise ref and ids, never personal data.
+ */
+export type WebhookEventType =
+  /** `consent.granted`: the person granted a consent to the shop. */
+  | 'CONSENT_GRANTED'
+  /** `consent.withdrawn`: the person (or an erasure) withdrew a consent; stop processing under it. */
+  | 'CONSENT_WITHDRAWN'
+  /** `subject.blocked`: the person's account was blocked or suspended. */
+  | 'SUBJECT_BLOCKED'
+  /** `subject.erased`: the person's data was erased on the platform; the shop must erase what it holds for the ref (Art. 19). */
+  | 'SUBJECT_ERASED'
+  /** `subject.erasure_requested`: the person asked for erasure (GDPR Art. 17); the shop should prepare to delete its data for the ref. */
+  | 'SUBJECT_ERASURE_REQUESTED';
+
 export type AddressInput = {
   city: string;
   /** ISO 3166-1 alpha-2, e.g. DE */
@@ -42,8 +1365,6 @@ export type AuditAction =
   | 'LEGAL_HOLD_PLACE'
   /** A platform admin released a legal hold (field = LegalHold.<id>). */
   | 'LEGAL_HOLD_RELEASE'
-  /** A tenant admin registered a persisted-operation manifest (field = PersistedOperations.<ADD|REPLACE>.<count>). */
-  | 'OPERATION_MANIFEST_REGISTER'
   /** A subject had a passport issued for a tenant (tenantId = the audience). */
   | 'PASSPORT_ISSUE'
   /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
@@ -66,8 +1387,6 @@ export type AuditAction =
   | 'TENANT_CONNECT'
   /** A platform admin registered a tenant. */
   | 'TENANT_CREATE'
-  /** A tenant admin changed a tenant setting (field = SafelistMode.<mode> or AllowedOrigins.<count>). */
-  | 'TENANT_SETTINGS_SET'
   /** A platform admin renamed a tenant or changed its IdP organization id (one event per attribute changed: field = Tenant.name or Tenant.idpOrganizationId). */
   | 'TENANT_UPDATE'
   /** A tenant admin blocked a user for its tenant (purpose = the reason code). */
@@ -88,14 +1407,27 @@ export type AuditActorType =
   | 'PLATFORM_ADMIN'
   | 'SUBJECT'
   | 'SYSTEM'
-  /** The shop's backend (a client-credentials token). */
-  | 'TENANT'
-  /** A staff user acting for the shop (a user's organization token); the event records the tenant and the user. */
-  | 'TENANT_MEMBER';
+  | 'TENANT';
 
 export type AuditDecision =
   | 'ALLOW'
   | 'DENY';
+
+export type AuditFilter = {
+  action?: AuditAction | null | undefined;
+  /** Who acted: SUBJECT, TENANT, PLATFORM_ADMIN. */
+  actorType?: AuditActorType | null | undefined;
+  decision?: AuditDecision | null | undefined;
+  field?: string | null | undefined;
+  purpose?: string | null | undefined;
+  /** All decisions made for one request (the x-request-id the gateway returned). */
+  requestId?: string | null | undefined;
+  since?: string | null | undefined;
+  subjectRef?: string | number | null | undefined;
+  /** Platform admin only: events of one tenant. */
+  tenantId?: string | number | null | undefined;
+  until?: string | null | undefined;
+};
 
 export type ConsentReceiptKind =
   | 'GRANT'
@@ -113,6 +1445,15 @@ export type CreateTenantInput = {
   idpOrganizationId?: string | null | undefined;
   /** Display name, 1-200 characters. */
   name: string;
+};
+
+export type CreateWebhookEndpointInput = {
+  /** At most 500 characters. */
+  description?: string | null | undefined;
+  /** At least one event type. */
+  events: Array<WebhookEventType>;
+  /** https (http only outside production); no credentials; at most 2048 characters; in production never a private, loopback or link-local address. */
+  url: string;
 };
 
 export type DataSubjectRequestFilter = {
@@ -213,11 +1554,80 @@ export type ProfileInput = {
   region?: string | null | undefined;
 };
 
+export type PublishPolicyVersionInput = {
+  /** Defaults to now; a later time schedules the version (grants keep using the current one until then). */
+  effectiveAt?: string | null | undefined;
+  /** Every purpose this version declares (a purpose left out can no longer be granted). */
+  purposes: Array<PurposeInput>;
+  /** SHA-256 of the policy text, 64 hex digits. */
+  textHash: string;
+  /** http(s) URL of the policy text. */
+  url: string;
+  /** 1-64 letters, digits or . _ -; unique per tenant. */
+  version: string;
+};
+
+export type PurposeInput = {
+  categories: Array<PiiCategory>;
+  description: string;
+  /** Lower-case letters, digits and _ . - (max 64), starting with a letter. */
+  key: string;
+  lawfulBasis: LawfulBasis;
+  retentionDays: number;
+};
+
 export type UserStatus =
   | 'ACTIVE'
   | 'BLOCKED'
   /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
   | 'ERASED';
+
+/** Why the last attempt failed. The response body is never stored. */
+export type WebhookDeliveryError =
+  /** The host resolved to a private or otherwise non-public address, refused by the URL policy. */
+  | 'ADDRESS_REFUSED'
+  | 'CONNECTION_REFUSED'
+  | 'CONNECTION_RESET'
+  | 'DNS_FAILURE'
+  | 'ENDPOINT_DELETED'
+  | 'ENDPOINT_DISABLED'
+  /** The endpoint answered with a status other than 2xx (see lastHttpStatus); redirects are not followed. */
+  | 'HTTP_STATUS'
+  | 'NETWORK_ERROR'
+  /** The endpoint's signing secret cannot be opened (WEBHOOK_SECRET_KEY changed): rotate the secret. */
+  | 'SECRET_UNREADABLE'
+  /** No complete answer within the timeout (WEBHOOK_TIMEOUT_MS). */
+  | 'TIMEOUT'
+  | 'TLS_FAILURE';
+
+export type WebhookDeliveryStatus =
+  /** Acknowledged by a 2xx answer within the timeout. */
+  | 'DELIVERED'
+  /** Given up: retries exhausted, or the endpoint was disabled or deleted. Can be redelivered. */
+  | 'FAILED'
+  /** Not yet acknowledged; retried per the schedule for up to 72 hours after the event (or the redelivery). */
+  | 'PENDING';
+
+export type WebhookEndpointStatus =
+  /** Receives nothing; deliveries still pending when it was disabled end as FAILED (ENDPOINT_DISABLED). */
+  | 'DISABLED'
+  | 'ENABLED';
+
+/**
+ * What a shop can be told (docs/webhooks.md). On the wire the payload's `type` is the dotted name given
+ * with each value; payloads carry the tenant's pairwise ref and ids, never personal data.
+ */
+export type WebhookEventType =
+  /** `consent.granted`: the person granted a consent to the shop. */
+  | 'CONSENT_GRANTED'
+  /** `consent.withdrawn`: the person (or an erasure) withdrew a consent; stop processing under it. */
+  | 'CONSENT_WITHDRAWN'
+  /** `subject.blocked`: the person's account was blocked or suspended. */
+  | 'SUBJECT_BLOCKED'
+  /** `subject.erased`: the person's data was erased on the platform; the shop must erase what it holds for the ref (Art. 19). */
+  | 'SUBJECT_ERASED'
+  /** `subject.erasure_requested`: the person asked for erasure (GDPR Art. 17); the shop should prepare to delete its data for the ref. */
+  | 'SUBJECT_ERASURE_REQUESTED';
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;
@@ -354,7 +1764,106 @@ export type MyAccessLogQueryVariables = Exact<{
 
 export type MyAccessLogQuery = { myAccessLog: { edges: Array<{ cursor: string, node: { occurredAt: string, accessorType: AuditActorType, tenantName: string | null, action: AuditAction, field: string | null, purpose: string | null, decision: AuditDecision, reason: string, consentId: string | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
+export type UserByRefQueryVariables = Exact<{
+  ref: string | number;
+}>;
+
+
+export type UserByRefQuery = { user: { ref: string | null, status: UserStatus, createdAt: string, email: string | null, phone: string | null, givenName: string | null, familyName: string | null, address: { line1: string, line2: string | null, city: string, postalCode: string, country: string } | null } | null };
+
+export type UsersPageQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type UsersPageQuery = { users: { edges: Array<{ cursor: string, node: { ref: string | null, status: UserStatus, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type TenantAuditEventsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: AuditFilter | null | undefined;
+}>;
+
+
+export type TenantAuditEventsQuery = { auditEvents: { edges: Array<{ cursor: string, node: { seq: number, occurredAt: string, actorType: AuditActorType, subjectRef: string | null, action: AuditAction, field: string | null, purpose: string | null, decision: AuditDecision, reason: string, consentId: string | null, requestId: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type PublishPolicyVersionMutationVariables = Exact<{
+  input: PublishPolicyVersionInput;
+}>;
+
+
+export type PublishPolicyVersionMutation = { publishPolicyVersion: { version: string, url: string, textHash: string, effectiveAt: string, publishedAt: string } };
+
+export type PolicyVersionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type PolicyVersionsQuery = { policyVersions: Array<{ version: string, effectiveAt: string, publishedAt: string, purposes: Array<{ key: string, categories: Array<PiiCategory> }> }> };
+
+export type WebhookEndpointFieldsFragment = { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null };
+
+export type WebhookDeliveryFieldsFragment = { id: string, endpointId: string, eventId: string, eventType: WebhookEventType, status: WebhookDeliveryStatus, attempts: number, lastHttpStatus: number | null, lastError: WebhookDeliveryError | null, lastAttemptAt: string | null, nextAttemptAt: string | null, deliveredAt: string | null, createdAt: string };
+
+export type CreateWebhookEndpointMutationVariables = Exact<{
+  input: CreateWebhookEndpointInput;
+}>;
+
+
+export type CreateWebhookEndpointMutation = { createWebhookEndpoint: { secret: string, endpoint: { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null } } };
+
+export type WebhookEndpointsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type WebhookEndpointsQuery = { webhookEndpoints: Array<{ id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null }> };
+
+export type DisableWebhookEndpointMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DisableWebhookEndpointMutation = { disableWebhookEndpoint: { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null } };
+
+export type EnableWebhookEndpointMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type EnableWebhookEndpointMutation = { enableWebhookEndpoint: { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null } };
+
+export type RotateWebhookSecretMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RotateWebhookSecretMutation = { rotateWebhookSecret: { secret: string, endpoint: { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null } } };
+
+export type DeleteWebhookEndpointMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint: string };
+
+export type WebhookDeliveriesQueryVariables = Exact<{
+  endpointId?: string | number | null | undefined;
+  status?: WebhookDeliveryStatus | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type WebhookDeliveriesQuery = { webhookDeliveries: { edges: Array<{ cursor: string, node: { id: string, endpointId: string, eventId: string, eventType: WebhookEventType, status: WebhookDeliveryStatus, attempts: number, lastHttpStatus: number | null, lastError: WebhookDeliveryError | null, lastAttemptAt: string | null, nextAttemptAt: string | null, deliveredAt: string | null, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type RedeliverWebhookMutationVariables = Exact<{
+  deliveryId: string | number;
+}>;
+
+
+export type RedeliverWebhookMutation = { redeliverWebhook: { id: string, endpointId: string, eventId: string, eventType: WebhookEventType, status: WebhookDeliveryStatus, attempts: number, lastHttpStatus: number | null, lastError: WebhookDeliveryError | null, lastAttemptAt: string | null, nextAttemptAt: string | null, deliveredAt: string | null, createdAt: string } };
+
 export const DataSubjectRequestFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DataSubjectRequestFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"DataSubjectRequest"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"origin"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"receivedAt"}},{"kind":"Field","name":{"kind":"Name","value":"dueAt"}},{"kind":"Field","name":{"kind":"Name","value":"overdue"}},{"kind":"Field","name":{"kind":"Name","value":"legalHold"}},{"kind":"Field","name":{"kind":"Name","value":"completedAt"}},{"kind":"Field","name":{"kind":"Name","value":"extension"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"months"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"noticeDueAt"}}]}},{"kind":"Field","name":{"kind":"Name","value":"systems"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"system"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"}},{"kind":"Field","name":{"kind":"Name","value":"lastError"}},{"kind":"Field","name":{"kind":"Name","value":"detail"}},{"kind":"Field","name":{"kind":"Name","value":"completedAt"}}]}}]}}]} as unknown as DocumentNode<DataSubjectRequestFieldsFragment, unknown>;
+export const WebhookEndpointFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookEndpointFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookEndpoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"events"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"previousSecretExpiresAt"}}]}}]} as unknown as DocumentNode<WebhookEndpointFieldsFragment, unknown>;
+export const WebhookDeliveryFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookDeliveryFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookDelivery"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"endpointId"}},{"kind":"Field","name":{"kind":"Name","value":"eventId"}},{"kind":"Field","name":{"kind":"Name","value":"eventType"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"}},{"kind":"Field","name":{"kind":"Name","value":"lastHttpStatus"}},{"kind":"Field","name":{"kind":"Name","value":"lastError"}},{"kind":"Field","name":{"kind":"Name","value":"lastAttemptAt"}},{"kind":"Field","name":{"kind":"Name","value":"nextAttemptAt"}},{"kind":"Field","name":{"kind":"Name","value":"deliveredAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]} as unknown as DocumentNode<WebhookDeliveryFieldsFragment, unknown>;
 export const CreateTenantDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateTenant"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateTenantInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createTenant"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"idpOrganizationId"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]}}]} as unknown as DocumentNode<CreateTenantMutation, CreateTenantMutationVariables>;
 export const TenantsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Tenants"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"tenants"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"idpOrganizationId"}}]}}]}}]} as unknown as DocumentNode<TenantsQuery, TenantsQueryVariables>;
 export const VerifyAuditLogDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"VerifyAuditLog"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"verifyAuditLog"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ok"}},{"kind":"Field","name":{"kind":"Name","value":"checked"}},{"kind":"Field","name":{"kind":"Name","value":"firstBadSeq"}}]}}]}}]} as unknown as DocumentNode<VerifyAuditLogQuery, VerifyAuditLogQueryVariables>;
@@ -375,3 +1884,16 @@ export const GrantConsentDocument = {"kind":"Document","definitions":[{"kind":"O
 export const WithdrawConsentDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"WithdrawConsent"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"withdrawConsent"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"withdrawnAt"}},{"kind":"Field","name":{"kind":"Name","value":"receipts"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"jws"}}]}}]}}]}}]} as unknown as DocumentNode<WithdrawConsentMutation, WithdrawConsentMutationVariables>;
 export const ConsentReceiptDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ConsentReceipt"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"consentReceipt"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"consentId"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"issuedAt"}},{"kind":"Field","name":{"kind":"Name","value":"jws"}}]}}]}}]} as unknown as DocumentNode<ConsentReceiptQuery, ConsentReceiptQueryVariables>;
 export const MyAccessLogDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"MyAccessLog"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"myAccessLog"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"occurredAt"}},{"kind":"Field","name":{"kind":"Name","value":"accessorType"}},{"kind":"Field","name":{"kind":"Name","value":"tenantName"}},{"kind":"Field","name":{"kind":"Name","value":"action"}},{"kind":"Field","name":{"kind":"Name","value":"field"}},{"kind":"Field","name":{"kind":"Name","value":"purpose"}},{"kind":"Field","name":{"kind":"Name","value":"decision"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"consentId"}}]}},{"kind":"Field","name":{"kind":"Name","value":"cursor"}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<MyAccessLogQuery, MyAccessLogQueryVariables>;
+export const UserByRefDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"UserByRef"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"ref"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"user"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"ref"},"value":{"kind":"Variable","name":{"kind":"Name","value":"ref"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ref"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"phone"}},{"kind":"Field","name":{"kind":"Name","value":"givenName"}},{"kind":"Field","name":{"kind":"Name","value":"familyName"}},{"kind":"Field","name":{"kind":"Name","value":"address"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"line1"}},{"kind":"Field","name":{"kind":"Name","value":"line2"}},{"kind":"Field","name":{"kind":"Name","value":"city"}},{"kind":"Field","name":{"kind":"Name","value":"postalCode"}},{"kind":"Field","name":{"kind":"Name","value":"country"}}]}}]}}]}}]} as unknown as DocumentNode<UserByRefQuery, UserByRefQueryVariables>;
+export const UsersPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"UsersPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"users"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"ref"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<UsersPageQuery, UsersPageQueryVariables>;
+export const TenantAuditEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"TenantAuditEvents"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"AuditFilter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"auditEvents"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"seq"}},{"kind":"Field","name":{"kind":"Name","value":"occurredAt"}},{"kind":"Field","name":{"kind":"Name","value":"actorType"}},{"kind":"Field","name":{"kind":"Name","value":"subjectRef"}},{"kind":"Field","name":{"kind":"Name","value":"action"}},{"kind":"Field","name":{"kind":"Name","value":"field"}},{"kind":"Field","name":{"kind":"Name","value":"purpose"}},{"kind":"Field","name":{"kind":"Name","value":"decision"}},{"kind":"Field","name":{"kind":"Name","value":"reason"}},{"kind":"Field","name":{"kind":"Name","value":"consentId"}},{"kind":"Field","name":{"kind":"Name","value":"requestId"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}}]} as unknown as DocumentNode<TenantAuditEventsQuery, TenantAuditEventsQueryVariables>;
+export const PublishPolicyVersionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"PublishPolicyVersion"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"PublishPolicyVersionInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"publishPolicyVersion"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"textHash"}},{"kind":"Field","name":{"kind":"Name","value":"effectiveAt"}},{"kind":"Field","name":{"kind":"Name","value":"publishedAt"}}]}}]}}]} as unknown as DocumentNode<PublishPolicyVersionMutation, PublishPolicyVersionMutationVariables>;
+export const PolicyVersionsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"PolicyVersions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"policyVersions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"effectiveAt"}},{"kind":"Field","name":{"kind":"Name","value":"publishedAt"}},{"kind":"Field","name":{"kind":"Name","value":"purposes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"categories"}}]}}]}}]}}]} as unknown as DocumentNode<PolicyVersionsQuery, PolicyVersionsQueryVariables>;
+export const CreateWebhookEndpointDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateWebhookEndpoint"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateWebhookEndpointInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createWebhookEndpoint"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"secret"}},{"kind":"Field","name":{"kind":"Name","value":"endpoint"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"WebhookEndpointFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookEndpointFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookEndpoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"events"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"previousSecretExpiresAt"}}]}}]} as unknown as DocumentNode<CreateWebhookEndpointMutation, CreateWebhookEndpointMutationVariables>;
+export const WebhookEndpointsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"WebhookEndpoints"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"webhookEndpoints"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"WebhookEndpointFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookEndpointFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookEndpoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"events"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"previousSecretExpiresAt"}}]}}]} as unknown as DocumentNode<WebhookEndpointsQuery, WebhookEndpointsQueryVariables>;
+export const DisableWebhookEndpointDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DisableWebhookEndpoint"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"disableWebhookEndpoint"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"WebhookEndpointFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookEndpointFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookEndpoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"events"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"previousSecretExpiresAt"}}]}}]} as unknown as DocumentNode<DisableWebhookEndpointMutation, DisableWebhookEndpointMutationVariables>;
+export const EnableWebhookEndpointDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"EnableWebhookEndpoint"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"enableWebhookEndpoint"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"WebhookEndpointFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookEndpointFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookEndpoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"events"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"previousSecretExpiresAt"}}]}}]} as unknown as DocumentNode<EnableWebhookEndpointMutation, EnableWebhookEndpointMutationVariables>;
+export const RotateWebhookSecretDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RotateWebhookSecret"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"rotateWebhookSecret"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"secret"}},{"kind":"Field","name":{"kind":"Name","value":"endpoint"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"WebhookEndpointFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookEndpointFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookEndpoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"events"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"previousSecretExpiresAt"}}]}}]} as unknown as DocumentNode<RotateWebhookSecretMutation, RotateWebhookSecretMutationVariables>;
+export const DeleteWebhookEndpointDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"DeleteWebhookEndpoint"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"deleteWebhookEndpoint"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}]}]}}]} as unknown as DocumentNode<DeleteWebhookEndpointMutation, DeleteWebhookEndpointMutationVariables>;
+export const WebhookDeliveriesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"WebhookDeliveries"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"endpointId"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"status"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookDeliveryStatus"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"webhookDeliveries"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"endpointId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"endpointId"}}},{"kind":"Argument","name":{"kind":"Name","value":"status"},"value":{"kind":"Variable","name":{"kind":"Name","value":"status"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"WebhookDeliveryFields"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookDeliveryFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookDelivery"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"endpointId"}},{"kind":"Field","name":{"kind":"Name","value":"eventId"}},{"kind":"Field","name":{"kind":"Name","value":"eventType"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"}},{"kind":"Field","name":{"kind":"Name","value":"lastHttpStatus"}},{"kind":"Field","name":{"kind":"Name","value":"lastError"}},{"kind":"Field","name":{"kind":"Name","value":"lastAttemptAt"}},{"kind":"Field","name":{"kind":"Name","value":"nextAttemptAt"}},{"kind":"Field","name":{"kind":"Name","value":"deliveredAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]} as unknown as DocumentNode<WebhookDeliveriesQuery, WebhookDeliveriesQueryVariables>;
+export const RedeliverWebhookDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RedeliverWebhook"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"deliveryId"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"redeliverWebhook"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"deliveryId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"deliveryId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"WebhookDeliveryFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"WebhookDeliveryFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WebhookDelivery"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"endpointId"}},{"kind":"Field","name":{"kind":"Name","value":"eventId"}},{"kind":"Field","name":{"kind":"Name","value":"eventType"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"}},{"kind":"Field","name":{"kind":"Name","value":"lastHttpStatus"}},{"kind":"Field","name":{"kind":"Name","value":"lastError"}},{"kind":"Field","name":{"kind":"Name","value":"lastAttemptAt"}},{"kind":"Field","name":{"kind":"Name","value":"nextAttemptAt"}},{"kind":"Field","name":{"kind":"Name","value":"deliveredAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]} as unknown as DocumentNode<RedeliverWebhookMutation, RedeliverWebhookMutationVariables>;

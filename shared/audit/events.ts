@@ -56,6 +56,14 @@ export const AUDIT_ACTIONS = [
   'WEBHOOK_ENDPOINT_DELETE',
   /** A tenant admin asked for a delivery to be sent again (field = `WebhookDelivery.<id>`). */
   'WEBHOOK_REDELIVER',
+  /** A subject had a passport issued for a tenant (tenantId = the audience). */
+  'PASSPORT_ISSUE',
+  /** A tenant admin blocked a user for its tenant (purpose = the reason code). */
+  'USER_BLOCK',
+  /** A tenant admin lifted its block of a user. */
+  'USER_UNBLOCK',
+  /** A platform admin renamed a tenant or changed its IdP organization id (one event per attribute changed: field = `Tenant.name` or `Tenant.idpOrganizationId`). */
+  'TENANT_UPDATE',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';

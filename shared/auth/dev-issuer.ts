@@ -78,6 +78,13 @@ export interface DevTokenClaims {
   ttlSeconds?: number;
   issuer?: string;
   audience?: string;
+  /** OIDC verification claims, as an IdP puts them in a user's token (`email_verified`, `phone_number_verified`). */
+  verified?: VerifiedClaims;
+}
+
+export interface VerifiedClaims {
+  email?: boolean;
+  phoneNumber?: boolean;
 }
 
 /** An RFC 9068 access token shaped like Logto's. */
@@ -85,6 +92,8 @@ export async function mintDevToken(key: DevIssuerKey, claims: DevTokenClaims): P
   const payload: Record<string, unknown> = { client_id: claims.clientId ?? DEV_APP_CLIENT_ID };
   if (claims.scopes && claims.scopes.length > 0) payload.scope = claims.scopes.join(' ');
   if (claims.organizationId) payload.organization_id = claims.organizationId;
+  if (claims.verified?.email !== undefined) payload.email_verified = claims.verified.email;
+  if (claims.verified?.phoneNumber !== undefined) payload.phone_number_verified = claims.verified.phoneNumber;
   return new SignJWT(payload)
     .setProtectedHeader({ alg: DEV_ALGORITHM, kid: key.kid, typ: 'at+jwt' })
     .setIssuer(claims.issuer ?? DEV_ISSUER)
@@ -100,8 +109,8 @@ export async function mintDevToken(key: DevIssuerKey, claims: DevTokenClaims): P
 export const devTokens = {
   admin: (key: DevIssuerKey, ttlSeconds?: number) =>
     mintDevToken(key, { sub: 'platform-admin', clientId: 'platform-admin', scopes: ['platform:admin'], ttlSeconds }),
-  subject: (key: DevIssuerKey, name: string, ttlSeconds?: number) =>
-    mintDevToken(key, { sub: name, scopes: ['openid', 'profile'], ttlSeconds }),
+  subject: (key: DevIssuerKey, name: string, ttlSeconds?: number, verified?: VerifiedClaims) =>
+    mintDevToken(key, { sub: name, scopes: ['openid', 'profile'], ttlSeconds, verified }),
   tenant: (key: DevIssuerKey, tenantId: string, scopes: string[], ttlSeconds?: number) =>
     mintDevToken(key, {
       sub: `tenant-client-${tenantId}`,

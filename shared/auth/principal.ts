@@ -12,6 +12,9 @@ export interface SubjectPrincipal {
   subjectId: string;
   sub: string;
   scopes: ReadonlySet<string>;
+  /** The access token's `email_verified` / `phone_number_verified` claims (null: the IdP said nothing). */
+  emailVerified: boolean | null;
+  phoneNumberVerified: boolean | null;
 }
 export interface TenantPrincipal {
   kind: 'tenant';
@@ -76,7 +79,14 @@ export async function resolvePrincipal(
   const subject = await directory.resolveSubject(verified.issuer, verified.sub);
   if (subject.status === 'BLOCKED') throw refuse('This account is blocked');
   if (subject.status === 'ERASED') throw refuse('This account has been erased');
-  return { kind: 'subject', subjectId: subject.subjectId, sub: verified.sub, scopes: verified.scopes };
+  return {
+    kind: 'subject',
+    subjectId: subject.subjectId,
+    sub: verified.sub,
+    scopes: verified.scopes,
+    emailVerified: verified.emailVerified,
+    phoneNumberVerified: verified.phoneNumberVerified,
+  };
 }
 
 export function actorOf(principal: Principal): { actorType: ActorType; actorId: string | null; tenantId: string | null } {

@@ -23,6 +23,9 @@ export interface VerifiedToken {
   clientId: string | undefined;
   organizationId: string | undefined;
   scopes: ReadonlySet<string>;
+  /** OIDC `email_verified` / `phone_number_verified` as the IdP put them in the token; null unless a real boolean. */
+  emailVerified: boolean | null;
+  phoneNumberVerified: boolean | null;
 }
 
 export interface TokenVerifier {
@@ -73,6 +76,8 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
         clientId,
         organizationId: typeof org === 'string' && org.length > 0 ? org : undefined,
         scopes,
+        emailVerified: typeof payload.email_verified === 'boolean' ? payload.email_verified : null,
+        phoneNumberVerified: typeof payload.phone_number_verified === 'boolean' ? payload.phone_number_verified : null,
       };
       verified.set(token, { token: result, expiresAtMs: (payload.exp as number) * 1000 });
       return result;

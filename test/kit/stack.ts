@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { devTokens, loadOrCreateDevIssuerKey, type DevIssuerKey } from '../../shared/auth/dev-issuer';
+import { devTokens, loadOrCreateDevIssuerKey, type DevIssuerKey, type VerifiedClaims } from '../../shared/auth/dev-issuer';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
 import { startStack, type RunningStack } from '../../gateway/src/stack';
 import type { PiiOptions } from '../../subgraphs/pii/src/app';
@@ -51,7 +51,8 @@ export interface TestStack {
   schema(name: string): string;
   tokens: {
     admin(): Promise<string>;
-    subject(name: string): Promise<string>;
+    /** `verified`: the token's `email_verified` / `phone_number_verified` claims (absent by default). */
+    subject(name: string, verified?: VerifiedClaims): Promise<string>;
     tenant(tenantId: string, scopes?: string[]): Promise<string>;
   };
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, options?: GqlOptions): Promise<GqlResponse<T>>;
@@ -121,7 +122,7 @@ export async function startTestStack(
     schema: (name) => `${prefix}${name}`,
     tokens: {
       admin: () => devTokens.admin(key),
-      subject: (name) => devTokens.subject(key, name),
+      subject: (name, verified) => devTokens.subject(key, name, undefined, verified),
       tenant: (tenantId, scopes = []) => devTokens.tenant(key, tenantId, scopes),
     },
     async gql(query, variables, gqlOptions = {}) {

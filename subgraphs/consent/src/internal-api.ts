@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { CONSENT_ACTIVE_PATH, CONSENT_ERASE_PATH, consentEraseSchema } from '../../../shared/consent-client';
+import { CONSENT_PURPOSES_PATH, consentPurposesRequestSchema, type ConsentPurposesResponse } from '../../../shared/consent-purposes-client';
 import type { ActionAuditor } from '../../../shared/audit/actions';
 import { EXPORT_PATHS, exportRequestSchema, internalRoute } from '../../../shared/export-client';
 import { internalHandler } from '../../../shared/internal-api';
@@ -15,6 +16,15 @@ export function consentRoutes(consents: ConsentService, logger: Logger) {
       internalHandler(
         z.object({ tenantId: z.uuid(), purpose: z.string().min(1).max(64), subjectIds: z.array(z.string().max(64)).max(5000) }),
         async (body) => ({ grants: await consents.activeGrants(body.tenantId, body.purpose, body.subjectIds) }),
+        logger,
+      ),
+    );
+    // Passports (docs/passports.md): the purpose keys of one subject's consents in force to one tenant
+    router.post(
+      CONSENT_PURPOSES_PATH.replace(/^\/internal/, ''),
+      internalHandler(
+        consentPurposesRequestSchema,
+        async (body): Promise<ConsentPurposesResponse> => ({ purposes: await consents.activePurposes(body.tenantId, body.subjectId) }),
         logger,
       ),
     );

@@ -4,6 +4,7 @@ import { createRemoteAuditSink } from '../../../shared/audit/recorder';
 import { DEV_ISSUER } from '../../../shared/auth/dev-issuer';
 import { createTokenVerifier } from '../../../shared/auth/verifier';
 import { createRemoteConsentErasure } from '../../../shared/consent-client';
+import { createRemoteConsentPurposes } from '../../../shared/consent-purposes-client';
 import { signDsrGrant, type DsrGrantAction } from '../../../shared/dsr-grant';
 import { createRemoteErasurePorts } from '../../../shared/erasure-client';
 import { openErasureLedger } from '../../../shared/erasure-ledger';
@@ -19,6 +20,7 @@ import { createExportRepository } from './db/repositories/export-repository';
 import { createIdentityRepository } from './db/repositories/identity-repository';
 import { createIdpEventRepository } from './db/repositories/idp-event-repository';
 import { createRightsRepository } from './db/repositories/rights-repository';
+import { createTenantAdminRepository } from './db/repositories/tenant-admin-repository';
 import { exportDownloadRoutes } from './export-routes';
 import { directoryRoutes, idpEventRoutes, webhookRoutes } from './internal-api';
 import { applyPermissions } from './permissions';
@@ -28,6 +30,7 @@ import { createExportService } from './services/export-service';
 import { createIdentityService } from './services/identity-service';
 import { createIdpAccounts } from './services/idp-accounts';
 import { createIdpEventService } from './services/idp-event-service';
+import { createPassportService } from './services/passport-service';
 import { createRightsSaga, type SagaHooks } from './services/rights-saga';
 import { createRightsService, replayErasures } from './services/rights-service';
 import { createWebhookService } from './services/webhook-service';
@@ -108,6 +111,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
           .catch(() => undefined);
       });
       await saga.startWorker();
+      const tenantAdminRepo = createTenantAdminRepository(dataSource);
       // Identity-provider events (Logto webhooks via the gateway)
       const idpEvents = createIdpEventService({
         repo: createIdpEventRepository(dataSource),
@@ -127,6 +131,13 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
           dataExports,
           webhooks,
           rights,
+          passports: createPassportService({
+            repo: tenantAdminRepo,
+            consents: createRemoteConsentPurposes(config.common.internal),
+            key: platformKey,
+            settings: config.passport,
+            now,
+          }),
           now,
         }),
         internalRoutes: (router) => {

@@ -29,6 +29,30 @@ export interface IdentityConfig {
   webhooks: WebhookSettings;
   /** Data export download links (docs/data-export.md). */
   dataExport: DataExportSettings;
+  /** PII-free passports for shop logins (docs/passports.md). */
+  passport: PassportSettings;
+}
+
+// Passports
+export interface PassportSettings {
+  /** PASSPORT_TTL_SECONDS: a passport's lifetime (60-3600, default 600). */
+  ttlSeconds: number;
+  /** PASSPORT_ISSUER: the `iss` claim; default PUBLIC_GATEWAY_URL, else urn:privgraph:platform. */
+  issuer: string;
+}
+
+export const DEFAULT_PASSPORT_ISSUER = 'urn:privgraph:platform';
+
+function loadPassportSettings(env: Env): PassportSettings {
+  const parsed = parseEnv(
+    z.object({
+      PASSPORT_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
+      PASSPORT_ISSUER: z.string().trim().min(1).max(500).regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'must be a URI (e.g. https://api.example.com)').optional(),
+      PUBLIC_GATEWAY_URL: z.url({ protocol: /^https?$/ }).optional(),
+    }),
+    env,
+  );
+  return { ttlSeconds: parsed.PASSPORT_TTL_SECONDS, issuer: parsed.PASSPORT_ISSUER ?? parsed.PUBLIC_GATEWAY_URL ?? DEFAULT_PASSPORT_ISSUER };
 }
 
 // Data export
@@ -181,5 +205,6 @@ export function loadIdentityConfig(env: Env): IdentityConfig {
     webhooks: loadWebhookSettings(env, common.dataDir, common.env === 'production'),
     dataExport: loadDataExportSettings(env, common.dataDir, common.env === 'production'),
     rights: loadRightsSettings(env, common.dataDir, common.env === 'production'),
+    passport: loadPassportSettings(env),
   };
 }

@@ -8,6 +8,7 @@ import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { TenantRow } from './db/entities';
 import type { ExportDownloads } from './services/export-download';
 import type { IdentityService, UserView } from './services/identity-service';
+import type { PassportService } from './services/passport-service';
 import type { RightsService } from './services/rights-service';
 import type { WebhookService } from './services/webhook-service';
 
@@ -23,9 +24,11 @@ export interface IdentityContext extends ServiceContext {
   webhooks: WebhookService;
   /** Data subject requests (services/rights-service.ts). */
   rights: RightsService;
+  /** Passports for shop logins (services/passport-service.ts). */
+  passports: PassportService;
 }
 
-export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; dataExports: ExportDownloads; webhooks: WebhookService; rights: RightsService; now: () => Date }) {
+export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; dataExports: ExportDownloads; webhooks: WebhookService; rights: RightsService; passports: PassportService; now: () => Date }) {
   const directory = withDirectoryCache(deps.identity.directory);
   return async (req: Request): Promise<IdentityContext> => {
     const base = await requestContext(req, deps.verifier, directory);
@@ -35,6 +38,7 @@ export function createContextFactory(deps: { verifier: TokenVerifier; identity: 
       dataExports: deps.dataExports,
       webhooks: deps.webhooks,
       rights: deps.rights,
+      passports: deps.passports,
       audit: createActionAuditor(deps.audit, base, deps.now),
       users: new DataLoader((ids) => deps.identity.userViews(base.principal, ids)),
       tenants: new DataLoader(async (ids) => {

@@ -38,6 +38,8 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       rotateWebhookSecret: isTenantAdmin,
       deleteWebhookEndpoint: isTenantAdmin,
       redeliverWebhook: isTenantAdmin,
+      // Passports
+      issuePassport: isSubject,
     },
     // Reached only by platform-admin operations; through _entities no one else may read another tenant's settings.
     Tenant: isPlatformAdmin,
@@ -59,5 +61,6 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     WebhookDelivery: isTenantAdmin,
     WebhookDeliveryConnection: isTenantAdmin,
     WebhookDeliveryEdge: isTenantAdmin,
+    Passport: isSubject,
   });
 }

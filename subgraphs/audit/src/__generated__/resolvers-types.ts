@@ -84,6 +84,8 @@ export type AuditAction =
   | 'LEGAL_HOLD_PLACE'
   /** A platform admin released a legal hold (field = LegalHold.<id>). */
   | 'LEGAL_HOLD_RELEASE'
+  /** A subject had a passport issued for a tenant (tenantId = the audience). */
+  | 'PASSPORT_ISSUE'
   /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
   | 'PII_LOOKUP'
   /** A PII field was requested (allowed or denied). */
@@ -104,6 +106,12 @@ export type AuditAction =
   | 'TENANT_CONNECT'
   /** A platform admin registered a tenant. */
   | 'TENANT_CREATE'
+  /** A platform admin renamed a tenant or changed its IdP organization id (one event per attribute changed: field = Tenant.name or Tenant.idpOrganizationId). */
+  | 'TENANT_UPDATE'
+  /** A tenant admin blocked a user for its tenant (purpose = the reason code). */
+  | 'USER_BLOCK'
+  /** A tenant admin lifted its block of a user. */
+  | 'USER_UNBLOCK'
   /** A tenant admin registered a webhook endpoint (field = WebhookEndpoint.<id>). */
   | 'WEBHOOK_ENDPOINT_CREATE'
   /** A tenant admin deleted a webhook endpoint. */

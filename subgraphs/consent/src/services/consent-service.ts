@@ -325,5 +325,10 @@ export function createConsentService(deps: {
     activeGrants(tenantId: string, purpose: string, subjectIds: string[]): Promise<ActiveGrant[]> {
       return repo.findActiveGrants(tenantId, purpose, subjectIds.filter(isUuid), now());
     },
+
+    /** The purposes a passport names: the keys of the subject's consents in force to the tenant. */
+    activePurposes(tenantId: string, subjectId: string): Promise<string[]> {
+      return repo.findActivePurposes(tenantId, subjectId, now());
+    },
   };
 }

@@ -154,6 +154,12 @@ export type Mutation = {
   enableWebhookEndpoint: WebhookEndpoint;
   /** A platform admin extends a deadline by 1 or 2 months (at most 2 in total, decided within the first month; Art. 12(3)). */
   extendDataSubjectRequest: DataSubjectRequest;
+  /**
+   * A passport for the calling subject and one tenant (audited PASSPORT_ISSUE). Refused with NOT_FOUND for
+   * an unknown tenant, NOT_CONNECTED when the subject is not connected to it, USER_BLOCKED when the tenant
+   * blocked the subject or the platform suspended it.
+   */
+  issuePassport: Passport;
   /** A platform admin opens a request on a subject's behalf, with a stated reason. */
   openDataSubjectRequest: DataSubjectRequest;
   /** Sends a delivery again, with the same webhook-id, starting a fresh round of retries (audited WEBHOOK_REDELIVER). */
@@ -204,6 +210,11 @@ export type MutationExtendDataSubjectRequestArgs = {
 };
 
 
+export type MutationIssuePassportArgs = {
+  tenantId: Scalars['ID']['input'];
+};
+
+
 export type MutationOpenDataSubjectRequestArgs = {
   input: OpenDataSubjectRequestInput;
 };
@@ -234,6 +245,18 @@ export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
+};
+
+/**
+ * A PII-free proof for a shop's storefront that the caller is the shop's customer `sub` (docs/passports.md):
+ * a compact JWS (`typ: privgraph-passport+jwt`, ES256, the platform key at /.well-known/jwks.json) whose
+ * claims are iss, sub (the pairwise ref), aud (the tenant id), iat, exp, jti, status, email_verified,
+ * phone_number_verified and purposes. Never personal data.
+ */
+export type Passport = {
+  __typename?: 'Passport';
+  expiresAt: Scalars['DateTime']['output'];
+  token: Scalars['String']['output'];
 };
 
 export type Query = {
@@ -565,6 +588,7 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   OpenDataSubjectRequestInput: OpenDataSubjectRequestInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  Passport: ResolverTypeWrapper<Passport>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tenant: ResolverTypeWrapper<TenantRow>;
   TenantLink: ResolverTypeWrapper<TenantLinkRow>;
@@ -602,6 +626,7 @@ export type ResolversParentTypes = ResolversObject<{
   Mutation: Record<PropertyKey, never>;
   OpenDataSubjectRequestInput: OpenDataSubjectRequestInput;
   PageInfo: PageInfo;
+  Passport: Passport;
   Query: Record<PropertyKey, never>;
   Tenant: TenantRow;
   TenantLink: TenantLinkRow;
@@ -672,6 +697,7 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   disableWebhookEndpoint?: Resolver<ResolversTypes['WebhookEndpoint'], ParentType, ContextType, RequireFields<MutationDisableWebhookEndpointArgs, 'id'>>;
   enableWebhookEndpoint?: Resolver<ResolversTypes['WebhookEndpoint'], ParentType, ContextType, RequireFields<MutationEnableWebhookEndpointArgs, 'id'>>;
   extendDataSubjectRequest?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType, RequireFields<MutationExtendDataSubjectRequestArgs, 'id' | 'months' | 'reason'>>;
+  issuePassport?: Resolver<ResolversTypes['Passport'], ParentType, ContextType, RequireFields<MutationIssuePassportArgs, 'tenantId'>>;
   openDataSubjectRequest?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType, RequireFields<MutationOpenDataSubjectRequestArgs, 'input'>>;
   redeliverWebhook?: Resolver<ResolversTypes['WebhookDelivery'], ParentType, ContextType, RequireFields<MutationRedeliverWebhookArgs, 'deliveryId'>>;
   requestDataExport?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType>;
@@ -682,6 +708,11 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type PassportResolvers<ContextType = any, ParentType extends ResolversParentTypes['Passport'] = ResolversParentTypes['Passport']> = ResolversObject<{
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
@@ -781,6 +812,7 @@ export type Resolvers<ContextType = any> = ResolversObject<{
   DeadlineExtension?: DeadlineExtensionResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  Passport?: PassportResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   TenantLink?: TenantLinkResolvers<ContextType>;

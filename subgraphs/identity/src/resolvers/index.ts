@@ -4,6 +4,7 @@ import type { Resolvers } from '../__generated__/resolvers-types';
 import type { IdentityContext } from '../context';
 import { userNotFound } from '../errors';
 import { dataExportResolvers } from './data-export';
+import { passportResolvers } from './passports';
 import { rightsResolvers } from './rights';
 import { webhookResolvers } from './webhooks';
 
@@ -35,6 +36,7 @@ export const resolvers: Resolvers<IdentityContext> = {
       ctx.identity.connectTenant(subjectOf(ctx).subjectId, args.tenantId, ctx.audit),
     ...webhookResolvers.Mutation,
     ...rightsResolvers.Mutation,
+    ...passportResolvers.Mutation,
   },
   DataSubjectRequest: rightsResolvers.DataSubjectRequest,
   User: {

@@ -95,7 +95,7 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
       const refused = () => forbidden('An erasure of this account is in progress; it cannot connect to a tenant');
       if (await repo.hasOpenErasure(subjectId)) throw refused();
       await audit('TENANT_CONNECT', { subjectId, tenantId });
-      const link = await repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), createdAt: now() });
+      const link = await repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), status: 'ACTIVE', createdAt: now() });
       if (!link) throw refused();
       return link;
     },

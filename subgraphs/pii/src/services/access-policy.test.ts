@@ -30,13 +30,13 @@ describe('decideAccess (invariant 1)', () => {
     ['consent not looked up', { consent: undefined }, 'CONSENT_REQUIRED'],
     ['consent for another category', { consent: { ...consent, categories: ['IDENTITY'] } }, 'CONSENT_REQUIRED'],
     ['platform admin', { principal: { kind: 'platform_admin', sub: 'a', scopes: new Set(['platform:admin']) } as Principal }, 'FORBIDDEN'],
-    ['another subject', { principal: { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set() } as Principal }, 'FORBIDDEN'],
+    ['another subject', { principal: { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set(), emailVerified: null, phoneNumberVerified: null } as Principal }, 'FORBIDDEN'],
   ])('%s is denied with %s', (_name, overrides, code) => {
     expect(decideAccess(base(overrides as Partial<AccessRequest>))).toMatchObject({ allow: false, code, consentId: null });
   });
 
   test('the subject reads their own data without consent or purpose', () => {
-    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set() };
+    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set(), emailVerified: null, phoneNumberVerified: null };
     expect(decideAccess(base({ principal: self, consent: null, purpose: null }))).toEqual({ allow: true, reason: 'SELF', consentId: null, masked: false });
   });
 

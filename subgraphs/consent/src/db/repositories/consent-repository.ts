@@ -152,6 +152,20 @@ export function createConsentRepository(dataSource: DataSource) {
       );
     },
 
+    /** The distinct purpose keys of one subject's consents in force at `at` to one tenant, sorted (passports). */
+    async findActivePurposes(tenantId: string, subjectId: string, at: Date): Promise<string[]> {
+      const rows: { purpose: string }[] = await dataSource.query(
+        `SELECT DISTINCT purpose
+           FROM ${consentTable}
+          WHERE tenant_id = $1 AND subject_id = $2
+            AND withdrawn_at IS NULL AND superseded_at IS NULL
+            AND (expires_at IS NULL OR expires_at > $3)
+          ORDER BY purpose`,
+        [tenantId, subjectId, at],
+      );
+      return rows.map((r) => r.purpose);
+    },
+
     // Webhook outbox
     /** Unsent outbox rows by id (a relay job's) or the oldest unsent ones created before `before` (the sweep's). */
     findUnsentOutbox(selector: { ids: string[] } | { before: Date; limit: number }): Promise<OutboxEvent[]> {

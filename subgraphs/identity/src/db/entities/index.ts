@@ -19,10 +19,14 @@ export interface TenantRow {
   createdAt: Date;
 }
 
+/** BLOCKED: the tenant's admin blocked the user for that tenant (the subject stays usable elsewhere). */
+export type TenantLinkStatus = 'ACTIVE' | 'BLOCKED';
+
 export interface TenantLinkRow {
   tenantId: string;
   subjectId: string;
   ref: string;
+  status: TenantLinkStatus;
   createdAt: Date;
 }
 
@@ -56,6 +60,7 @@ export const TenantLinkEntity = new EntitySchema<TenantLinkRow>({
     tenantId: { type: 'uuid', primary: true, name: 'tenant_id' },
     subjectId: { type: 'uuid', primary: true, name: 'subject_id' },
     ref: { type: 'text' },
+    status: { type: 'text' },
     createdAt: { type: 'timestamptz', name: 'created_at' },
   },
 });

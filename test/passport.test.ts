@@ -1,0 +1,119 @@
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import { DEV_ALGORITHM, DEV_APP_CLIENT_ID, DEV_AUDIENCE, DEV_ISSUER } from '../shared/auth/dev-issuer';
+import { startTestStack, type TestStack } from './kit/stack';
+import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, type Subject } from './kit/scenario';
+
+const ISSUE = 'mutation($t: ID!) { issuePassport(tenantId: $t) { token expiresAt } }';
+const ISSUER = 'https://shop-logins.privgraph.test';
+const TTL_SECONDS = 120;
+/** The documented claim set (docs/passports.md): nothing else, and no personal data. */
+const CLAIMS = ['aud', 'email_verified', 'exp', 'iat', 'iss', 'jti', 'phone_number_verified', 'purposes', 'status', 'sub'];
+
+describe('passports for shop logins', () => {
+  let stack: TestStack;
+  let shop: string;
+  let otherShop: string;
+  let alice: Subject;
+  let jwks: ReturnType<typeof createRemoteJWKSet>;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { PASSPORT_ISSUER: ISSUER, PASSPORT_TTL_SECONDS: String(TTL_SECONDS) } });
+    shop = await createTenant(stack, 'Passport Shop');
+    otherShop = await createTenant(stack, 'Other Passport Shop');
+    alice = await createSubject(stack, 'passport-alice', { email: 'alice.passport@example.com', givenName: 'Alice', phone: '+49301234567' }, [shop, otherShop]);
+    jwks = createRemoteJWKSet(new URL(`${stack.running.gateway.url}/.well-known/jwks.json`));
+  });
+  afterAll(() => stack?.stop());
+
+  async function issue(tenantId: string, token: string) {
+    const response = await stack.gql<{ issuePassport: { token: string; expiresAt: string } }>(ISSUE, { t: tenantId }, { token });
+    expectNoErrors(response);
+    return response.data!.issuePassport;
+  }
+
+  const verify = (token: string, audience: string) => jwtVerify(token, jwks, { typ: 'privgraph-passport+jwt', audience, issuer: ISSUER, algorithms: ['ES256'] });
+
+  test('a subject gets a passport a shop verifies offline with a stock JOSE library: its ref, its audience, short-lived, the documented claims only', async () => {
+    const passport = await issue(shop, alice.token);
+    const { payload, protectedHeader } = await verify(passport.token, shop);
+    expect(protectedHeader).toMatchObject({ alg: 'ES256', typ: 'privgraph-passport+jwt' });
+    expect(typeof protectedHeader.kid).toBe('string');
+    expect(Object.keys(payload).sort()).toEqual(CLAIMS);
+    expect(payload).toMatchObject({ iss: ISSUER, sub: alice.refs[shop], aud: shop, status: 'ACTIVE', purposes: [], email_verified: false, phone_number_verified: false });
+    expect(payload.exp! - payload.iat!).toBe(TTL_SECONDS);
+    expect(new Date(passport.expiresAt).getTime()).toBe(payload.exp! * 1000);
+    expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
+    // Nothing the vault holds about alice, nor her IdP identity or internal id, is in it.
+    const text = JSON.stringify({ header: decodeProtectedHeader(passport.token), payload: decodeJwt(passport.token) });
+    for (const secret of ['alice.passport@example.com', 'Alice', '+49301234567', 'passport-alice']) expect(text).not.toContain(secret);
+    const [internal] = await stack.sql<{ id: string }>(`SELECT id FROM "${stack.schemas.identity}".subject WHERE sub = $1`, ['passport-alice']);
+    expect(text).not.toContain(internal.id);
+
+    // Each passport is unique; the other shop's passport names the ref that shop knows, and neither passes for the other.
+    const again = await issue(shop, alice.token);
+    expect(decodeJwt(again.token).jti).not.toBe(payload.jti);
+    const other = await issue(otherShop, alice.token);
+    expect((await verify(other.token, otherShop)).payload.sub).toBe(alice.refs[otherShop]);
+    expect(alice.refs[otherShop]).not.toBe(alice.refs[shop]);
+    await expect(verify(passport.token, otherShop)).rejects.toThrow();
+    await expect(jwtVerify(passport.token, jwks, { typ: 'at+jwt', audience: shop, issuer: ISSUER, algorithms: ['ES256'] })).rejects.toThrow();
+    const [header, , signature] = passport.token.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...payload, sub: alice.refs[otherShop] })).toString('base64url');
+    await expect(verify(`${header}.${forged}.${signature}`, shop)).rejects.toThrow();
+  });
+
+  test("purposes follow the subject's consents to that tenant: a grant adds one, a withdrawal removes it, another shop's consent never shows", async () => {
+    const bob = await createSubject(stack, 'passport-bob', { email: 'bob.passport@example.com' }, [shop, otherShop]);
+    const purposesOf = async (tenantId: string) => (await verify((await issue(tenantId, bob.token)).token, tenantId)).payload.purposes;
+    expect(await purposesOf(shop)).toEqual([]);
+    const newsletter = await grantConsent(stack, bob, { tenantId: shop, purpose: 'newsletter', categories: ['CONTACT'] });
+    await grantConsent(stack, bob, { tenantId: shop, purpose: 'delivery', categories: ['CONTACT'] });
+    await grantConsent(stack, bob, { tenantId: otherShop, purpose: 'marketing', categories: ['CONTACT'] });
+    expect(await purposesOf(shop)).toEqual(['delivery', 'newsletter']);
+    expectNoErrors(await stack.gql('mutation($id: ID!) { withdrawConsent(id: $id) { status } }', { id: newsletter }, { token: bob.token }));
+    expect(await purposesOf(shop)).toEqual(['delivery']);
+    expect(await purposesOf(otherShop)).toEqual(['marketing']);
+  });
+
+  test("verification flags come from the access token's email_verified / phone_number_verified claims, and only real booleans count", async () => {
+    const flagsOf = async (token: string) => {
+      const { payload } = await verify((await issue(shop, token)).token, shop);
+      return [payload.email_verified, payload.phone_number_verified];
+    };
+    expect(await flagsOf(await stack.tokens.subject('passport-alice', { email: true }))).toEqual([true, false]);
+    expect(await flagsOf(await stack.tokens.subject('passport-alice', { email: true, phoneNumber: true }))).toEqual([true, true]);
+    expect(await flagsOf(await stack.tokens.subject('passport-alice', { email: false, phoneNumber: true }))).toEqual([false, true]);
+    // An IdP that writes the claim as a string asserts nothing.
+    const stringly = await new SignJWT({ client_id: DEV_APP_CLIENT_ID, scope: 'openid', email_verified: 'true', phone_number_verified: 1 })
+      .setProtectedHeader({ alg: DEV_ALGORITHM, kid: stack.key.kid, typ: 'at+jwt' })
+      .setIssuer(DEV_ISSUER)
+      .setAudience(DEV_AUDIENCE)
+      .setSubject('passport-alice')
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(stack.key.privateKey);
+    expect(await flagsOf(stringly)).toEqual([false, false]);
+  });
+
+  test('each passport is audited as PASSPORT_ISSUE for the tenant (which sees its ref); refusals issue and audit nothing', async () => {
+    const carol = await createSubject(stack, 'passport-carol', { email: 'carol.passport@example.com' }, [shop]);
+    const before = await auditEvents(stack, await stack.tokens.admin(), { action: 'PASSPORT_ISSUE' });
+    await issue(shop, carol.token);
+    const tenantView = await auditEvents(stack, await stack.tokens.tenant(shop, ['tenant:admin']), { action: 'PASSPORT_ISSUE' });
+    expect(tenantView.filter((e) => e.subjectRef === carol.refs[shop])).toEqual([
+      expect.objectContaining({ action: 'PASSPORT_ISSUE', decision: 'ALLOW', reason: 'SELF', tenantId: shop, subjectRef: carol.refs[shop] }),
+    ]);
+    // Not connected to the other shop: NOT_CONNECTED; an unknown or malformed tenant: NOT_FOUND.
+    const notConnected = await stack.gql(ISSUE, { t: otherShop }, { token: carol.token });
+    expect(codes(notConnected)).toEqual(['NOT_CONNECTED']);
+    expect(notConnected.data).toBeNull();
+    expect(codes(await stack.gql(ISSUE, { t: '00000000-0000-4000-8000-000000000000' }, { token: carol.token }))).toEqual(['NOT_FOUND']);
+    expect(codes(await stack.gql(ISSUE, { t: 'not-a-tenant' }, { token: carol.token }))).toEqual(['NOT_FOUND']);
+    // Only a subject: not a shop's backend, its admin, a platform admin or an anonymous caller.
+    expect(codes(await stack.gql(ISSUE, { t: shop }, { token: await stack.tokens.tenant(shop, ['tenant:admin']) }))).toEqual(['FORBIDDEN']);
+    expect(codes(await stack.gql(ISSUE, { t: shop }, { token: await stack.tokens.admin() }))).toEqual(['FORBIDDEN']);
+    expect(codes(await stack.gql(ISSUE, { t: shop }, {}))).toEqual(['UNAUTHENTICATED']);
+    const after = await auditEvents(stack, await stack.tokens.admin(), { action: 'PASSPORT_ISSUE' });
+    expect(after.length - before.length).toBe(1);
+  });
+});
