@@ -27,7 +27,7 @@ const serviceBlocks = SERVICES.flatMap((name) => {
 });
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '**/__generated__/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.data/**', '**/__generated__/**', 'coverage/**', 'clients/*/dist/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -40,6 +40,14 @@ module.exports = tseslint.config(
     files: ['gateway/src/**/*.ts', 'subgraphs/*/src/**/*.ts', 'shared/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: { 'no-console': 'error' },
+  },
+  // The client package is installed on its own: no console, and nothing from the rest of the repository.
+  {
+    files: ['clients/typescript/src/**/*.ts'],
+    rules: {
+      'no-console': 'error',
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./\\.\\./|^graphql$', message: 'The client ships alone: import only its own files, jose and @graphql-typed-document-node/core.' }] }],
+    },
   },
   restrict(['shared/**/*.ts'], [{ regex: '(^|/)(subgraphs|gateway)/', message: 'Shared code serves every service and imports none of them.' }]),
   restrict(['gateway/src/**/*.ts'], [{ regex: '(^|/)subgraphs/', message: 'The gateway knows subgraphs only by URL.' }]),

@@ -6,6 +6,8 @@ module.exports = {
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
   // jose is ESM-only: compile it to CommonJS for the test runner.
   transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
+  // The client package is ESM source (relative imports end in .js, as Node requires): resolve them to the .ts files.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/kit/global-setup.ts',
   globalTeardown: '<rootDir>/test/kit/global-teardown.ts',
   testTimeout: 60_000,
