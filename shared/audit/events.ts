@@ -64,6 +64,10 @@ export const AUDIT_ACTIONS = [
   'USER_UNBLOCK',
   /** A platform admin renamed a tenant or changed its IdP organization id (one event per attribute changed: field = `Tenant.name` or `Tenant.idpOrganizationId`). */
   'TENANT_UPDATE',
+  /** A tenant admin changed a tenant setting (field = `SafelistMode.<mode>` or `AllowedOrigins.<count>`). */
+  'TENANT_SETTINGS_SET',
+  /** A tenant admin registered a persisted-operation manifest (field = `PersistedOperations.<ADD|REPLACE>.<count>`). */
+  'OPERATION_MANIFEST_REGISTER',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';

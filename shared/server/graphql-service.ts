@@ -24,6 +24,8 @@ export interface GraphqlServiceOptions<TContext extends BaseContext> {
   plugins?: ApolloServerPlugin<TContext>[];
   validationRules?: import('@apollo/server').ApolloServerOptions<TContext>['validationRules'];
   context: (req: Request) => Promise<TContext>;
+  /** Middleware on /graphql between the JSON body parser and Apollo (e.g. the gateway's persisted operations). */
+  graphqlMiddleware?: express.RequestHandler[];
   /** Extra public routes (e.g. the gateway's JWKS); mounted before /graphql. */
   publicRoutes?: (app: express.Express) => void;
   /** Service-to-service routes under /internal, guarded by the shared internal token. */
@@ -55,6 +57,9 @@ export async function startGraphqlService<TContext extends BaseContext>(
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
+    // Apollo's APQ cache is written by any caller who sends a query with its hash; the gateway answers
+    // hash-only requests from registered operations instead (gateway/src/persisted-operations.ts).
+    persistedQueries: false,
     // Signals are handled once per process (scripts/start.ts, server/run.ts), which stops services in order.
     stopOnTerminationSignals: false,
     validationRules: options.validationRules,
@@ -85,6 +90,7 @@ export async function startGraphqlService<TContext extends BaseContext>(
   app.use(
     '/graphql',
     express.json({ limit: options.http.bodyLimit }),
+    ...(options.graphqlMiddleware ?? []),
     expressMiddleware(server, { context: async ({ req }) => options.context(req) }),
   );
   app.use((error: unknown, _req: Request, res: express.Response, _next: express.NextFunction) => {

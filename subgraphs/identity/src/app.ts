@@ -22,7 +22,7 @@ import { createIdpEventRepository } from './db/repositories/idp-event-repository
 import { createRightsRepository } from './db/repositories/rights-repository';
 import { createTenantAdminRepository } from './db/repositories/tenant-admin-repository';
 import { exportDownloadRoutes } from './export-routes';
-import { directoryRoutes, idpEventRoutes, webhookRoutes } from './internal-api';
+import { directoryRoutes, idpEventRoutes, tenantPolicyRoutes, webhookRoutes } from './internal-api';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
 import { createExportDownloads } from './services/export-download';
@@ -34,6 +34,8 @@ import { createPassportService } from './services/passport-service';
 import { createRightsSaga, type SagaHooks } from './services/rights-saga';
 import { createRightsService, replayErasures } from './services/rights-service';
 import { createWebhookService } from './services/webhook-service';
+import { createTenantSettingsRepository } from './db/repositories/tenant-settings-repository';
+import { createTenantSettingsService } from './services/tenant-settings-service';
 
 export interface IdentityOptions {
   now?: () => Date;
@@ -112,6 +114,13 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
       });
       await saga.startWorker();
       const tenantAdminRepo = createTenantAdminRepository(dataSource);
+      // Tenant settings the gateway enforces: safelist, persisted operations, browser origins
+      const tenantSettings = createTenantSettingsService({
+        repo: createTenantSettingsRepository(dataSource),
+        resolveTenant: (organizationId) => identity.directory.resolveTenant(organizationId),
+        production: config.common.env === 'production',
+        now,
+      });
       // Identity-provider events (Logto webhooks via the gateway)
       const idpEvents = createIdpEventService({
         repo: createIdpEventRepository(dataSource),
@@ -131,6 +140,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
           dataExports,
           webhooks,
           rights,
+          tenantSettings,
           passports: createPassportService({
             repo: tenantAdminRepo,
             consents: createRemoteConsentPurposes(config.common.internal),
@@ -144,6 +154,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
           directoryRoutes(identity, logger)(router);
           idpEventRoutes(idpEvents, logger)(router);
           webhookRoutes(webhooks, logger)(router);
+          tenantPolicyRoutes(tenantSettings, logger)(router);
         },
         publicRoutes: (app) => {
           exportDownloadRoutes({ verifier, directory: identity.directory, downloads: dataExports, audit, now, logger })(app);

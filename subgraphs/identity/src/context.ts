@@ -11,6 +11,7 @@ import type { IdentityService, UserView } from './services/identity-service';
 import type { PassportService } from './services/passport-service';
 import type { RightsService } from './services/rights-service';
 import type { WebhookService } from './services/webhook-service';
+import type { TenantSettingsService } from './services/tenant-settings-service';
 
 export interface IdentityContext extends ServiceContext {
   identity: IdentityService;
@@ -24,11 +25,13 @@ export interface IdentityContext extends ServiceContext {
   webhooks: WebhookService;
   /** Data subject requests (services/rights-service.ts). */
   rights: RightsService;
+  /** Safelist mode, persisted operations, allowed origins (services/tenant-settings-service.ts). */
+  tenantSettings: TenantSettingsService;
   /** Passports for shop logins (services/passport-service.ts). */
   passports: PassportService;
 }
 
-export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; dataExports: ExportDownloads; webhooks: WebhookService; rights: RightsService; passports: PassportService; now: () => Date }) {
+export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; dataExports: ExportDownloads; webhooks: WebhookService; rights: RightsService; passports: PassportService; tenantSettings: TenantSettingsService; now: () => Date }) {
   const directory = withDirectoryCache(deps.identity.directory);
   return async (req: Request): Promise<IdentityContext> => {
     const base = await requestContext(req, deps.verifier, directory);
@@ -38,6 +41,7 @@ export function createContextFactory(deps: { verifier: TokenVerifier; identity: 
       dataExports: deps.dataExports,
       webhooks: deps.webhooks,
       rights: deps.rights,
+      tenantSettings: deps.tenantSettings,
       passports: deps.passports,
       audit: createActionAuditor(deps.audit, base, deps.now),
       users: new DataLoader((ids) => deps.identity.userViews(base.principal, ids)),

@@ -8,6 +8,8 @@ import { relayEventsSchema, WEBHOOK_PATHS } from '../../../shared/webhook-client
 import type { WebhookService } from './services/webhook-service';
 import { IDP_EVENT_PATHS, idpEventSchema } from '../../../shared/idp-events-client';
 import type { IdpEventService } from './services/idp-event-service';
+import { operationBodyRequestSchema, originsRequestSchema, policyRequestSchema, reportsRequestSchema, TENANT_POLICY_PATHS } from '../../../shared/tenant-policy-client';
+import type { TenantSettingsService } from './services/tenant-settings-service';
 
 const id = z.string().min(1).max(200);
 const strip = (path: string) => path.replace(/^\/internal/, '');
@@ -68,5 +70,19 @@ export function webhookRoutes(webhooks: WebhookService, logger: Logger) {
         })),
       }), logger),
     );
+  };
+}
+
+// Tenant policy (the gateway's safelist, persisted operations and CORS origins)
+/** The gateway reads each tenant's safelist policy, registered bodies and allowed origins, and reports REPORT-mode counts. */
+export function tenantPolicyRoutes(settings: TenantSettingsService, logger: Logger) {
+  return (router: Router) => {
+    router.post(strip(TENANT_POLICY_PATHS.policy), internalHandler(policyRequestSchema, (b) => settings.policyOf(b.organizationId), logger));
+    router.post(
+      strip(TENANT_POLICY_PATHS.operationBody),
+      internalHandler(operationBodyRequestSchema, async (b) => ({ body: await settings.operationBody(b.operationId) }), logger),
+    );
+    router.post(strip(TENANT_POLICY_PATHS.origins), internalHandler(originsRequestSchema, async () => ({ origins: await settings.allowedOrigins() }), logger));
+    router.post(strip(TENANT_POLICY_PATHS.reports), internalHandler(reportsRequestSchema, async (b) => ({ accepted: await settings.recordReports(b.reports) }), logger));
   };
 }

@@ -22,6 +22,8 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       // Webhooks (tenant admin; scoped to the caller's tenant in the service)
       webhookEndpoints: isTenantAdmin,
       webhookDeliveries: isTenantAdmin,
+      // Tenant settings (tenant admin; scoped to the caller's tenant in the service)
+      tenantSettings: isTenantAdmin,
     },
     Mutation: {
       createTenant: isPlatformAdmin,
@@ -38,6 +40,10 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       rotateWebhookSecret: isTenantAdmin,
       deleteWebhookEndpoint: isTenantAdmin,
       redeliverWebhook: isTenantAdmin,
+      // Tenant settings
+      setSafelistMode: isTenantAdmin,
+      registerPersistedOperations: isTenantAdmin,
+      setAllowedOrigins: isTenantAdmin,
       // Passports
       issuePassport: isSubject,
     },
@@ -61,6 +67,11 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     WebhookDelivery: isTenantAdmin,
     WebhookDeliveryConnection: isTenantAdmin,
     WebhookDeliveryEdge: isTenantAdmin,
+    // Tenant settings
+    TenantSettings: isTenantAdmin,
+    PersistedOperation: isTenantAdmin,
+    UnsafelistedOperation: isTenantAdmin,
+    PersistedOperationRegistration: isTenantAdmin,
     Passport: isSubject,
   });
 }

@@ -7,6 +7,7 @@ import { dataExportResolvers } from './data-export';
 import { passportResolvers } from './passports';
 import { rightsResolvers } from './rights';
 import { webhookResolvers } from './webhooks';
+import { tenantSettingsResolvers } from './tenant-settings';
 
 /* Rules have already checked the principal kind for each field (permissions.ts). */
 const subjectOf = (ctx: IdentityContext) => ctx.principal as SubjectPrincipal;
@@ -27,6 +28,7 @@ export const resolvers: Resolvers<IdentityContext> = {
     myTenantLinks: (_, __, ctx) => ctx.identity.linksOfSubject(subjectOf(ctx).subjectId),
     ...dataExportResolvers.Query,
     ...webhookResolvers.Query,
+    ...tenantSettingsResolvers.Query,
     ...rightsResolvers.Query,
   },
   Mutation: {
@@ -35,6 +37,7 @@ export const resolvers: Resolvers<IdentityContext> = {
     connectTenant: (_, args, ctx) =>
       ctx.identity.connectTenant(subjectOf(ctx).subjectId, args.tenantId, ctx.audit),
     ...webhookResolvers.Mutation,
+    ...tenantSettingsResolvers.Mutation,
     ...rightsResolvers.Mutation,
     ...passportResolvers.Mutation,
   },

@@ -3,6 +3,7 @@ import type { SubjectStatus } from '../../../../../shared/auth/principal';
 import { IdpEventEntity } from './idp-event';
 import { rightsEntities } from './rights';
 import { webhookEntities } from './webhooks';
+import { tenantSettingsEntities } from './tenant-settings';
 
 export interface SubjectRow {
   id: string;
@@ -68,5 +69,6 @@ export const TenantLinkEntity = new EntitySchema<TenantLinkRow>({
 export { IdpEventEntity, type IdpEventRow } from './idp-event';
 export * from './rights';
 export * from './webhooks';
+export * from './tenant-settings';
 
-export const entities = [SubjectEntity, TenantEntity, TenantLinkEntity, IdpEventEntity, ...rightsEntities, ...webhookEntities];
+export const entities = [SubjectEntity, TenantEntity, TenantLinkEntity, IdpEventEntity, ...rightsEntities, ...webhookEntities, ...tenantSettingsEntities];
