@@ -19,6 +19,10 @@ import { JWKS_PATH } from '../../shared/signing-key';
 import type { GatewayConfig } from './config';
 import { loadSupergraph } from './supergraph';
 import { mountLogtoWebhook } from './logto-webhook';
+import { createTenantPolicyClient } from '../../shared/tenant-policy-client';
+import { CORS_PATHS, corsMiddleware, createOriginCheck } from './cors';
+import { createOperationLookup, persistedOperationsMiddleware } from './persisted-operations';
+import { createSafelist } from './safelist';
 
 export interface GatewayContext {
   authorization: string | undefined;
@@ -91,6 +95,9 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     blockFieldSuggestion: { enabled: production },
   }).protect();
   const verifier = createTokenVerifier(config.common.auth);
+  // Persisted operations, safelisting and CORS read tenant settings from identity (docs/safelisting.md, docs/cors.md)
+  const tenantPolicy = createTenantPolicyClient({ ...config.common.internal, endpoints: { ...config.common.internal.endpoints, identity: urls.identity } });
+  const safelist = createSafelist({ client: tenantPolicy, verifier, settings: config.safelist, logger });
 
   const running = await startGraphqlService<GatewayContext>({
     name: 'gateway',
@@ -101,11 +108,15 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       requestIdEcho,
+      safelist.plugin,
       production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     ],
     validationRules: armor.validationRules,
     context: (req) => gatewayContext(req, verifier),
+    graphqlMiddleware: [persistedOperationsMiddleware(createOperationLookup(tenantPolicy, { missTtlMs: config.safelist.policyCacheMs, logger }))],
+    onStop: () => safelist.stop(),
     publicRoutes: (app) => {
+      app.use(CORS_PATHS, corsMiddleware(config.cors, createOriginCheck({ configured: config.cors.origins, client: tenantPolicy, cacheMs: config.safelist.policyCacheMs, logger })));
       publishJwks(app, urls.audit);
       proxyAuditExport(app, urls.audit);
       proxyDataExport(app, urls.identity); // data export download (docs/data-export.md)

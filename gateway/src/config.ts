@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_PORTS, loadCommonConfig, parseEnv, type CommonConfig, type Env } from '../../shared/config';
+import { ConfigError, DEFAULT_PORTS, loadCommonConfig, parseEnv, type CommonConfig, type Env } from '../../shared/config';
+import { checkOrigin } from '../../shared/tenant-policy-client';
 
 export interface GatewayLimits {
   maxDepth: number;
@@ -15,6 +16,47 @@ export interface GatewayConfig {
   // Logto webhook (POST /webhooks/logto)
   /** LOGTO_WEBHOOK_SIGNING_KEY: the Logto hook's signing key; unset, the route answers 404. */
   logtoWebhookSigningKey: string | null;
+  cors: CorsSettings;
+  safelist: SafelistSettings;
+}
+
+/** Browser access (docs/cors.md). */
+export interface CorsSettings {
+  /** CORS_ORIGINS: exact origins allowed besides those tenants set; none by default. */
+  origins: string[];
+  /** CORS_MAX_AGE_SECONDS: how long a browser may cache a preflight answer (Access-Control-Max-Age). */
+  maxAgeSeconds: number;
+}
+
+/** Persisted operations and safelisting (docs/safelisting.md). */
+export interface SafelistSettings {
+  /** TENANT_POLICY_CACHE_MS: how long a tenant's policy and the tenants' origins are reused before identity is asked again. */
+  policyCacheMs: number;
+  /** SAFELIST_REPORT_FLUSH_MS: how often REPORT-mode counts are sent to identity. */
+  reportFlushMs: number;
+}
+
+const MAX_CORS_ORIGINS = 100;
+
+function loadCors(env: Env, production: boolean): CorsSettings {
+  const parsed = parseEnv(
+    z.object({
+      CORS_ORIGINS: z.string().default(''),
+      CORS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+    }),
+    env,
+  );
+  const values = parsed.CORS_ORIGINS.split(',').map((value) => value.trim()).filter(Boolean);
+  const problems: string[] = [];
+  if (values.length > MAX_CORS_ORIGINS) problems.push(`CORS_ORIGINS: at most ${MAX_CORS_ORIGINS} origins`);
+  const origins = values.flatMap((value, index) => {
+    const checked = checkOrigin(value, { production });
+    if ('origin' in checked) return [checked.origin];
+    problems.push(`CORS_ORIGINS: entry ${index + 1} ${checked.refused}`);
+    return [];
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { origins: [...new Set(origins)], maxAgeSeconds: parsed.CORS_MAX_AGE_SECONDS };
 }
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
@@ -34,8 +76,17 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     z.object({ LOGTO_WEBHOOK_SIGNING_KEY: z.string().trim().min(16, 'must be the signing key Logto shows for the webhook').optional() }),
     env,
   );
+  const safelist = parseEnv(
+    z.object({
+      TENANT_POLICY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
+      SAFELIST_REPORT_FLUSH_MS: z.coerce.number().int().min(50).max(300_000).default(5_000),
+    }),
+    env,
+  );
   return {
     common,
+    cors: loadCors(env, common.env === 'production'),
+    safelist: { policyCacheMs: safelist.TENANT_POLICY_CACHE_MS, reportFlushMs: safelist.SAFELIST_REPORT_FLUSH_MS },
     logtoWebhookSigningKey: LOGTO_WEBHOOK_SIGNING_KEY ?? null,
     limits: {
       maxDepth: limits.GATEWAY_MAX_DEPTH,

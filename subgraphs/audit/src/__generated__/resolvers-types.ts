@@ -84,6 +84,8 @@ export type AuditAction =
   | 'LEGAL_HOLD_PLACE'
   /** A platform admin released a legal hold (field = LegalHold.<id>). */
   | 'LEGAL_HOLD_RELEASE'
+  /** A tenant admin registered a persisted-operation manifest (field = PersistedOperations.<ADD|REPLACE>.<count>). */
+  | 'OPERATION_MANIFEST_REGISTER'
   /** A subject had a passport issued for a tenant (tenantId = the audience). */
   | 'PASSPORT_ISSUE'
   /** A platform admin looked a subject up by email or phone through the blind index (purpose = stated reason). */
@@ -106,6 +108,8 @@ export type AuditAction =
   | 'TENANT_CONNECT'
   /** A platform admin registered a tenant. */
   | 'TENANT_CREATE'
+  /** A tenant admin changed a tenant setting (field = SafelistMode.<mode> or AllowedOrigins.<count>). */
+  | 'TENANT_SETTINGS_SET'
   /** A platform admin renamed a tenant or changed its IdP organization id (one event per attribute changed: field = Tenant.name or Tenant.idpOrganizationId). */
   | 'TENANT_UPDATE'
   /** A tenant admin blocked a user for its tenant (purpose = the reason code). */

@@ -164,12 +164,22 @@ export type Mutation = {
   openDataSubjectRequest: DataSubjectRequest;
   /** Sends a delivery again, with the same webhook-id, starting a fresh round of retries (audited WEBHOOK_REDELIVER). */
   redeliverWebhook: WebhookDelivery;
+  /**
+   * Registers persisted operations from a manifest: added to the tenant's set, or, with replace: true,
+   * replacing it (operations not in the manifest are removed; an empty manifest clears the set).
+   * Each id is recomputed from its body (tenant admin; audited OPERATION_MANIFEST_REGISTER).
+   */
+  registerPersistedOperations: PersistedOperationRegistration;
   /** The calling subject asks for a copy of their data (Art. 15, 20); when COMPLETED, dataExportLink gives the download. */
   requestDataExport: DataSubjectRequest;
   /** The calling subject asks to be erased everywhere (Art. 17). reason: an optional short code (e.g. consent_withdrawn). A repeat returns the open request. */
   requestErasure: DataSubjectRequest;
   /** A new secret, shown once; the old one keeps signing next to it for 24 hours (audited WEBHOOK_ENDPOINT_UPDATE). */
   rotateWebhookSecret: WebhookEndpointSecret;
+  /** Replaces the calling tenant's allowed browser origins (at most 20; https only in production; tenant admin; audited TENANT_SETTINGS_SET). */
+  setAllowedOrigins: TenantSettings;
+  /** Sets the calling tenant's safelist mode; the gateway applies it within seconds (tenant admin; audited TENANT_SETTINGS_SET). */
+  setSafelistMode: TenantSettings;
 };
 
 
@@ -225,6 +235,12 @@ export type MutationRedeliverWebhookArgs = {
 };
 
 
+export type MutationRegisterPersistedOperationsArgs = {
+  manifest: PersistedOperationManifestInput;
+  replace?: Scalars['Boolean']['input'];
+};
+
+
 export type MutationRequestErasureArgs = {
   reason?: InputMaybe<Scalars['String']['input']>;
 };
@@ -232,6 +248,16 @@ export type MutationRequestErasureArgs = {
 
 export type MutationRotateWebhookSecretArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationSetAllowedOriginsArgs = {
+  origins: Array<Scalars['String']['input']>;
+};
+
+
+export type MutationSetSafelistModeArgs = {
+  mode: SafelistMode;
 };
 
 export type OpenDataSubjectRequestInput = {
@@ -259,6 +285,52 @@ export type Passport = {
   token: Scalars['String']['output'];
 };
 
+/** A registered persisted operation (its body is the exact document text; the id is its SHA-256). */
+export type PersistedOperation = {
+  __typename?: 'PersistedOperation';
+  /** SHA-256 (hex) of the body, the `extensions.persistedQuery.sha256Hash` clients send. */
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  registeredAt: Scalars['DateTime']['output'];
+  /** query or mutation. */
+  type: Scalars['String']['output'];
+};
+
+/** One operation of a manifest, in Apollo's persisted query manifest format. */
+export type PersistedOperationInput = {
+  /** The exact document text clients send, byte for byte; one operation, at most 16 KiB. */
+  body: Scalars['String']['input'];
+  /** SHA-256 (hex, lower case) of body; refused when it does not match. */
+  id: Scalars['String']['input'];
+  /** The operation's name (must be the name in the body). */
+  name: Scalars['String']['input'];
+  /** query or mutation (must be the body's operation type). */
+  type: Scalars['String']['input'];
+};
+
+/** An Apollo persisted query manifest (`persisted-operations.json` of the client package). */
+export type PersistedOperationManifestInput = {
+  /** apollo-persisted-query-manifest */
+  format: Scalars['String']['input'];
+  /** At most 200 per call; a tenant holds at most 1000. */
+  operations: Array<PersistedOperationInput>;
+  /** 1 */
+  version: Scalars['Int']['input'];
+};
+
+/** What a registration changed. */
+export type PersistedOperationRegistration = {
+  __typename?: 'PersistedOperationRegistration';
+  /** Operations of the manifest that were not registered before. */
+  added: Scalars['Int']['output'];
+  /** Operations removed because the manifest replaced the set and did not hold them. */
+  removed: Scalars['Int']['output'];
+  /** The tenant's registered operations now. */
+  total: Scalars['Int']['output'];
+  /** Operations of the manifest that were registered already. */
+  unchanged: Scalars['Int']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /**
@@ -276,6 +348,8 @@ export type Query = {
   myDataSubjectRequests: Array<DataSubjectRequest>;
   /** The tenants the calling subject is connected to, with the ref each one knows them by. */
   myTenantLinks: Array<TenantLink>;
+  /** The calling tenant's settings (tenant admin). */
+  tenantSettings: TenantSettings;
   /** Every tenant (platform admin). */
   tenants: Array<Tenant>;
   /** A user linked to the calling tenant, found by that tenant's pairwise ref. Unknown and foreign refs both give NOT_FOUND. */
@@ -324,6 +398,15 @@ export type QueryWebhookDeliveriesArgs = {
   status?: InputMaybe<WebhookDeliveryStatus>;
 };
 
+/** What the gateway does with a tenant token's GraphQL documents (docs/safelisting.md). */
+export type SafelistMode =
+  /** Only the tenant's registered persisted operations run; any other document is refused with OPERATION_NOT_SAFELISTED and nothing runs. */
+  | 'ENFORCE'
+  /** Any valid document runs (the default). */
+  | 'OFF'
+  /** Any valid document runs; those that are not registered persisted operations are logged and counted (unsafelistedRequestCount). */
+  | 'REPORT';
+
 export type Tenant = {
   __typename?: 'Tenant';
   createdAt: Scalars['DateTime']['output'];
@@ -338,6 +421,34 @@ export type TenantLink = {
   /** The pairwise pseudonymous reference: differs per tenant, cannot be reversed or correlated. */
   ref: Scalars['ID']['output'];
   tenantId: Scalars['ID']['output'];
+};
+
+/** The calling tenant's settings (tenant admin). */
+export type TenantSettings = {
+  __typename?: 'TenantSettings';
+  /** Origins (scheme://host[:port]) of the tenant's browser frontends that may call the API (docs/cors.md). */
+  allowedOrigins: Array<Scalars['String']['output']>;
+  /** Registered persisted operations, by name (at most 1000). */
+  persistedOperations: Array<PersistedOperation>;
+  safelistMode: SafelistMode;
+  /** Those documents, most recently seen first (at most 100 distinct ones are remembered; registering one removes it here). */
+  unsafelistedOperations: Array<UnsafelistedOperation>;
+  /** Requests REPORT mode let through that ENFORCE would have refused, counted by the gateway (reported every few seconds). */
+  unsafelistedRequestCount: Scalars['Int']['output'];
+  /** When a setting last changed; null while every setting has its default. */
+  updatedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** A document the tenant's tokens sent in REPORT mode that is not one of its registered operations. */
+export type UnsafelistedOperation = {
+  __typename?: 'UnsafelistedOperation';
+  count: Scalars['Int']['output'];
+  firstSeenAt: Scalars['DateTime']['output'];
+  /** SHA-256 (hex) of the exact document text. */
+  id: Scalars['ID']['output'];
+  lastSeenAt: Scalars['DateTime']['output'];
+  /** The operation name the client gave, if any. */
+  name?: Maybe<Scalars['String']['output']>;
 };
 
 export type User = {
@@ -589,9 +700,16 @@ export type ResolversTypes = ResolversObject<{
   OpenDataSubjectRequestInput: OpenDataSubjectRequestInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Passport: ResolverTypeWrapper<Passport>;
+  PersistedOperation: ResolverTypeWrapper<PersistedOperation>;
+  PersistedOperationInput: PersistedOperationInput;
+  PersistedOperationManifestInput: PersistedOperationManifestInput;
+  PersistedOperationRegistration: ResolverTypeWrapper<PersistedOperationRegistration>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SafelistMode: SafelistMode;
   Tenant: ResolverTypeWrapper<TenantRow>;
   TenantLink: ResolverTypeWrapper<TenantLinkRow>;
+  TenantSettings: ResolverTypeWrapper<TenantSettings>;
+  UnsafelistedOperation: ResolverTypeWrapper<UnsafelistedOperation>;
   User: ResolverTypeWrapper<UserView>;
   UserConnection: ResolverTypeWrapper<Omit<UserConnection, 'edges'> & { edges: Array<ResolversTypes['UserEdge']> }>;
   UserEdge: ResolverTypeWrapper<Omit<UserEdge, 'node'> & { node: ResolversTypes['User'] }>;
@@ -627,9 +745,15 @@ export type ResolversParentTypes = ResolversObject<{
   OpenDataSubjectRequestInput: OpenDataSubjectRequestInput;
   PageInfo: PageInfo;
   Passport: Passport;
+  PersistedOperation: PersistedOperation;
+  PersistedOperationInput: PersistedOperationInput;
+  PersistedOperationManifestInput: PersistedOperationManifestInput;
+  PersistedOperationRegistration: PersistedOperationRegistration;
   Query: Record<PropertyKey, never>;
   Tenant: TenantRow;
   TenantLink: TenantLinkRow;
+  TenantSettings: TenantSettings;
+  UnsafelistedOperation: UnsafelistedOperation;
   User: UserView;
   UserConnection: Omit<UserConnection, 'edges'> & { edges: Array<ResolversParentTypes['UserEdge']> };
   UserEdge: Omit<UserEdge, 'node'> & { node: ResolversParentTypes['User'] };
@@ -700,9 +824,12 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   issuePassport?: Resolver<ResolversTypes['Passport'], ParentType, ContextType, RequireFields<MutationIssuePassportArgs, 'tenantId'>>;
   openDataSubjectRequest?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType, RequireFields<MutationOpenDataSubjectRequestArgs, 'input'>>;
   redeliverWebhook?: Resolver<ResolversTypes['WebhookDelivery'], ParentType, ContextType, RequireFields<MutationRedeliverWebhookArgs, 'deliveryId'>>;
+  registerPersistedOperations?: Resolver<ResolversTypes['PersistedOperationRegistration'], ParentType, ContextType, RequireFields<MutationRegisterPersistedOperationsArgs, 'manifest' | 'replace'>>;
   requestDataExport?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType>;
   requestErasure?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType, Partial<MutationRequestErasureArgs>>;
   rotateWebhookSecret?: Resolver<ResolversTypes['WebhookEndpointSecret'], ParentType, ContextType, RequireFields<MutationRotateWebhookSecretArgs, 'id'>>;
+  setAllowedOrigins?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetAllowedOriginsArgs, 'origins'>>;
+  setSafelistMode?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetSafelistModeArgs, 'mode'>>;
 }>;
 
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -715,6 +842,20 @@ export type PassportResolvers<ContextType = any, ParentType extends ResolversPar
   token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type PersistedOperationResolvers<ContextType = any, ParentType extends ResolversParentTypes['PersistedOperation'] = ResolversParentTypes['PersistedOperation']> = ResolversObject<{
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  registeredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type PersistedOperationRegistrationResolvers<ContextType = any, ParentType extends ResolversParentTypes['PersistedOperationRegistration'] = ResolversParentTypes['PersistedOperationRegistration']> = ResolversObject<{
+  added?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  removed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unchanged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   dataExportLink?: Resolver<ResolversTypes['DataExportLink'], ParentType, ContextType, RequireFields<QueryDataExportLinkArgs, 'requestId'>>;
   dataSubjectRequest?: Resolver<Maybe<ResolversTypes['DataSubjectRequest']>, ParentType, ContextType, RequireFields<QueryDataSubjectRequestArgs, 'id'>>;
@@ -722,6 +863,7 @@ export type QueryResolvers<ContextType = any, ParentType extends ResolversParent
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   myDataSubjectRequests?: Resolver<Array<ResolversTypes['DataSubjectRequest']>, ParentType, ContextType>;
   myTenantLinks?: Resolver<Array<ResolversTypes['TenantLink']>, ParentType, ContextType>;
+  tenantSettings?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType>;
   tenants?: Resolver<Array<ResolversTypes['Tenant']>, ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'ref'>>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<QueryUsersArgs, 'first'>>;
@@ -741,6 +883,23 @@ export type TenantLinkResolvers<ContextType = any, ParentType extends ResolversP
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   ref?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   tenantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type TenantSettingsResolvers<ContextType = any, ParentType extends ResolversParentTypes['TenantSettings'] = ResolversParentTypes['TenantSettings']> = ResolversObject<{
+  allowedOrigins?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  persistedOperations?: Resolver<Array<ResolversTypes['PersistedOperation']>, ParentType, ContextType>;
+  safelistMode?: Resolver<ResolversTypes['SafelistMode'], ParentType, ContextType>;
+  unsafelistedOperations?: Resolver<Array<ResolversTypes['UnsafelistedOperation']>, ParentType, ContextType>;
+  unsafelistedRequestCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+}>;
+
+export type UnsafelistedOperationResolvers<ContextType = any, ParentType extends ResolversParentTypes['UnsafelistedOperation'] = ResolversParentTypes['UnsafelistedOperation']> = ResolversObject<{
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  firstSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = any, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -813,9 +972,13 @@ export type Resolvers<ContextType = any> = ResolversObject<{
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Passport?: PassportResolvers<ContextType>;
+  PersistedOperation?: PersistedOperationResolvers<ContextType>;
+  PersistedOperationRegistration?: PersistedOperationRegistrationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   TenantLink?: TenantLinkResolvers<ContextType>;
+  TenantSettings?: TenantSettingsResolvers<ContextType>;
+  UnsafelistedOperation?: UnsafelistedOperationResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;

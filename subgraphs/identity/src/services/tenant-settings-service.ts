@@ -1,0 +1,154 @@
+import { Kind, parse, type DocumentNode } from 'graphql';
+import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { badInput } from '../../../../shared/errors';
+import {
+  checkOrigin,
+  MAX_ORIGINS_PER_TENANT,
+  MAX_REPORTED_OPERATIONS_PER_TENANT,
+  OPERATION_ID_PATTERN,
+  OPERATION_NAME_PATTERN,
+  operationIdOf,
+  PERSISTED_OPERATION_LIMITS,
+  type SafelistMode,
+  type SafelistReport,
+  type TenantPolicy,
+} from '../../../../shared/tenant-policy-client';
+import type { PersistedOperationRow } from '../db/entities/tenant-settings';
+import type { RegisteredOperationRow, RegistrationCounts, TenantSettingsRepository } from '../db/repositories/tenant-settings-repository';
+
+export const MANIFEST_FORMAT = 'apollo-persisted-query-manifest';
+const REPORTS_SHOWN = 100;
+const MAX_INT = 2_147_483_647;
+
+export interface TenantSettingsView {
+  safelistMode: SafelistMode;
+  persistedOperations: { id: string; name: string; type: string; registeredAt: Date }[];
+  allowedOrigins: string[];
+  unsafelistedRequestCount: number;
+  unsafelistedOperations: { id: string; name: string | null; count: number; firstSeenAt: Date; lastSeenAt: Date }[];
+  updatedAt: Date | null;
+}
+
+export interface ManifestInput {
+  format: string;
+  version: number;
+  operations: { id: string; name: string; type: string; body: string }[];
+}
+
+export type TenantSettingsService = ReturnType<typeof createTenantSettingsService>;
+
+/** GraphQL Int is 32-bit; a counter past it is shown as the largest Int. */
+const asInt = (count: string) => Math.min(Number(count), MAX_INT);
+
+/** One operation of a manifest, checked as the server sees it: the id recomputed, the body parsed. */
+function checkOperation(op: ManifestInput['operations'][number], at: string): Omit<PersistedOperationRow, 'tenantId' | 'registeredAt'> {
+  if (!OPERATION_ID_PATTERN.test(op.id)) throw badInput(`${at}.id`, 'id must be the SHA-256 of the body in lower-case hex');
+  if (!OPERATION_NAME_PATTERN.test(op.name)) throw badInput(`${at}.name`, 'name must be a GraphQL name of at most 100 characters');
+  if (op.type !== 'query' && op.type !== 'mutation') throw badInput(`${at}.type`, 'type must be query or mutation');
+  if (op.body.length === 0 || Buffer.byteLength(op.body, 'utf8') > PERSISTED_OPERATION_LIMITS.bodyBytes) {
+    throw badInput(`${at}.body`, `body must hold 1 to ${PERSISTED_OPERATION_LIMITS.bodyBytes} bytes`);
+  }
+  if (operationIdOf(op.body) !== op.id) throw badInput(`${at}.id`, 'id does not match the SHA-256 of the body (it must be the exact text clients send)');
+  let document: DocumentNode;
+  try {
+    document = parse(op.body, { noLocation: true });
+  } catch {
+    throw badInput(`${at}.body`, 'body is not a GraphQL document');
+  }
+  const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const others = document.definitions.filter((d) => d.kind !== Kind.OPERATION_DEFINITION && d.kind !== Kind.FRAGMENT_DEFINITION);
+  if (operations.length !== 1 || others.length > 0) throw badInput(`${at}.body`, 'body must hold exactly one operation (and its fragments)');
+  const [operation] = operations;
+  if (operation.operation !== op.type) throw badInput(`${at}.type`, "type is not the body's operation type");
+  if (operation.name?.value !== op.name) throw badInput(`${at}.name`, "name is not the body's operation name");
+  return { operationId: op.id, name: op.name, type: op.type, body: op.body };
+}
+
+/**
+ * A tenant's settings that the gateway enforces: the safelist mode, registered persisted operations and
+ * allowed browser origins (docs/safelisting.md, docs/cors.md). Every change is audited before it is made.
+ */
+export function createTenantSettingsService(deps: {
+  repo: TenantSettingsRepository;
+  /** The tenant that answers to an IdP organization id (the directory). */
+  resolveTenant: (organizationId: string) => Promise<{ tenantId: string } | null>;
+  production: boolean;
+  now: () => Date;
+}) {
+  const { repo, now } = deps;
+
+  async function settingsOf(tenantId: string): Promise<TenantSettingsView> {
+    const [row, operations, reports] = await Promise.all([repo.findSettings(tenantId), repo.listOperations(tenantId), repo.listReports(tenantId, REPORTS_SHOWN)]);
+    return {
+      safelistMode: row?.safelistMode ?? 'OFF',
+      persistedOperations: operations.map((op: RegisteredOperationRow) => ({ id: op.operationId, name: op.name, type: op.type, registeredAt: op.registeredAt })),
+      allowedOrigins: row?.allowedOrigins ?? [],
+      unsafelistedRequestCount: row ? asInt(row.reportedCount) : 0,
+      unsafelistedOperations: reports.map((r) => ({ id: r.operationId, name: r.operationName, count: asInt(r.count), firstSeenAt: r.firstSeenAt, lastSeenAt: r.lastSeenAt })),
+      updatedAt: row?.updatedAt ?? null,
+    };
+  }
+
+  return {
+    settings: settingsOf,
+
+    async setSafelistMode(tenantId: string, mode: SafelistMode, audit: ActionAuditor): Promise<TenantSettingsView> {
+      await audit('TENANT_SETTINGS_SET', { tenantId, field: `SafelistMode.${mode}` });
+      await repo.setMode(tenantId, mode, now());
+      return settingsOf(tenantId);
+    },
+
+    async setAllowedOrigins(tenantId: string, origins: string[], audit: ActionAuditor): Promise<TenantSettingsView> {
+      if (origins.length > MAX_ORIGINS_PER_TENANT) throw badInput('origins', `at most ${MAX_ORIGINS_PER_TENANT} origins`);
+      const checked = origins.map((value, index) => {
+        const result = checkOrigin(value, { production: deps.production });
+        if ('refused' in result) throw badInput(`origins.${index}`, `origins.${index} ${result.refused}`);
+        return result.origin;
+      });
+      const unique = [...new Set(checked)];
+      await audit('TENANT_SETTINGS_SET', { tenantId, field: `AllowedOrigins.${unique.length}` });
+      await repo.setOrigins(tenantId, unique, now());
+      return settingsOf(tenantId);
+    },
+
+    async registerPersistedOperations(tenantId: string, manifest: ManifestInput, replace: boolean, audit: ActionAuditor): Promise<RegistrationCounts> {
+      if (manifest.format !== MANIFEST_FORMAT) throw badInput('manifest.format', `format must be ${MANIFEST_FORMAT}`);
+      if (manifest.version !== 1) throw badInput('manifest.version', 'version must be 1');
+      const count = manifest.operations.length;
+      if (count > PERSISTED_OPERATION_LIMITS.perManifest) {
+        throw badInput('manifest.operations', `at most ${PERSISTED_OPERATION_LIMITS.perManifest} operations per call (register a larger manifest in parts)`);
+      }
+      if (count === 0 && !replace) throw badInput('manifest.operations', 'no operations to add (replace: true with an empty manifest clears the set)');
+      const seen = new Set<string>();
+      const operations = manifest.operations.map((op, index) => {
+        const checked = checkOperation(op, `manifest.operations.${index}`);
+        if (seen.has(checked.operationId)) throw badInput(`manifest.operations.${index}.id`, 'the manifest holds this operation twice');
+        seen.add(checked.operationId);
+        return checked;
+      });
+      const tooMany = () => badInput('manifest.operations', `a tenant holds at most ${PERSISTED_OPERATION_LIMITS.perTenant} operations`);
+      if (!replace) {
+        const existing = new Set(await repo.operationIds(tenantId));
+        if (existing.size + operations.filter((op) => !existing.has(op.operationId)).length > PERSISTED_OPERATION_LIMITS.perTenant) throw tooMany();
+      }
+      await audit('OPERATION_MANIFEST_REGISTER', { tenantId, field: `PersistedOperations.${replace ? 'REPLACE' : 'ADD'}.${count}` });
+      const counts = await repo.registerOperations(tenantId, operations, replace, PERSISTED_OPERATION_LIMITS.perTenant, now());
+      if (!counts) throw tooMany();
+      return counts;
+    },
+
+    /** The gateway's view of a tenant, by the IdP organization its tokens carry. */
+    async policyOf(organizationId: string): Promise<TenantPolicy> {
+      const tenant = await deps.resolveTenant(organizationId);
+      if (!tenant) return { tenantId: null, mode: 'OFF', operationIds: [] };
+      const [row, operationIds] = await Promise.all([repo.findSettings(tenant.tenantId), repo.operationIds(tenant.tenantId)]);
+      return { tenantId: tenant.tenantId, mode: row?.safelistMode ?? 'OFF', operationIds };
+    },
+
+    operationBody: (operationId: string) => repo.bodyOf(operationId),
+
+    allowedOrigins: () => repo.allOrigins(),
+
+    recordReports: (reports: SafelistReport[]) => repo.addReports(reports, MAX_REPORTED_OPERATIONS_PER_TENANT, now()),
+  };
+}
