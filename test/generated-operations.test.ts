@@ -90,4 +90,14 @@ describe('client artefacts match their sources', () => {
       expect({ name: op.name, categories: used.size <= 1 }).toEqual({ name: op.name, categories: true });
     }
   });
+
+  test("the package README shows its examples exactly as shipped in examples/ (CI compiles and runs those)", () => {
+    const readme = readFileSync(join(ROOT, 'clients/typescript/README.md'), 'utf8');
+    for (const name of ['read-email', 'verify-passport']) {
+      const block = readme.match(new RegExp(`<!-- example:${name}:start -->\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\`\\n<!-- example:${name}:end -->`));
+      expect(block?.[1]).toBe(readFileSync(join(ROOT, `clients/typescript/examples/${name}.ts`), 'utf8'));
+    }
+    const example = readFileSync(join(ROOT, 'clients/typescript/examples/read-email.ts'), 'utf8');
+    expect(example.trimEnd().split('\n').length).toBeLessThanOrEqual(20);
+  });
 });
