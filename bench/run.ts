@@ -376,7 +376,7 @@ function cpuPerPiiField() {
   const key = randomBytes(32);
   const subjectId = randomUUID();
   const sealed = seal(key, Buffer.from('someone@example.com'), fieldAad(subjectId, 'email'));
-  const principal = { kind: 'tenant' as const, tenantId: 't', clientId: 'c', scopes: new Set(['pii:contact:read']), isTenantAdmin: false };
+  const principal = { kind: 'tenant' as const, tenantId: 't', clientId: 'c', member: null, scopes: new Set(['pii:contact:read']), isTenantAdmin: false };
   const consent = { subjectId, consentId: randomUUID(), categories: ['CONTACT'] };
   const iterations = quick ? 20_000 : 100_000;
   let prev = GENESIS_HASH;

@@ -3,6 +3,7 @@
  *   npm run token -- admin
  *   npm run token -- subject alice
  *   npm run token -- tenant <tenantId> --scopes "pii:contact:read"
+ *   npm run token -- member <tenantId> <user> pii:contact:read     (a staff user acting for the shop)
  * Options: --ttl <seconds> (default 3600); for a subject --email-verified true|false and --phone-number-verified true|false
  * (the OIDC claims a passport's verification flags come from). Refused in production and when an external issuer is configured.
  */
@@ -12,6 +13,7 @@ const USAGE = `usage:
   npm run token -- admin
   npm run token -- subject <name>
   npm run token -- tenant <tenantId> [--scopes "pii:contact:read pii:identity:read"]
+  npm run token -- member <tenantId> <user> [scopes...]
 options: --ttl <seconds>  (default 3600)
          --email-verified true|false, --phone-number-verified true|false  (subject only)`;
 
@@ -46,7 +48,7 @@ async function main() {
   const verified = { email: flag('--email-verified'), phoneNumber: flag('--phone-number-verified') };
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400)) fail('--ttl must be 1-86400 seconds');
   const [kind, arg, ...rest] = args;
-  if (rest.length > 0) fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`);
+  if (kind !== 'member' && rest.length > 0) fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`);
   const key = await loadOrCreateDevIssuerKey(process.env.PRIVGRAPH_DATA_DIR ?? '.data');
   let token: string;
   switch (kind) {
@@ -62,6 +64,14 @@ async function main() {
       if (!arg) fail(`tenant needs the tenant id (from createTenant)\n${USAGE}`);
       token = await devTokens.tenant(key, arg, (scopes ?? '').split(/[\s,]+/).filter(Boolean), ttl);
       break;
+    case 'member': {
+      const [user, ...memberScopes] = rest;
+      if (!arg) fail(`member needs the tenant id (from createTenant)\n${USAGE}`);
+      if (!user || !/^[A-Za-z0-9._@-]{1,128}$/.test(user)) fail(`member needs the staff user's name (letters, digits, . _ @ -)\n${USAGE}`);
+      const all = [...memberScopes, ...(scopes ?? '').split(/[\s,]+/)].flatMap((s) => s.split(/[\s,]+/)).filter(Boolean);
+      token = await devTokens.member(key, arg, user, all, ttl);
+      break;
+    }
     default:
       fail(USAGE);
   }

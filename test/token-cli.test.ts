@@ -35,6 +35,11 @@ describe('npm run token', () => {
     expect((claims.exp as number) - (claims.iat as number)).toBe(60);
 
     expect(decodeJwt(run(['subject', 'alice']).stdout.trim())).toMatchObject({ sub: 'alice' });
+
+    // A staff user acting for the shop: the user is the subject of the token, not the client.
+    const member = decodeJwt(run(['member', 'tenant-123', 'staff-bob', 'pii:contact:read', 'tenant:admin']).stdout.trim());
+    expect(member).toMatchObject({ sub: 'staff-bob', organization_id: 'tenant-123', scope: 'pii:contact:read tenant:admin' });
+    expect(member.client_id).not.toBe('staff-bob');
   });
 
   test('refuses bad usage with a message on stderr', () => {
@@ -42,6 +47,7 @@ describe('npm run token', () => {
     expect(result.status).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/tenant needs the tenant id/);
+    expect(run(['member', 'tenant-123']).stderr).toMatch(/member needs the staff user/);
     expect(run(['subject', 'alice', '--ttl', 'forever']).stderr).toMatch(/--ttl must be/);
   });
 

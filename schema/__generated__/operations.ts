@@ -88,7 +88,10 @@ export type AuditActorType =
   | 'PLATFORM_ADMIN'
   | 'SUBJECT'
   | 'SYSTEM'
-  | 'TENANT';
+  /** The shop's backend (a client-credentials token). */
+  | 'TENANT'
+  /** A staff user acting for the shop (a user's organization token); the event records the tenant and the user. */
+  | 'TENANT_MEMBER';
 
 export type AuditDecision =
   | 'ALLOW'

@@ -105,7 +105,7 @@ export async function mintDevToken(key: DevIssuerKey, claims: DevTokenClaims): P
     .sign(key.privateKey);
 }
 
-/** Token shapes for the three kinds of principal, as `npm run token` prints them. */
+/** Token shapes for each kind of principal, as `npm run token` prints them. */
 export const devTokens = {
   admin: (key: DevIssuerKey, ttlSeconds?: number) =>
     mintDevToken(key, { sub: 'platform-admin', clientId: 'platform-admin', scopes: ['platform:admin'], ttlSeconds }),
@@ -119,4 +119,7 @@ export const devTokens = {
       scopes,
       ttlSeconds,
     }),
+  /** A staff user's organization token (Logto: a user's token for the organization): `sub` is the user, not the client. */
+  member: (key: DevIssuerKey, tenantId: string, user: string, scopes: string[], ttlSeconds?: number) =>
+    mintDevToken(key, { sub: user, clientId: DEV_APP_CLIENT_ID, organizationId: tenantId, scopes, ttlSeconds }),
 };

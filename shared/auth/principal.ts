@@ -19,8 +19,14 @@ export interface SubjectPrincipal {
 export interface TenantPrincipal {
   kind: 'tenant';
   tenantId: string;
-  /** The OAuth client acting for the tenant (token `sub`). */
-  clientId: string;
+  /** The OAuth client the token was issued to (`client_id`; for the shop's backend also its `sub`); null when the token names none. */
+  clientId: string | null;
+  /**
+   * The staff user acting for the shop (an organization token issued to a user: `sub` is the user), or
+   * null for the shop's backend itself (a client-credentials token: `sub` is the client id, RFC 9068 §2.2).
+   * A member may do exactly what the token's scopes allow, like the backend.
+   */
+  member: { sub: string } | null;
   scopes: ReadonlySet<string>;
   isTenantAdmin: boolean;
 }
@@ -61,10 +67,12 @@ export async function resolvePrincipal(
   if (verified.organizationId !== undefined) {
     const tenant = await directory.resolveTenant(verified.organizationId);
     if (!tenant) throw refuse("The token's organization is not a registered tenant");
+    const isBackend = verified.clientId !== undefined && verified.clientId === verified.sub;
     return {
       kind: 'tenant',
       tenantId: tenant.tenantId,
-      clientId: verified.sub,
+      clientId: verified.clientId ?? null,
+      member: isBackend ? null : { sub: verified.sub },
       scopes: verified.scopes,
       isTenantAdmin: verified.scopes.has(SCOPES.tenantAdmin),
     };
@@ -94,7 +102,10 @@ export function actorOf(principal: Principal): { actorType: ActorType; actorId: 
     case 'subject':
       return { actorType: 'SUBJECT', actorId: principal.subjectId, tenantId: null };
     case 'tenant':
-      return { actorType: 'TENANT', actorId: principal.clientId, tenantId: principal.tenantId };
+      // A member's events name the staff user (and the tenant), so the shop can tell who read what.
+      return principal.member
+        ? { actorType: 'TENANT_MEMBER', actorId: principal.member.sub, tenantId: principal.tenantId }
+        : { actorType: 'TENANT', actorId: principal.clientId, tenantId: principal.tenantId };
     case 'platform_admin':
       return { actorType: 'PLATFORM_ADMIN', actorId: principal.sub, tenantId: null };
     default:
@@ -102,5 +113,5 @@ export function actorOf(principal: Principal): { actorType: ActorType; actorId: 
   }
 }
 
-export const ACTOR_TYPES = ['SUBJECT', 'TENANT', 'PLATFORM_ADMIN', 'ANONYMOUS', 'SYSTEM'] as const;
+export const ACTOR_TYPES = ['SUBJECT', 'TENANT', 'TENANT_MEMBER', 'PLATFORM_ADMIN', 'ANONYMOUS', 'SYSTEM'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];

@@ -54,6 +54,8 @@ export interface TestStack {
     /** `verified`: the token's `email_verified` / `phone_number_verified` claims (absent by default). */
     subject(name: string, verified?: VerifiedClaims): Promise<string>;
     tenant(tenantId: string, scopes?: string[]): Promise<string>;
+    /** A staff user (`sub`) acting for the tenant, with the scopes of their organization role. */
+    member(tenantId: string, sub: string, scopes?: string[]): Promise<string>;
   };
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, options?: GqlOptions): Promise<GqlResponse<T>>;
   /** Raw SQL for assertions on what is stored (never used to set up state the API can set up). */
@@ -124,6 +126,7 @@ export async function startTestStack(
       admin: () => devTokens.admin(key),
       subject: (name, verified) => devTokens.subject(key, name, undefined, verified),
       tenant: (tenantId, scopes = []) => devTokens.tenant(key, tenantId, scopes),
+      member: (tenantId, sub, scopes = []) => devTokens.member(key, tenantId, sub, scopes),
     },
     async gql(query, variables, gqlOptions = {}) {
       const url = gqlOptions.service ? running.subgraphs[gqlOptions.service].graphqlUrl : running.gateway.graphqlUrl;

@@ -79,7 +79,10 @@ export type AuditActorType =
   | 'PLATFORM_ADMIN'
   | 'SUBJECT'
   | 'SYSTEM'
-  | 'TENANT';
+  /** The shop's backend (a client-credentials token). */
+  | 'TENANT'
+  /** A staff user acting for the shop (a user's organization token); the event records the tenant and the user. */
+  | 'TENANT_MEMBER';
 
 export type AuditDecision =
   | 'ALLOW'
@@ -87,10 +90,12 @@ export type AuditDecision =
 
 export type AuditFilter = {
   action?: AuditAction | null | undefined;
-  /** Who acted: SUBJECT, TENANT, PLATFORM_ADMIN. */
+  /** Who acted: SUBJECT, TENANT, TENANT_MEMBER, PLATFORM_ADMIN. */
   actorType?: AuditActorType | null | undefined;
   decision?: AuditDecision | null | undefined;
   field?: string | null | undefined;
+  /** Events of one staff member (TENANT_MEMBER), by their IdP user id. */
+  memberId?: string | number | null | undefined;
   purpose?: string | null | undefined;
   /** All decisions made for one request (the x-request-id the gateway returned). */
   requestId?: string | null | undefined;

@@ -37,7 +37,10 @@ export type AccessLogEdge = {
 /** One access to the user's personal data by someone else. */
 export type AccessLogEntry = {
   __typename?: 'AccessLogEntry';
-  /** TENANT or PLATFORM_ADMIN. */
+  /**
+   * TENANT (the shop's backend), TENANT_MEMBER (a member of the shop's staff; which one, the shop knows
+   * and you may ask it) or PLATFORM_ADMIN.
+   */
   accessorType: AuditActorType;
   action: AuditAction;
   /** The consent the value was released under. */
@@ -46,9 +49,12 @@ export type AccessLogEntry = {
   /** The field asked for, e.g. User.email. */
   field?: Maybe<Scalars['String']['output']>;
   occurredAt: Scalars['DateTime']['output'];
-  /** The purpose the tenant declared, or the admin's stated reason. */
+  /**
+   * The purpose the tenant declared, or the admin's stated reason; for a break-glass read the reason
+   * code and the ticket, e.g. support_request.sup-1042.
+   */
   purpose?: Maybe<Scalars['String']['output']>;
-  /** ALLOW: CONSENT, CONSENT_MASKED or ADMIN. DENY: the error code the tenant received. */
+  /** ALLOW: CONSENT, CONSENT_MASKED, ADMIN or BREAK_GLASS. DENY: the error code the tenant or admin received. */
   reason: Scalars['String']['output'];
   /** The shop that asked; null for a platform admin. */
   tenantId?: Maybe<Scalars['ID']['output']>;
@@ -130,7 +136,10 @@ export type AuditActorType =
   | 'PLATFORM_ADMIN'
   | 'SUBJECT'
   | 'SYSTEM'
-  | 'TENANT';
+  /** The shop's backend (a client-credentials token). */
+  | 'TENANT'
+  /** A staff user acting for the shop (a user's organization token); the event records the tenant and the user. */
+  | 'TENANT_MEMBER';
 
 /** A signed checkpoint: the chain head at a sequence number, signed with the platform's key (ES256 JWS). */
 export type AuditCheckpoint = {
@@ -154,9 +163,14 @@ export type AuditEvent = {
   decision: AuditDecision;
   /** The schema field, e.g. User.email. */
   field?: Maybe<Scalars['String']['output']>;
+  /**
+   * The staff user who acted for the tenant (their IdP user id, the token's sub) when actorType is
+   * TENANT_MEMBER; null otherwise.
+   */
+  memberId?: Maybe<Scalars['ID']['output']>;
   occurredAt: Scalars['DateTime']['output'];
   purpose?: Maybe<Scalars['String']['output']>;
-  /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF, TENANT or ADMIN. DENY: the error code the caller received. */
+  /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF, TENANT, ADMIN or BREAK_GLASS. DENY: the error code the caller received. */
   reason: Scalars['String']['output'];
   requestId: Scalars['String']['output'];
   seq: Scalars['SafeInt']['output'];
@@ -179,10 +193,12 @@ export type AuditEventEdge = {
 
 export type AuditFilter = {
   action?: InputMaybe<AuditAction>;
-  /** Who acted: SUBJECT, TENANT, PLATFORM_ADMIN. */
+  /** Who acted: SUBJECT, TENANT, TENANT_MEMBER, PLATFORM_ADMIN. */
   actorType?: InputMaybe<AuditActorType>;
   decision?: InputMaybe<AuditDecision>;
   field?: InputMaybe<Scalars['String']['input']>;
+  /** Events of one staff member (TENANT_MEMBER), by their IdP user id. */
+  memberId?: InputMaybe<Scalars['ID']['input']>;
   purpose?: InputMaybe<Scalars['String']['input']>;
   /** All decisions made for one request (the x-request-id the gateway returned). */
   requestId?: InputMaybe<Scalars['String']['input']>;
@@ -563,6 +579,7 @@ export type AuditEventResolvers<ContextType = any, ParentType extends ResolversP
   consentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   decision?: Resolver<ResolversTypes['AuditDecision'], ParentType, ContextType>;
   field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  memberId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

@@ -6,11 +6,12 @@ import type { AuditEventRow } from '../db/entities';
 import type { AuditQuery, AuditRepository } from '../db/repositories/audit-repository';
 import type { JWK } from 'jose';
 import type { CheckpointSink } from './checkpoints';
-import { subjectRefs } from './subject-refs';
+import { memberIdOf, subjectRefs } from './subject-refs';
 import { verifyAuditLog, type Verification } from './verification';
 
 export interface AuditFilterInput {
   actorType?: string | null;
+  memberId?: string | null;
   action?: string | null;
   decision?: string | null;
   field?: string | null;
@@ -24,6 +25,7 @@ export interface AuditFilterInput {
 
 export interface AuditEventView extends Omit<AuditEventRow, 'prevHash' | 'hash' | 'subjectId' | 'actorId'> {
   subjectRef: string | null;
+  memberId: string | null;
 }
 
 const MAX_PAGE = 500;
@@ -43,7 +45,11 @@ export function createAuditService(deps: {
   /** Subject ids never leave the service: each event shows the pairwise ref of its own tenant. */
   async function toViews(rows: AuditEventRow[]): Promise<AuditEventView[]> {
     const refOf = await subjectRefs(directory, rows);
-    return rows.map(({ prevHash: _p, hash: _h, subjectId, actorId: _a, ...rest }) => ({ ...rest, subjectRef: refOf({ tenantId: rest.tenantId, subjectId }) }));
+    return rows.map(({ prevHash: _p, hash: _h, subjectId, actorId, ...rest }) => ({
+      ...rest,
+      subjectRef: refOf({ tenantId: rest.tenantId, subjectId }),
+      memberId: memberIdOf({ actorType: rest.actorType, actorId }),
+    }));
   }
 
   return {
@@ -71,6 +77,12 @@ export function createAuditService(deps: {
         if (value) query[key] = value;
       }
       if (filter?.actorType) query.actorTypes = [filter.actorType];
+      if (filter?.memberId) {
+        if (filter.actorType && filter.actorType !== 'TENANT_MEMBER') throw badInput('filter.memberId', 'memberId names a TENANT_MEMBER');
+        if (filter.memberId.length > 200) throw badInput('filter.memberId', 'memberId is at most 200 characters');
+        query.actorTypes = ['TENANT_MEMBER'];
+        query.actorId = filter.memberId;
+      }
       if (filter?.since) query.since = filter.since;
       if (filter?.until) query.until = filter.until;
       const rows = await repo.findEvents(query);
@@ -79,12 +91,16 @@ export function createAuditService(deps: {
       return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
     },
 
-    /** The subject's own access log: requests by tenants and admins about them, with tenant names. */
+    /**
+     * The subject's own access log: requests by tenants (their backends and their staff) and admins
+     * about them, with tenant names. A staff member's id is not shown: the shop is the one accountable
+     * to the subject and knows which of its staff it was; the subject sees that a person read it.
+     */
     async accessLog(subjectId: string, page: { first?: number | null; after?: string | null; since?: Date | null; until?: Date | null }) {
       const limit = page.first ?? 50;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw badInput('first', `first must be 1-${MAX_PAGE}`);
       if (page.since && page.until && page.since >= page.until) throw badInput('until', 'until must be after since');
-      const query: AuditQuery = { subjectId, actorTypes: ['TENANT', 'PLATFORM_ADMIN'], limit: limit + 1 };
+      const query: AuditQuery = { subjectId, actorTypes: ['TENANT', 'TENANT_MEMBER', 'PLATFORM_ADMIN'], limit: limit + 1 };
       if (page.after) query.beforeSeq = decodeCursor(page.after);
       if (page.since) query.since = page.since;
       if (page.until) query.until = page.until;

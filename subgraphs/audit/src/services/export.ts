@@ -4,7 +4,7 @@ import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { badInput, forbidden } from '../../../../shared/errors';
 import type { AuditRepository } from '../db/repositories/audit-repository';
 import type { AuditEventRow } from '../db/entities';
-import { subjectRefs } from './subject-refs';
+import { memberIdOf, subjectRefs } from './subject-refs';
 
 /**
  * Export of a time range as JSON Lines or CSV, in time order (then sequence), streamed: rows are read
@@ -22,7 +22,8 @@ export interface ExportRequest {
   tenantId: string | null;
 }
 
-const COLUMNS = ['seq', 'occurredAt', 'actorType', 'tenantId', 'subjectRef', 'action', 'field', 'purpose', 'decision', 'reason', 'consentId', 'requestId'] as const;
+// memberId last, so readers of the earlier columns by position keep working.
+const COLUMNS = ['seq', 'occurredAt', 'actorType', 'tenantId', 'subjectRef', 'action', 'field', 'purpose', 'decision', 'reason', 'consentId', 'requestId', 'memberId'] as const;
 const MAX_RANGE_DAYS = 3660;
 
 function parseTime(value: unknown, field: string): Date {
@@ -81,6 +82,7 @@ export async function* exportLines(repo: AuditRepository, directory: ExtendedDir
         reason: row.reason,
         consentId: row.consentId,
         requestId: row.requestId,
+        memberId: memberIdOf(row),
       };
       chunk += request.format === 'jsonl' ? `${JSON.stringify(record)}\n` : `${COLUMNS.map((c) => csvCell(record[c])).join(',')}\r\n`;
     }

@@ -19,3 +19,10 @@ export async function subjectRefs(directory: ExtendedDirectory, rows: Pick<Audit
   return (row: Pick<AuditEventRow, 'tenantId' | 'subjectId'>): string | null =>
     row.tenantId && row.subjectId ? (refs.get(`${row.tenantId}/${row.subjectId}`) ?? null) : null;
 }
+
+/**
+ * The staff user behind a member's event (TENANT_MEMBER), as the tenant and platform admins see it. Other
+ * actor ids stay inside: a subject's is an internal id; a backend's client id and an admin's IdP id add
+ * nothing the actor type does not say.
+ */
+export const memberIdOf = (row: Pick<AuditEventRow, 'actorType' | 'actorId'>): string | null => (row.actorType === 'TENANT_MEMBER' ? row.actorId : null);

@@ -2,7 +2,7 @@ import type { Principal } from '../../../../shared/auth/principal';
 import { decideAccess, needsConsent, type AccessRequest } from './access-policy';
 
 const SUBJECT = '11111111-1111-4111-8111-111111111111';
-const tenant = (scopes: string[]): Principal => ({ kind: 'tenant', tenantId: 't1', clientId: 'c', scopes: new Set(scopes), isTenantAdmin: false });
+const tenant = (scopes: string[]): Principal => ({ kind: 'tenant', tenantId: 't1', clientId: 'c', member: null, scopes: new Set(scopes), isTenantAdmin: false });
 const consent = { subjectId: SUBJECT, consentId: 'consent-1', categories: ['CONTACT'] };
 const base = (overrides: Partial<AccessRequest>): AccessRequest => ({
   principal: tenant(['pii:contact:read']),

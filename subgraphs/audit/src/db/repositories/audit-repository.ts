@@ -16,6 +16,7 @@ export interface AuditQuery {
   tenantId?: string;
   subjectId?: string;
   actorTypes?: string[];
+  actorId?: string;
   action?: string;
   decision?: string;
   field?: string;
@@ -142,6 +143,7 @@ export function createAuditRepository(dataSource: DataSource) {
       if (query.tenantId !== undefined) add('tenant_id = ?', query.tenantId);
       if (query.subjectId !== undefined) add('subject_id = ?', query.subjectId);
       if (query.actorTypes !== undefined) add('actor_type = ANY(?::text[])', query.actorTypes);
+      if (query.actorId !== undefined) add('actor_id = ?', query.actorId);
       if (query.action !== undefined) add('action = ?', query.action);
       if (query.decision !== undefined) add('decision = ?', query.decision);
       if (query.field !== undefined) add('field = ?', query.field);
