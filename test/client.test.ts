@@ -8,6 +8,9 @@ import {
   errorAt,
   PrivgraphError,
   PublishPolicyVersionDocument,
+  RegisterPersistedOperationsDocument,
+  SetSafelistModeDocument,
+  TenantSettingsDocument,
   TypedDocumentString,
   UserContactDocument,
   UserEmailDocument,
@@ -32,7 +35,8 @@ let receiptJws: string;
 let gatewayUrl: string;
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  // The gateway reads a tenant's safelist mode on every request (no cache), so a change applies at once.
+  stack = await startTestStack({ env: { TENANT_POLICY_CACHE_MS: '0' } });
   gatewayUrl = stack.running.gateway.graphqlUrl;
   shop = await createTenant(stack, 'Client Shop');
   otherShop = await createTenant(stack, 'Other Shop');
@@ -296,6 +300,41 @@ describe('persisted queries (APQ)', () => {
   });
 });
 
+describe('the manifest and a safelist in ENFORCE', () => {
+  test('a tenant admin registers the package manifest; then only its operations run for that tenant', async () => {
+    const enforced = await createTenant(stack, 'Enforcing Shop');
+    const bob = await createSubject(stack, 'client-bob', { email: 'bob@example.com' }, [enforced]);
+    await grantConsent(stack, bob, { tenantId: enforced, purpose: 'order_fulfillment', categories: ['CONTACT'] });
+    const admin = createPrivgraphClient({ url: gatewayUrl, token: await stack.tokens.tenant(enforced, ['tenant:admin']) });
+    const registered = await admin.request(RegisterPersistedOperationsDocument, { manifest });
+    expect(registered.data.registerPersistedOperations).toMatchObject({ added: manifest.operations.length, total: manifest.operations.length });
+    const settings = await admin.request(TenantSettingsDocument);
+    expect(settings.data.tenantSettings.persistedOperations.map((op) => op.id).sort()).toEqual(manifest.operations.map((op) => op.id).sort());
+    expect((await admin.request(SetSafelistModeDocument, { mode: 'ENFORCE' })).data.setSafelistMode.safelistMode).toBe('ENFORCE');
+
+    const sent: any[] = [];
+    const backend = createPrivgraphClient({
+      url: gatewayUrl,
+      token: await stack.tokens.tenant(enforced, ['pii:contact:read']),
+      fetch: async (input, init) => {
+        sent.push(JSON.parse(String(init?.body)));
+        return fetch(input, init);
+      },
+    });
+    const read = await backend.request(UserEmailDocument, { ref: bob.refs[enforced] }, { purpose: 'order_fulfillment' });
+    expect(read).toMatchObject({ data: { user: { email: 'bob@example.com' } }, errors: [] });
+    // Registered: answered from the hash alone, in one round trip.
+    expect(sent).toHaveLength(1);
+    expect(sent[0].query).toBeUndefined();
+
+    const adHoc = (await backend
+      .request<unknown, { ref: string }>('query Everything($ref: ID!) { user(ref: $ref) { email givenName } }', { ref: bob.refs[enforced] }, { purpose: 'order_fulfillment' })
+      .catch((e: unknown) => e)) as PrivgraphError;
+    expect(adHoc).toBeInstanceOf(PrivgraphError);
+    expect(adHoc.code).toBe('OPERATION_NOT_SAFELISTED');
+  });
+});
+
 describe('verifyPassport', () => {
   let key: SigningKey;
   let jwksUrl: string;
@@ -353,6 +392,20 @@ describe('verifyPassport', () => {
     // The same with the key set handed over directly.
     const jwks = (await (await fetch(jwksUrl)).json()) as { keys: object[] };
     await expect(verifyPassport(await passport(), { jwks: jwks as never, audience: shop })).resolves.toMatchObject({ ref: alice.refs[shop] });
+  });
+
+  test('a passport issued by privgraph (issuePassport) verifies and names the subject by the shop\'s ref', async () => {
+    const issued = await stack.gql<{ issuePassport: { token: string; expiresAt: string } }>(
+      'mutation($t: ID!) { issuePassport(tenantId: $t) { token expiresAt } }',
+      { t: shop },
+      { token: alice.token },
+    );
+    expect(issued.errors).toBeUndefined();
+    const verified = await verifyPassport(issued.data!.issuePassport.token, { jwksUrl, audience: shop });
+    expect(verified).toMatchObject({ ref: alice.refs[shop], tenantId: shop, status: 'ACTIVE', emailVerified: false, phoneNumberVerified: false, purposes: ['order_fulfillment'] });
+    expect(verified.expiresAt.toISOString()).toBe(new Date(issued.data!.issuePassport.expiresAt).toISOString());
+    await expect(verifyPassport(issued.data!.issuePassport.token, { jwksUrl, audience: otherShop })).rejects.toMatchObject({ code: 'PASSPORT_AUDIENCE_MISMATCH' });
+    await expect(verifyPassport(issued.data!.issuePassport.token, { jwksUrl, audience: shop, issuer: verified.issuer })).resolves.toMatchObject({ ref: alice.refs[shop] });
   });
 
   test('refused: another audience, expired, wrong issuer', async () => {

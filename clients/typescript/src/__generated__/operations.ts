@@ -143,6 +143,28 @@ export type LawfulBasis =
   | 'PUBLIC_TASK'
   | 'VITAL_INTERESTS';
 
+/** One operation of a manifest, in Apollo's persisted query manifest format. */
+export type PersistedOperationInput = {
+  /** The exact document text clients send, byte for byte; one operation, at most 16 KiB. */
+  body: string;
+  /** SHA-256 (hex, lower case) of body; refused when it does not match. */
+  id: string;
+  /** The operation's name (must be the name in the body). */
+  name: string;
+  /** query or mutation (must be the body's operation type). */
+  type: string;
+};
+
+/** An Apollo persisted query manifest (`persisted-operations.json` of the client package). */
+export type PersistedOperationManifestInput = {
+  /** apollo-persisted-query-manifest */
+  format: string;
+  /** At most 200 per call; a tenant holds at most 1000. */
+  operations: Array<PersistedOperationInput>;
+  /** 1 */
+  version: number;
+};
+
 /** Categories of personal data; each is unlocked by its own scope (CONTACT → pii:contact:read). */
 export type PiiCategory =
   | 'ADDRESS'
@@ -175,8 +197,18 @@ export type PurposeInput = {
   retentionDays: number;
 };
 
+/** What the gateway does with a tenant token's GraphQL documents (docs/safelisting.md). */
+export type SafelistMode =
+  /** Only the tenant's registered persisted operations run; any other document is refused with OPERATION_NOT_SAFELISTED and nothing runs. */
+  | 'ENFORCE'
+  /** Any valid document runs (the default). */
+  | 'OFF'
+  /** Any valid document runs; those that are not registered persisted operations are logged and counted (unsafelistedRequestCount). */
+  | 'REPORT';
+
 export type UserStatus =
   | 'ACTIVE'
+  /** For a tenant: blocked by that tenant's admin (blockUser), or suspended on the platform. No passport, no personal data. */
   | 'BLOCKED'
   /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
   | 'ERASED';
@@ -283,6 +315,33 @@ export type ProcessingRecordsQueryVariables = Exact<{
 
 
 export type ProcessingRecordsQuery = { processingRecords: { generatedAt: string, markdown: string } };
+
+export type TenantSettingsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TenantSettingsQuery = { tenantSettings: { safelistMode: SafelistMode, allowedOrigins: Array<string>, unsafelistedRequestCount: number, updatedAt: string | null, persistedOperations: Array<{ id: string, name: string, type: string, registeredAt: string }>, unsafelistedOperations: Array<{ id: string, name: string | null, count: number, firstSeenAt: string, lastSeenAt: string }> } };
+
+export type RegisterPersistedOperationsMutationVariables = Exact<{
+  manifest: PersistedOperationManifestInput;
+  replace?: boolean;
+}>;
+
+
+export type RegisterPersistedOperationsMutation = { registerPersistedOperations: { added: number, unchanged: number, removed: number, total: number } };
+
+export type SetSafelistModeMutationVariables = Exact<{
+  mode: SafelistMode;
+}>;
+
+
+export type SetSafelistModeMutation = { setSafelistMode: { safelistMode: SafelistMode, updatedAt: string | null } };
+
+export type SetAllowedOriginsMutationVariables = Exact<{
+  origins: Array<string> | string;
+}>;
+
+
+export type SetAllowedOriginsMutation = { setAllowedOrigins: { allowedOrigins: Array<string>, updatedAt: string | null } };
 
 export type UserStatusQueryVariables = Exact<{
   ref: string | number;
@@ -561,6 +620,55 @@ export const ProcessingRecordsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ProcessingRecordsQuery, ProcessingRecordsQueryVariables>;
+export const TenantSettingsDocument = new TypedDocumentString(`
+    query TenantSettings {
+  tenantSettings {
+    safelistMode
+    allowedOrigins
+    persistedOperations {
+      id
+      name
+      type
+      registeredAt
+    }
+    unsafelistedRequestCount
+    unsafelistedOperations {
+      id
+      name
+      count
+      firstSeenAt
+      lastSeenAt
+    }
+    updatedAt
+  }
+}
+    `) as unknown as TypedDocumentString<TenantSettingsQuery, TenantSettingsQueryVariables>;
+export const RegisterPersistedOperationsDocument = new TypedDocumentString(`
+    mutation RegisterPersistedOperations($manifest: PersistedOperationManifestInput!, $replace: Boolean! = false) {
+  registerPersistedOperations(manifest: $manifest, replace: $replace) {
+    added
+    unchanged
+    removed
+    total
+  }
+}
+    `) as unknown as TypedDocumentString<RegisterPersistedOperationsMutation, RegisterPersistedOperationsMutationVariables>;
+export const SetSafelistModeDocument = new TypedDocumentString(`
+    mutation SetSafelistMode($mode: SafelistMode!) {
+  setSafelistMode(mode: $mode) {
+    safelistMode
+    updatedAt
+  }
+}
+    `) as unknown as TypedDocumentString<SetSafelistModeMutation, SetSafelistModeMutationVariables>;
+export const SetAllowedOriginsDocument = new TypedDocumentString(`
+    mutation SetAllowedOrigins($origins: [String!]!) {
+  setAllowedOrigins(origins: $origins) {
+    allowedOrigins
+    updatedAt
+  }
+}
+    `) as unknown as TypedDocumentString<SetAllowedOriginsMutation, SetAllowedOriginsMutationVariables>;
 export const UserStatusDocument = new TypedDocumentString(`
     query UserStatus($ref: ID!) {
   user(ref: $ref) {

@@ -11,8 +11,12 @@ export const PERSISTED_QUERY_HASHES: ReadonlySet<string> = new Set([
   '06ef7b87c5a831623f6ed4306d164ac05819ef3bd9d72550846abbb55767a5dd', // ProcessingRecords
   '48a5d02647b513f49eb69de1b8aad2c215910e135c0308970a46081c039c4767', // PublishPolicyVersion
   '6acf52564ec3da6b41a7c277d6918eec8aad1ebf4c22f06b97fc155e9c81bbff', // RedeliverWebhook
+  '12050b3d3232b99e9efb4d75cbac99bb2a640bacfa31d061f18e7e2c177d1128', // RegisterPersistedOperations
   '3c94dc81e56eead7e356f4d93122a7d5f2a284d5489431854809733fca60ec30', // RotateWebhookSecret
+  '987219eec50472cc042a4df5a260e20dbe12e004479d056cb437974e99aa4887', // SetAllowedOrigins
+  'a4e5fb39430728ec4f81dafce32177dcc19ab1fa57b83b813e357b6fb6cdb39d', // SetSafelistMode
   '37f91c601bdaaf3249a581722f678036cdabbf9989b4d35837ee968f7ec06af4', // TenantPolicy
+  'e3202d51e9e6bd6917929e65d13c3ca796eab2f62cf54ac35916f553431744ac', // TenantSettings
   '832fa62bbb7d0a9e865dd588112d2dbf33f2ef256d756b586cf03a48ec7520f5', // UserAddress
   '83f448787c8c2f4c6b1891ccb8d38d6359feced817efb53d72fb398e02c47ad6', // UserConsentHistory
   '0cfba87c5b8142cd99f7534fc86bf7b50b83b675114ed3d6b22b5c72e9a296da', // UserConsents
