@@ -98,7 +98,8 @@ export function persistedOperationsMiddleware(lookup: OperationLookup): RequestH
       if (req.method === 'GET') {
         const url = new URL(req.url, 'http://gateway.invalid');
         const raw = url.searchParams.get('extensions');
-        if (raw === null || raw.length > 2048) return next();
+        if (raw === null) return next();
+        if (raw.length > 2048) return refuse(req, res, { kind: 'refused', status: 400, code: 'BAD_REQUEST', message: 'The extensions parameter is too long' });
         let extensions: unknown;
         try {
           extensions = JSON.parse(raw);
