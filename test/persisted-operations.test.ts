@@ -150,6 +150,20 @@ describe('persisted operations and safelisting', () => {
     expect(foreign.data!.tenantSettings.persistedOperations).toEqual([]);
   });
 
+  test('a tenant holds at most 1000 operations and a call at most 200: more is refused and nothing of that call is stored', async () => {
+    const many = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => op(`Bulk${from + i}`, 'query', `query Bulk${from + i} { me { status } }`));
+    expect(codes(await stack.gql(REGISTER, { manifest: manifest(...many(0, 201)), replace: false }, { token: otherAdmin }))).toEqual(['BAD_USER_INPUT']);
+    for (let part = 0; part < 5; part += 1) {
+      const added = await stack.gql(REGISTER, { manifest: manifest(...many(part * 200, 200)), replace: false }, { token: otherAdmin });
+      expect(added.data!.registerPersistedOperations).toMatchObject({ added: 200, total: (part + 1) * 200 });
+    }
+    const over = await stack.gql(REGISTER, { manifest: manifest(...many(1000, 1)), replace: false }, { token: otherAdmin });
+    expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'manifest.operations' });
+    const cleared = await stack.gql(REGISTER, { manifest: manifest(), replace: true }, { token: otherAdmin });
+    expect(cleared.data!.registerPersistedOperations).toEqual({ added: 0, unchanged: 0, removed: 1000, total: 0 });
+  });
+
   test('hash-only requests are answered from registered operations; an unknown hash gets PERSISTED_QUERY_NOT_FOUND; a query that does not hash to its hash is refused', async () => {
     const hit = await byHash(USER_REF, { ref: alice.refs[shop] }, backend);
     expect(hit.errors).toBeUndefined();

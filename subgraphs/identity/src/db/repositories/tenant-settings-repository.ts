@@ -90,10 +90,11 @@ export function createTenantSettingsRepository(dataSource: DataSource) {
         if (removed.length > 0) {
           await tx.query(`DELETE FROM ${operations} WHERE tenant_id = $1 AND operation_id = ANY($2::text[])`, [tenantId, removed]);
         }
-        for (const op of added) {
+        if (added.length > 0) {
           await tx.query(
-            `INSERT INTO ${operations} (tenant_id, operation_id, name, type, body, registered_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-            [tenantId, op.operationId, op.name, op.type, op.body, at],
+            `INSERT INTO ${operations} (tenant_id, operation_id, name, type, body, registered_at)
+             SELECT $1, id, name, type, body, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, name, type, body)`,
+            [tenantId, added.map((op) => op.operationId), added.map((op) => op.name), added.map((op) => op.type), added.map((op) => op.body), at],
           );
         }
         if (wanted.size > 0) {
