@@ -288,3 +288,35 @@ describe('persisted operations and safelisting', () => {
     await setMode(admin, 'OFF');
   });
 });
+
+describe('safelisting when identity is unreachable', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { TENANT_POLICY_CACHE_MS: '0' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('fails closed: an ENFORCE tenant read before keeps being enforced, a tenant whose policy was never read is refused DEPENDENCY_UNAVAILABLE; subjects are not judged', async () => {
+    const enforcing = await createTenant(stack, 'Enforcing While Down');
+    const unread = await createTenant(stack, 'Never Read');
+    const admin = await stack.tokens.tenant(enforcing, ['tenant:admin']);
+    expectNoErrors(await stack.gql(SET_MODE, { mode: 'ENFORCE' }, { token: admin }));
+    const backend = await stack.tokens.tenant(enforcing, []);
+    expect(codes(await stack.gql('query { users { edges { node { ref } } } }', {}, { token: backend }))).toEqual(['OPERATION_NOT_SAFELISTED']);
+
+    await stack.running.subgraphs.identity.stop();
+
+    const adHoc = await stack.gql('query { users { edges { node { ref } } } }', {}, { token: backend });
+    expect(adHoc.status).toBe(403);
+    expect(codes(adHoc)).toEqual(['OPERATION_NOT_SAFELISTED']);
+    const never = await stack.gql('query { users { edges { node { ref } } } }', {}, { token: await stack.tokens.tenant(unread, []) });
+    expect(never.status).toBe(503);
+    expect(codes(never)).toEqual(['DEPENDENCY_UNAVAILABLE']);
+    // A subject's request is not judged by the safelist (it fails later, at the identity subgraph itself).
+    const subject = await stack.gql('query { me { status } }', {}, { token: await stack.tokens.subject('down-alice') });
+    expect(codes(subject)).not.toContain('OPERATION_NOT_SAFELISTED');
+  });
+});
