@@ -34,7 +34,7 @@ async function main() {
   const lines = [
     '',
     'privgraph is running',
-    `  GraphQL endpoint  ${endpoint}${production ? '' : '   (open it in a browser for Apollo Sandbox)'}`,
+    `  GraphQL endpoint  ${endpoint}${production ? '' : '   (open it in a browser for the sandbox, docs/sandbox.md)'}`,
     `  health            ${endpoint.replace(/graphql$/, 'healthz')}  ${endpoint.replace(/graphql$/, 'readyz')}`,
     `  database          ${embedded ? `embedded PostgreSQL (PGlite), data in ${dataDir}/pglite` : 'PostgreSQL from DATABASE_URL'}`,
     `  PII regions       ${stack.piiRegions.map((r) => `${r.code} (${r.kek.provider === 'vault' ? `Vault ${r.kek.vault.address}` : `local keyring ${r.kek.keyringPath}`})`).join(', ')}`,

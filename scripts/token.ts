@@ -1,5 +1,5 @@
 /*
- * Prints a development access token on stdout (and nothing else), for use in curl or the Sandbox:
+ * Prints a development access token on stdout (and nothing else), for use in curl or the sandbox (docs/sandbox.md):
  *   npm run token -- admin
  *   npm run token -- subject alice
  *   npm run token -- tenant <tenantId> --scopes "pii:contact:read"

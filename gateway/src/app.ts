@@ -3,7 +3,6 @@ import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOp
 type Fetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'];
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { Readable } from 'node:stream';
 import type { Express, Request, Response as ExpressResponse } from 'express';
@@ -23,6 +22,8 @@ import { createTenantPolicyClient } from '../../shared/tenant-policy-client';
 import { CORS_PATHS, corsMiddleware, createOriginCheck } from './cors';
 import { createOperationLookup, persistedOperationsMiddleware } from './persisted-operations';
 import { createSafelist } from './safelist';
+import { platformAdminIntrospection } from './introspection';
+import { mountSandbox } from './sandbox';
 
 export interface GatewayContext {
   authorization: string | undefined;
@@ -104,12 +105,14 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     http: config.common.http,
     logger,
     production,
+    introspection: true, // in production for platform admins only (platformAdminIntrospection)
     gateway,
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       requestIdEcho,
       safelist.plugin,
-      production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      ...(production ? [platformAdminIntrospection(verifier)] : []),
+      ApolloServerPluginLandingPageDisabled(), // the offline sandbox serves browsers instead (docs/sandbox.md)
     ],
     validationRules: armor.validationRules,
     context: (req) => gatewayContext(req, verifier),
@@ -117,6 +120,7 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     onStop: () => safelist.stop(),
     publicRoutes: (app) => {
       app.use(CORS_PATHS, corsMiddleware(config.cors, createOriginCheck({ configured: config.cors.origins, client: tenantPolicy, cacheMs: config.safelist.policyCacheMs, logger })));
+      mountSandbox(app, { enabled: config.sandboxEnabled });
       publishJwks(app, urls.audit);
       proxyAuditExport(app, urls.audit);
       proxyDataExport(app, urls.identity); // data export download (docs/data-export.md)

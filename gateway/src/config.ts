@@ -18,6 +18,8 @@ export interface GatewayConfig {
   logtoWebhookSigningKey: string | null;
   cors: CorsSettings;
   safelist: SafelistSettings;
+  /** SANDBOX_ENABLED: the offline GraphiQL page at /sandbox and /graphql; default on outside production. */
+  sandboxEnabled: boolean;
 }
 
 /** Browser access (docs/cors.md). */
@@ -76,6 +78,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     z.object({ LOGTO_WEBHOOK_SIGNING_KEY: z.string().trim().min(16, 'must be the signing key Logto shows for the webhook').optional() }),
     env,
   );
+  const { SANDBOX_ENABLED } = parseEnv(z.object({ SANDBOX_ENABLED: z.enum(['true', 'false']).optional() }), env);
   const safelist = parseEnv(
     z.object({
       TENANT_POLICY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
@@ -88,6 +91,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     cors: loadCors(env, common.env === 'production'),
     safelist: { policyCacheMs: safelist.TENANT_POLICY_CACHE_MS, reportFlushMs: safelist.SAFELIST_REPORT_FLUSH_MS },
     logtoWebhookSigningKey: LOGTO_WEBHOOK_SIGNING_KEY ?? null,
+    sandboxEnabled: SANDBOX_ENABLED ? SANDBOX_ENABLED === 'true' : common.env !== 'production',
     limits: {
       maxDepth: limits.GATEWAY_MAX_DEPTH,
       maxAliases: limits.GATEWAY_MAX_ALIASES,

@@ -18,6 +18,8 @@ export interface GraphqlServiceOptions<TContext extends BaseContext> {
   http: HttpConfig;
   logger: Logger;
   production: boolean;
+  /** Default: off in production. The gateway turns it on there behind its platform-admin guard. */
+  introspection?: boolean;
   /** A subgraph passes its guarded schema; the gateway passes itself. */
   schema?: GraphQLSchema;
   gateway?: GatewayInterface;
@@ -55,7 +57,7 @@ export async function startGraphqlService<TContext extends BaseContext>(
 
   const server = new ApolloServer<TContext>({
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
-    introspection: !options.production,
+    introspection: options.introspection ?? !options.production,
     includeStacktraceInErrorResponses: false,
     // Apollo's APQ cache is written by any caller who sends a query with its hash; the gateway answers
     // hash-only requests from registered operations instead (gateway/src/persisted-operations.ts).

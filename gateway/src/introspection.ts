@@ -1,0 +1,47 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { Kind, visit, type DocumentNode } from 'graphql';
+import { bearerToken, type TokenVerifier } from '../../shared/auth/verifier';
+import { privgraphError } from '../../shared/errors';
+import { SCOPES } from '../../shared/pii';
+
+/** `__typename` is no introspection of the schema: every client may ask for it. */
+const SCHEMA_FIELDS = new Set(['__schema', '__type']);
+
+/** True when any operation or fragment of the document reads the schema (`__schema`, `__type`). */
+export function readsSchema(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    [Kind.FIELD](node) {
+      if (SCHEMA_FIELDS.has(node.name.value)) {
+        found = true;
+        return false;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * Production introspection for platform admins only: a verified token with `platform:admin` and no
+ * tenant claim (the principal rules of shared/auth/principal.ts). Anyone else gets FORBIDDEN before
+ * anything runs. The gateway's schema is the public API schema; the subgraphs keep introspection off
+ * in production, since theirs carry the federation internals.
+ */
+export function platformAdminIntrospection(verifier: TokenVerifier): ApolloServerPlugin<{ authorization: string | undefined }> {
+  const refuse = () => privgraphError('FORBIDDEN', 'Introspection needs a platform admin token here', { httpStatus: 403 });
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, contextValue }) {
+          if (!readsSchema(document)) return;
+          const token = bearerToken(contextValue.authorization);
+          if (!token) throw refuse();
+          // The context already verified this token (a cached result); an invalid one never gets here.
+          const verified = await verifier.verify(token);
+          if (verified.organizationId !== undefined || !verified.scopes.has(SCOPES.platformAdmin)) throw refuse();
+        },
+      };
+    },
+  };
+}
