@@ -267,7 +267,7 @@ export type AuditEventsQueryVariables = Exact<{
 }>;
 
 
-export type AuditEventsQuery = { auditEvents: { edges: Array<{ cursor: string, node: { seq: number, occurredAt: string, actorType: AuditActorType, subjectRef: string | null, action: AuditAction, field: string | null, purpose: string | null, decision: AuditDecision, reason: string, consentId: string | null, requestId: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type AuditEventsQuery = { auditEvents: { edges: Array<{ cursor: string, node: { seq: number, occurredAt: string, actorType: AuditActorType, memberId: string | null, subjectRef: string | null, action: AuditAction, field: string | null, purpose: string | null, decision: AuditDecision, reason: string, consentId: string | null, requestId: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type UserConsentsQueryVariables = Exact<{
   ref: string | number;
@@ -509,6 +509,7 @@ export const AuditEventsDocument = new TypedDocumentString(`
         seq
         occurredAt
         actorType
+        memberId
         subjectRef
         action
         field
