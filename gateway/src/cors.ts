@@ -38,6 +38,7 @@ export function createOriginCheck(deps: { configured: string[]; client: Pick<Ten
           readAt = Date.now();
         },
         (error: unknown) => {
+          readAt = Date.now(); // asked again after the cache time, not on every request while identity is down
           deps.logger.warn({ err: { name: (error as Error)?.name } }, 'tenant origins unreadable; the last list read stays in force');
         },
       )
