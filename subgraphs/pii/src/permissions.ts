@@ -3,11 +3,15 @@ import { rule } from 'graphql-shield';
 import { forbidden } from '../../../shared/errors';
 import { allow, guardSchema, isAuthenticated, isPlatformAdmin, isSubject, type PiiField } from '../../../shared/permissions';
 import type { PiiContext } from './context';
+import { breakGlassOf } from './services/break-glass';
 
-/** One rule per @pii field, derived from the directive: decide, audit, then release. */
+/**
+ * One rule per @pii field, derived from the directive: decide, audit, then release. A parent made by
+ * breakGlassUser carries its grant; any other parent (an entity reference, a profile) carries none.
+ */
 const piiRule = (field: PiiField) =>
   rule(`pii:${field.typeName}.${field.fieldName}`, { cache: 'no_cache' })((parent: { id: string }, _args, ctx: PiiContext) =>
-    ctx.guard.authorizeRead(parent.id, field),
+    ctx.guard.authorizeRead(parent.id, field, breakGlassOf(parent)),
   );
 
 /** A user's region (not PII): the user, a tenant the user is connected to, a platform admin. */
@@ -29,6 +33,7 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
         keyRotations: isPlatformAdmin,
         subjectsByEmail: isPlatformAdmin,
         subjectsByPhone: isPlatformAdmin,
+        breakGlassUser: isPlatformAdmin,
       },
       Mutation: {
         updateMyProfile: isSubject,

@@ -453,10 +453,10 @@ export type UnsafelistedOperation = {
 
 export type User = {
   __typename?: 'User';
-  /** For a tenant: when the user connected to it. For the user: when their account was provisioned. */
+  /** For a tenant: when the user connected to it. For the user and a platform admin: when the account was provisioned. */
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  /** The calling tenant's pairwise ref for this user; null when the caller is the user themself. */
+  /** The calling tenant's pairwise ref for this user; null when the caller is the user themself or a platform admin. */
   ref?: Maybe<Scalars['ID']['output']>;
   status: UserStatus;
 };

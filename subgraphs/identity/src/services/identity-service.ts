@@ -140,6 +140,15 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
           return link && subject ? { id, ref: link.ref, status: subject.status, createdAt: link.createdAt } : null;
         });
       }
+      if (principal.kind === 'platform_admin') {
+        // Account state, not personal data: a platform admin (who suspends accounts) sees status and when the
+        // account was provisioned of a User the graph hands them (breakGlassUser); no tenant's ref.
+        const subjects = new Map((await repo.findSubjectsByIds(valid)).map((s) => [s.id, s]));
+        return ids.map((id) => {
+          const subject = subjects.get(id);
+          return subject ? { id, ref: null, status: subject.status, createdAt: subject.createdAt } : null;
+        });
+      }
       return ids.map(() => null);
     },
   };

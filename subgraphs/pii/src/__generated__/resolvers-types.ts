@@ -39,6 +39,24 @@ export type AddressInput = {
   postalCode: Scalars['String']['input'];
 };
 
+/** Why a platform admin reads a subject's personal data (break-glass); each reason opens only the categories it can need. */
+export type BreakGlassReason =
+  /**
+   * A legal obligation (GDPR Art. 6(1)(c)): a court order or an authority's binding request (every
+   * category, GOVERNMENT_ID included). The ticket records the order or request.
+   */
+  | 'LEGAL_OBLIGATION'
+  /**
+   * A security incident concerning the subject's account or data, e.g. reaching them about a breach
+   * (Art. 34) or a takeover (CONTACT only). The ticket is the incident.
+   */
+  | 'SECURITY_INCIDENT'
+  /**
+   * The subject asked the platform's support for help with their own data or account (CONTACT, IDENTITY,
+   * ADDRESS). The ticket is the support request.
+   */
+  | 'SUPPORT_REQUEST';
+
 export type DataKeyVersionCount = {
   __typename?: 'DataKeyVersionCount';
   count: Scalars['Int']['output'];
@@ -194,6 +212,15 @@ export type ProfileInput = {
 
 export type Query = {
   __typename?: 'Query';
+  /**
+   * Platform admins, break-glass (docs/break-glass.md): reads one subject's personal data for a lawful
+   * reason, under a ticket reference (a prefix, a hyphen and a number, e.g. sup-1042). Only the fields
+   * of the User returned here are released to a platform admin, and only the categories the reason
+   * covers; each field, released or refused, is audited (reason BREAK_GLASS, purpose =
+   * <reason>.<ticket>) and shown to the subject in myAccessLog. NOT_FOUND when the vault holds no data
+   * for the subject (never stored, or erased).
+   */
+  breakGlassUser?: Maybe<User>;
   /** Platform admins: one key rotation and its progress. */
   keyRotation?: Maybe<KeyRotation>;
   /** Platform admins: recent key rotations, newest first. */
@@ -208,6 +235,13 @@ export type Query = {
   subjectsByEmail: Array<SubjectMatch>;
   /** Platform admins: as subjectsByEmail, for a phone number in international format. */
   subjectsByPhone: Array<SubjectMatch>;
+};
+
+
+export type QueryBreakGlassUserArgs = {
+  reason: BreakGlassReason;
+  subjectId: Scalars['ID']['input'];
+  ticket: Scalars['String']['input'];
 };
 
 
@@ -380,6 +414,7 @@ export type ResolversTypes = ResolversObject<{
   Address: ResolverTypeWrapper<AddressValue>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   AddressInput: AddressInput;
+  BreakGlassReason: BreakGlassReason;
   DataKeyVersionCount: ResolverTypeWrapper<DataKeyVersionCount>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
@@ -486,6 +521,7 @@ export type PiiRegionResolvers<ContextType = any, ParentType extends ResolversPa
 }>;
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  breakGlassUser?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryBreakGlassUserArgs, 'reason' | 'subjectId' | 'ticket'>>;
   keyRotation?: Resolver<Maybe<ResolversTypes['KeyRotation']>, ParentType, ContextType, RequireFields<QueryKeyRotationArgs, 'id'>>;
   keyRotations?: Resolver<Array<ResolversTypes['KeyRotation']>, ParentType, ContextType, RequireFields<QueryKeyRotationsArgs, 'first'>>;
   piiRegions?: Resolver<Array<ResolversTypes['PiiRegion']>, ParentType, ContextType>;

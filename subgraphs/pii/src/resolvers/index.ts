@@ -3,6 +3,7 @@ import { CalendarDateScalar, DateTimeScalar } from '../../../../shared/scalars';
 import type { Resolvers } from '../__generated__/resolvers-types';
 import type { PiiContext } from '../context';
 import { mapErrors } from '../errors';
+import { openBreakGlass } from '../services/break-glass';
 import { etaSeconds } from '../services/key-rotation';
 import { applyMask } from '../services/masking';
 import { PROFILE_FIELDS, type ProfileField, type ProfileValues } from '../services/profile-input';
@@ -28,6 +29,7 @@ export const resolvers: Resolvers<PiiContext> = {
     keyRotations: (_, args, ctx) => mapErrors(() => ctx.rotation.list(args.region ?? null, Math.min(Math.max(args.first ?? 20, 1), 100))),
     subjectsByEmail: (_, args, ctx) => mapErrors(() => ctx.admin.findByContact(admin(ctx), 'email', args.email, args.reason)),
     subjectsByPhone: (_, args, ctx) => mapErrors(() => ctx.admin.findByContact(admin(ctx), 'phone', args.phone, args.reason)),
+    breakGlassUser: (_, args, ctx) => mapErrors(() => openBreakGlass(ctx, args)),
   },
   Mutation: {
     updateMyProfile: (_, args, ctx) =>

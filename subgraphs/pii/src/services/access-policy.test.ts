@@ -65,3 +65,31 @@ describe('decideAccess (invariant 1)', () => {
     }
   });
 });
+
+describe('decideAccess for a platform admin (break-glass)', () => {
+  const admin: Principal = { kind: 'platform_admin', sub: 'admin-1', scopes: new Set(['platform:admin']) };
+  const grant = { subjectId: SUBJECT, reason: 'SUPPORT_REQUEST' as const, grantedTo: 'admin-1' };
+  const read = (overrides: Partial<AccessRequest>) => decideAccess(base({ principal: admin, consent: undefined, purpose: null, ...overrides }));
+
+  test('a grant for this subject and admin releases the categories its reason covers, without consent or purpose', () => {
+    expect(read({ breakGlass: grant })).toEqual({ allow: true, reason: 'BREAK_GLASS', consentId: null, masked: false });
+    expect(read({ breakGlass: { ...grant, reason: 'LEGAL_OBLIGATION' }, category: 'GOVERNMENT_ID', field: 'User.nationalId' })).toMatchObject({ allow: true });
+  });
+
+  test.each([
+    ['no grant (an entity reference, any other path)', { breakGlass: null }],
+    ['a grant for another subject', { breakGlass: { ...grant, subjectId: '22222222-2222-4222-8222-222222222222' } }],
+    ['a grant made out to another admin', { breakGlass: { ...grant, grantedTo: 'admin-2' } }],
+    ['a support request does not reach the ID document', { breakGlass: grant, category: 'GOVERNMENT_ID' as const }],
+    ['a security incident reaches contact data only', { breakGlass: { ...grant, reason: 'SECURITY_INCIDENT' as const }, category: 'IDENTITY' as const }],
+  ])('%s is FORBIDDEN', (_name, overrides) => {
+    expect(read(overrides as Partial<AccessRequest>)).toMatchObject({ allow: false, code: 'FORBIDDEN', consentId: null });
+  });
+
+  test('a grant means nothing to any other principal', () => {
+    expect(decideAccess(base({ principal: tenant([]), breakGlass: grant }))).toMatchObject({ allow: false, code: 'SCOPE_REQUIRED' });
+    const other: Principal = { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set(), emailVerified: null, phoneNumberVerified: null };
+    expect(decideAccess(base({ principal: other, breakGlass: grant }))).toMatchObject({ allow: false, code: 'FORBIDDEN' });
+    expect(needsConsent(base({ principal: admin, breakGlass: grant }))).toBe(false);
+  });
+});

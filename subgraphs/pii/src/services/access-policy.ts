@@ -2,9 +2,10 @@ import type { Principal } from '../../../../shared/auth/principal';
 import type { ErrorCode } from '../../../../shared/errors';
 import { maskedScopeFor, readScopeFor, type PiiCategory, type PiiMask } from '../../../../shared/pii';
 import type { ActiveConsent } from '../../../../shared/consent-client';
+import { BREAK_GLASS_CATEGORIES, type BreakGlassReason } from './break-glass';
 
 export type AccessDecision =
-  | { allow: true; reason: 'SELF' | 'CONSENT' | 'CONSENT_MASKED'; consentId: string | null; masked: boolean }
+  | { allow: true; reason: 'SELF' | 'CONSENT' | 'CONSENT_MASKED' | 'BREAK_GLASS'; consentId: string | null; masked: boolean }
   | { allow: false; code: ErrorCode; message: string; consentId: null };
 
 export interface AccessRequest {
@@ -18,6 +19,8 @@ export interface AccessRequest {
   purposeMalformed: boolean;
   /** The subject's consent to the calling tenant for the purpose; undefined when not looked up. */
   consent?: ActiveConsent | null;
+  /** The break-glass grant the field was reached under (breakGlassUser's parent value); null otherwise. */
+  breakGlass?: { subjectId: string; reason: BreakGlassReason; grantedTo: string } | null;
 }
 
 const deny = (code: ErrorCode, message: string): AccessDecision => ({ allow: false, code, message, consentId: null });
@@ -39,7 +42,8 @@ export function needsConsent(request: Omit<AccessRequest, 'consent'>): boolean {
  * The privacy contract for one PII field, as a pure function (architecture.md, invariant 1):
  * the subject reads their own data; a tenant needs the category's scope (or, for a field with a mask,
  * the masked scope, which releases only the masked view), a declared purpose and an active consent
- * for that purpose covering the category; everyone else is refused.
+ * for that purpose covering the category; a platform admin needs a break-glass grant for that subject
+ * whose reason covers the category; everyone else is refused.
  */
 export function decideAccess(request: AccessRequest): AccessDecision {
   const { principal, category, field } = request;
@@ -50,8 +54,17 @@ export function decideAccess(request: AccessRequest): AccessDecision {
       return principal.subjectId === request.subjectId
         ? { allow: true, reason: 'SELF', consentId: null, masked: false }
         : deny('FORBIDDEN', 'Only the user themself may read this data');
-    case 'platform_admin':
-      return deny('FORBIDDEN', 'Platform admins do not read personal data through this field');
+    case 'platform_admin': {
+      // Only through breakGlassUser, whose result carries the grant for that subject and admin.
+      const grant = request.breakGlass;
+      if (!grant || grant.subjectId !== request.subjectId || grant.grantedTo !== principal.sub) {
+        return deny('FORBIDDEN', 'Platform admins read personal data only through breakGlassUser, with a reason and a ticket');
+      }
+      if (!BREAK_GLASS_CATEGORIES[grant.reason].includes(category)) {
+        return deny('FORBIDDEN', `A break-glass read for ${grant.reason} does not cover ${category} data`);
+      }
+      return { allow: true, reason: 'BREAK_GLASS', consentId: null, masked: false };
+    }
     case 'tenant': {
       const view = grantedView(principal, request);
       if (!view) {

@@ -10,6 +10,7 @@ import type { PiiField } from '../../../../shared/permissions';
 import { componentLogger } from '../../../../shared/logger';
 import type { PiiMask } from '../../../../shared/pii';
 import { decideAccess, needsConsent, type AccessDecision } from './access-policy';
+import type { BreakGlassGrant } from './break-glass';
 
 export interface GuardRequest {
   principal: Principal;
@@ -42,20 +43,26 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
     return subjectIds.map((id) => bySubject.get(id) ?? null);
   });
 
-  const event = (subjectId: string | null, field: string | null, decision: AccessDecision, action: AuditEventInput['action']): AuditEventInput => ({
+  const event = (
+    subjectId: string | null,
+    field: string | null,
+    decision: AccessDecision,
+    action: AuditEventInput['action'],
+    purpose: string | null = request.purpose,
+  ): AuditEventInput => ({
     occurredAt: deps.now().toISOString(),
     ...actor,
     subjectId,
     action,
     field,
-    purpose: request.purpose,
+    purpose,
     decision: decision.allow ? 'ALLOW' : 'DENY',
     reason: decision.allow ? decision.reason : decision.code,
     consentId: decision.consentId,
     requestId: request.requestId,
   });
 
-  async function decide(subjectId: string, field: PiiField): Promise<AccessDecision> {
+  async function decide(subjectId: string, field: PiiField, breakGlass: BreakGlassGrant | null): Promise<AccessDecision> {
     const access = {
       principal,
       subjectId,
@@ -64,6 +71,7 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
       mask: field.mask,
       purpose: request.purpose,
       purposeMalformed: request.purposeMalformed,
+      breakGlass,
     };
     if (!needsConsent(access)) return decideAccess(access);
     try {
@@ -75,11 +83,15 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
   }
 
   return {
-    /** true when the value may be released; otherwise the error to return in its place. */
-    async authorizeRead(subjectId: string, field: PiiField): Promise<true | GraphQLError> {
-      const decision = await decide(subjectId, field);
+    /**
+     * true when the value may be released; otherwise the error to return in its place. `breakGlass` is the
+     * grant the field's parent carries (breakGlassUser); its reason and ticket are the event's purpose.
+     */
+    async authorizeRead(subjectId: string, field: PiiField, breakGlass: BreakGlassGrant | null = null): Promise<true | GraphQLError> {
+      const decision = await decide(subjectId, field, breakGlass);
       try {
-        await recorder.load(event(subjectId, `${field.typeName}.${field.fieldName}`, decision, 'PII_READ'));
+        const purpose = breakGlass ? breakGlass.auditPurpose : request.purpose;
+        await recorder.load(event(subjectId, `${field.typeName}.${field.fieldName}`, decision, 'PII_READ', purpose));
       } catch (error) {
         logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, requestId: request.requestId }, 'audit append failed; withholding PII');
         return privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; no PII was released');
