@@ -6,4 +6,5 @@ export { ERROR_CODES, isErrorCode, PrivgraphError } from './errors.js';
 export type { ErrorCode, PrivgraphErrorCode, PrivgraphFieldError, TransportErrorCode } from './errors.js';
 export { PASSPORT_ALGORITHM, PASSPORT_TYPE, PassportError, verifyPassport } from './passport.js';
 export type { Passport, PassportErrorCode, PassportUserStatus, VerifyPassportOptions } from './passport.js';
+export type { ResultOf, VariablesOf } from '@graphql-typed-document-node/core';
 export * from './__generated__/operations.js';
