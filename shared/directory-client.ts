@@ -12,6 +12,14 @@ export const DIRECTORY_PATHS = {
   subjectForRef: '/internal/v1/directory/refs/subject',
 } as const;
 
+/** An entry of the directory that changed (a subject suspended, a tenant's organization id changed). */
+export type DirectoryChange = { kind: 'subject'; issuer: string; sub: string } | { kind: 'organization'; organizationId: string };
+
+/** A directory that tells caches in front of it, in the same process, which entries changed. */
+export interface ObservableDirectory {
+  onChange(listener: (change: DirectoryChange) => void): void;
+}
+
 export interface ExtendedDirectory extends Directory {
   /** Display names of the tenants that exist (absent: no such tenant). */
   tenantNames(tenantIds: string[]): Promise<Map<string, string>>;
@@ -23,10 +31,18 @@ export interface ExtendedDirectory extends Directory {
 /**
  * Short-lived caches in front of a directory, so resolving the caller costs nothing on the hot path.
  * Blocking a subject takes effect within 30 s; a tenant created a moment ago is found within 1 s.
+ * A directory that reports its changes (identity's own) has the changed entries dropped at once.
  */
 export function withDirectoryCache<D extends Directory>(directory: D): D {
   const subjects = new LRUCache<string, { subjectId: string; status: SubjectStatus }>({ max: 50_000, ttl: 30_000 });
   const tenants = new LRUCache<string, { tenantId: string | null }>({ max: 10_000, ttl: 30_000 });
+  const observable = (directory as Partial<ObservableDirectory>).onChange;
+  if (typeof observable === 'function') {
+    observable.call(directory, (change) => {
+      if (change.kind === 'subject') subjects.delete(`${change.issuer}\u0000${change.sub}`);
+      else tenants.delete(change.organizationId);
+    });
+  }
   return {
     ...directory,
     async resolveSubject(issuer: string, sub: string) {

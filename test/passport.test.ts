@@ -116,4 +116,21 @@ describe('passports for shop logins', () => {
     const after = await auditEvents(stack, await stack.tokens.admin(), { action: 'PASSPORT_ISSUE' });
     expect(after.length - before.length).toBe(1);
   });
+
+  test('a user the shop blocked gets no passport for it (USER_BLOCKED), still gets one for another shop, and again once unblocked; a suspended subject gets none', async () => {
+    const dave = await createSubject(stack, 'passport-dave', { email: 'dave.passport@example.com' }, [shop, otherShop]);
+    const shopAdmin = await stack.tokens.tenant(shop, ['tenant:admin']);
+    expectNoErrors(await stack.gql('mutation($r: ID!) { blockUser(ref: $r, reason: "fraud-check") { status } }', { r: dave.refs[shop] }, { token: shopAdmin }));
+    const refused = await stack.gql(ISSUE, { t: shop }, { token: dave.token });
+    expect(codes(refused)).toEqual(['USER_BLOCKED']);
+    expect(refused.data).toBeNull();
+    await issue(otherShop, dave.token);
+    expectNoErrors(await stack.gql('mutation($r: ID!) { unblockUser(ref: $r) { status } }', { r: dave.refs[shop] }, { token: shopAdmin }));
+    expect((await verify((await issue(shop, dave.token)).token, shop)).payload.status).toBe('ACTIVE');
+
+    const [subject] = await stack.sql<{ id: string }>(`SELECT id FROM "${stack.schemas.identity}".subject WHERE sub = $1`, ['passport-dave']);
+    expectNoErrors(await stack.gql('mutation($s: ID!) { suspendSubject(subjectId: $s, reason: "tos-violation") }', { s: subject.id }, { token: await stack.tokens.admin() }));
+    // A suspended subject's token is refused before any field runs.
+    expect(codes(await stack.gql(ISSUE, { t: otherShop }, { token: dave.token }))).toEqual(['FORBIDDEN']);
+  });
 });

@@ -22,7 +22,7 @@ import { createIdpEventRepository } from './db/repositories/idp-event-repository
 import { createRightsRepository } from './db/repositories/rights-repository';
 import { createTenantAdminRepository } from './db/repositories/tenant-admin-repository';
 import { exportDownloadRoutes } from './export-routes';
-import { directoryRoutes, idpEventRoutes, tenantPolicyRoutes, webhookRoutes } from './internal-api';
+import { directoryRoutes, idpEventRoutes, standingRoutes, tenantPolicyRoutes, webhookRoutes } from './internal-api';
 import { applyPermissions } from './permissions';
 import { resolvers } from './resolvers';
 import { createExportDownloads } from './services/export-download';
@@ -31,6 +31,7 @@ import { createIdentityService } from './services/identity-service';
 import { createIdpAccounts } from './services/idp-accounts';
 import { createIdpEventService } from './services/idp-event-service';
 import { createPassportService } from './services/passport-service';
+import { createTenantAdminService } from './services/tenant-admin-service';
 import { createRightsSaga, type SagaHooks } from './services/rights-saga';
 import { createRightsService, replayErasures } from './services/rights-service';
 import { createWebhookService } from './services/webhook-service';
@@ -56,7 +57,12 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
     setup: async (dataSource, logger) => {
       const now = options.now ?? (() => new Date());
       const identityRepo = createIdentityRepository(dataSource);
-      const identity = createIdentityService({ repo: identityRepo, refSecret: config.refSecret, now });
+      const identity = createIdentityService({
+        repo: identityRepo,
+        refSecret: config.refSecret,
+        now,
+        requireOrganizationId: config.common.auth.issuer !== DEV_ISSUER,
+      });
       const verifier = createTokenVerifier(config.common.auth);
       const audit = createRemoteAuditSink(config.common.internal);
       // Data export (GDPR Art. 15, 20): assembly from each service's export route, and the one-time download
@@ -122,8 +128,9 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         now,
       });
       // Identity-provider events (Logto webhooks via the gateway)
+      const idpEventRepo = createIdpEventRepository(dataSource);
       const idpEvents = createIdpEventService({
-        repo: createIdpEventRepository(dataSource),
+        repo: idpEventRepo,
         directory: identity.directory,
         rights,
         webhooks,
@@ -131,6 +138,14 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
         issuer: config.common.auth.issuer,
         now,
         logger: logger.child({ component: 'identity.idp-events' }),
+      });
+      // Blocks by tenant admins, suspensions and tenant updates by platform admins
+      const tenantAdmin = createTenantAdminService({
+        repo: tenantAdminRepo,
+        suspensions: idpEventRepo,
+        webhooks,
+        directoryChanged: identity.directoryChanged,
+        now,
       });
       return {
         context: createContextFactory({
@@ -148,11 +163,13 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
             settings: config.passport,
             now,
           }),
+          tenantAdmin,
           now,
         }),
         internalRoutes: (router) => {
           directoryRoutes(identity, logger)(router);
           idpEventRoutes(idpEvents, logger)(router);
+          standingRoutes(tenantAdmin, logger)(router);
           webhookRoutes(webhooks, logger)(router);
           tenantPolicyRoutes(tenantSettings, logger)(router);
         },

@@ -9,6 +9,7 @@ import type { TenantRow } from './db/entities';
 import type { ExportDownloads } from './services/export-download';
 import type { IdentityService, UserView } from './services/identity-service';
 import type { PassportService } from './services/passport-service';
+import type { TenantAdminService } from './services/tenant-admin-service';
 import type { RightsService } from './services/rights-service';
 import type { WebhookService } from './services/webhook-service';
 import type { TenantSettingsService } from './services/tenant-settings-service';
@@ -29,9 +30,11 @@ export interface IdentityContext extends ServiceContext {
   tenantSettings: TenantSettingsService;
   /** Passports for shop logins (services/passport-service.ts). */
   passports: PassportService;
+  /** Blocking, suspension, tenant updates (services/tenant-admin-service.ts). */
+  tenantAdmin: TenantAdminService;
 }
 
-export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; dataExports: ExportDownloads; webhooks: WebhookService; rights: RightsService; passports: PassportService; tenantSettings: TenantSettingsService; now: () => Date }) {
+export function createContextFactory(deps: { verifier: TokenVerifier; identity: IdentityService; audit: AuditSink; dataExports: ExportDownloads; webhooks: WebhookService; rights: RightsService; passports: PassportService; tenantAdmin: TenantAdminService; tenantSettings: TenantSettingsService; now: () => Date }) {
   const directory = withDirectoryCache(deps.identity.directory);
   return async (req: Request): Promise<IdentityContext> => {
     const base = await requestContext(req, deps.verifier, directory);
@@ -43,6 +46,7 @@ export function createContextFactory(deps: { verifier: TokenVerifier; identity: 
       rights: deps.rights,
       tenantSettings: deps.tenantSettings,
       passports: deps.passports,
+      tenantAdmin: deps.tenantAdmin,
       audit: createActionAuditor(deps.audit, base, deps.now),
       users: new DataLoader((ids) => deps.identity.userViews(base.principal, ids)),
       tenants: new DataLoader(async (ids) => {

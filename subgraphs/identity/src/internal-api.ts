@@ -8,6 +8,8 @@ import { relayEventsSchema, WEBHOOK_PATHS } from '../../../shared/webhook-client
 import type { WebhookService } from './services/webhook-service';
 import { IDP_EVENT_PATHS, idpEventSchema } from '../../../shared/idp-events-client';
 import type { IdpEventService } from './services/idp-event-service';
+import { STANDING_PATH, standingRequestSchema, type StandingResponse } from '../../../shared/standing-client';
+import type { TenantAdminService } from './services/tenant-admin-service';
 import { operationBodyRequestSchema, originsRequestSchema, policyRequestSchema, reportsRequestSchema, TENANT_POLICY_PATHS } from '../../../shared/tenant-policy-client';
 import type { TenantSettingsService } from './services/tenant-settings-service';
 
@@ -54,6 +56,17 @@ export function directoryRoutes(identity: IdentityService, logger: Logger) {
 export function idpEventRoutes(idpEvents: IdpEventService, logger: Logger) {
   return (router: Router) => {
     router.post(strip(IDP_EVENT_PATHS.handle), internalHandler(idpEventSchema, (event) => idpEvents.handle(event), logger));
+  };
+}
+
+// Standing (docs/tenant-admin.md)
+/** POST /internal/v1/directory/standing { tenantId, subjectIds } → { standings }: BLOCKED or ACTIVE per connected subject. */
+export function standingRoutes(tenantAdmin: TenantAdminService, logger: Logger) {
+  return (router: Router) => {
+    router.post(
+      strip(STANDING_PATH),
+      internalHandler(standingRequestSchema, async (b): Promise<StandingResponse> => ({ standings: await tenantAdmin.standings(b.tenantId, b.subjectIds) }), logger),
+    );
   };
 }
 

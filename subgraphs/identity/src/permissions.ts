@@ -46,6 +46,12 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       setAllowedOrigins: isTenantAdmin,
       // Passports
       issuePassport: isSubject,
+      // Tenant administration (a tenant admin acts on its own tenant's refs only, in the service)
+      blockUser: isTenantAdmin,
+      unblockUser: isTenantAdmin,
+      suspendSubject: isPlatformAdmin,
+      reinstateSubject: isPlatformAdmin,
+      updateTenant: isPlatformAdmin,
     },
     // Reached only by platform-admin operations; through _entities no one else may read another tenant's settings.
     Tenant: isPlatformAdmin,

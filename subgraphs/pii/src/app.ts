@@ -8,6 +8,7 @@ import { openDataSource } from '../../../shared/db/data-source';
 import { createRemoteDirectory } from '../../../shared/directory-client';
 import { verifyDsrGrant } from '../../../shared/dsr-grant';
 import { openErasureLedger } from '../../../shared/erasure-ledger';
+import { createRemoteStandingLookups } from '../../../shared/standing-client';
 import { startSubgraph } from '../../../shared/server/subgraph';
 import { loadSigningKey } from '../../../shared/signing-key';
 import type { KekConfig, PiiConfig } from './config';
@@ -121,6 +122,7 @@ export function startPii(config: PiiConfig, options: PiiOptions = {}) {
           verifier: createTokenVerifier(config.common.auth),
           directory: createRemoteDirectory(config.common.internal),
           consents: options.wrapConsents ? options.wrapConsents(consents) : consents,
+          standing: createRemoteStandingLookups(config.common.internal),
           audit: options.wrapAudit ? options.wrapAudit(audit) : audit,
           vault,
           rotation,

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { AuditSink } from '../../../shared/audit/events';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import type { ConsentLookups } from '../../../shared/consent-client';
+import type { StandingLookups } from '../../../shared/standing-client';
 import { requestContext, type ServiceContext } from '../../../shared/context';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
 import type { AdminService } from './services/admin-service';
@@ -27,6 +28,8 @@ export interface PiiContextDeps {
   verifier: TokenVerifier;
   directory: ExtendedDirectory;
   consents: ConsentLookups;
+  /** Identity's standing API: blocked and suspended users (docs/tenant-admin.md). */
+  standing: StandingLookups;
   audit: AuditSink;
   vault: VaultService;
   admin: AdminService;

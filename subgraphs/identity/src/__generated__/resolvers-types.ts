@@ -21,7 +21,10 @@ export type Scalars = {
 };
 
 export type CreateTenantInput = {
-  /** The IdP organization this tenant answers to (Logto: the organization id). Defaults to the tenant id. */
+  /**
+   * The IdP organization this tenant answers to (Logto: the organization id). Defaults to the tenant id with the
+   * development issuer; required when an external identity provider is configured.
+   */
   idpOrganizationId?: InputMaybe<Scalars['String']['input']>;
   /** Display name, 1-200 characters. */
   name: Scalars['String']['input'];
@@ -140,6 +143,12 @@ export type DeadlineExtension = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Blocks one of the calling tenant's users for this tenant only (tenant admin; audited USER_BLOCK): the tenant
+   * then sees status BLOCKED, gets USER_BLOCKED for the user's personal data, and the user gets no passport for
+   * it. reason: a reason code or ticket reference (lower-case letters, digits, _ . -), never free text.
+   */
+  blockUser: User;
   /** Connects the calling subject to a tenant and returns the pairwise ref that tenant will know them by. Idempotent. */
   connectTenant: TenantLink;
   /** Registers a shop (platform admin). */
@@ -170,6 +179,8 @@ export type Mutation = {
    * Each id is recomputed from its body (tenant admin; audited OPERATION_MANIFEST_REGISTER).
    */
   registerPersistedOperations: PersistedOperationRegistration;
+  /** Lifts a platform suspension (platform admin; audited SUBJECT_SUSPEND). Tenants' own blocks stay. */
+  reinstateSubject: UserStatus;
   /** The calling subject asks for a copy of their data (Art. 15, 20); when COMPLETED, dataExportLink gives the download. */
   requestDataExport: DataSubjectRequest;
   /** The calling subject asks to be erased everywhere (Art. 17). reason: an optional short code (e.g. consent_withdrawn). A repeat returns the open request. */
@@ -180,6 +191,26 @@ export type Mutation = {
   setAllowedOrigins: TenantSettings;
   /** Sets the calling tenant's safelist mode; the gateway applies it within seconds (tenant admin; audited TENANT_SETTINGS_SET). */
   setSafelistMode: TenantSettings;
+  /**
+   * Suspends a subject on the whole platform (platform admin; audited SUBJECT_SUSPEND): their tokens are refused
+   * (by every service within 30 seconds), every connected tenant sees BLOCKED and is told (subject.blocked webhook).
+   * reason: a reason code.
+   */
+  suspendSubject: UserStatus;
+  /** Lifts the calling tenant's block (tenant admin; audited USER_UNBLOCK). A platform suspension stays. */
+  unblockUser: User;
+  /**
+   * Renames a tenant or sets the IdP organization id it answers to (platform admin; audited TENANT_UPDATE).
+   * After an organization id change, identity maps the new organization's tokens at once; the other services
+   * within 30 seconds (their directory caches), when tokens of the old organization stop working there too.
+   */
+  updateTenant: Tenant;
+};
+
+
+export type MutationBlockUserArgs = {
+  reason: Scalars['String']['input'];
+  ref: Scalars['ID']['input'];
 };
 
 
@@ -241,6 +272,12 @@ export type MutationRegisterPersistedOperationsArgs = {
 };
 
 
+export type MutationReinstateSubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
 export type MutationRequestErasureArgs = {
   reason?: InputMaybe<Scalars['String']['input']>;
 };
@@ -258,6 +295,23 @@ export type MutationSetAllowedOriginsArgs = {
 
 export type MutationSetSafelistModeArgs = {
   mode: SafelistMode;
+};
+
+
+export type MutationSuspendSubjectArgs = {
+  reason: Scalars['String']['input'];
+  subjectId: Scalars['ID']['input'];
+};
+
+
+export type MutationUnblockUserArgs = {
+  ref: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdateTenantArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateTenantInput;
 };
 
 export type OpenDataSubjectRequestInput = {
@@ -420,8 +474,14 @@ export type TenantLink = {
   createdAt: Scalars['DateTime']['output'];
   /** The pairwise pseudonymous reference: differs per tenant, cannot be reversed or correlated. */
   ref: Scalars['ID']['output'];
+  /** BLOCKED: this tenant's admin blocked you for this tenant (other tenants are not affected). */
+  status: TenantLinkStatus;
   tenantId: Scalars['ID']['output'];
 };
+
+export type TenantLinkStatus =
+  | 'ACTIVE'
+  | 'BLOCKED';
 
 /** The calling tenant's settings (tenant admin). */
 export type TenantSettings = {
@@ -451,6 +511,13 @@ export type UnsafelistedOperation = {
   name?: Maybe<Scalars['String']['output']>;
 };
 
+export type UpdateTenantInput = {
+  /** The IdP organization the tenant answers to from now on (null: unchanged). Unique across tenants. */
+  idpOrganizationId?: InputMaybe<Scalars['String']['input']>;
+  /** A new display name, 1-200 characters (null: unchanged). */
+  name?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type User = {
   __typename?: 'User';
   /** For a tenant: when the user connected to it. For the user and a platform admin: when the account was provisioned. */
@@ -475,6 +542,7 @@ export type UserEdge = {
 
 export type UserStatus =
   | 'ACTIVE'
+  /** For a tenant: blocked by that tenant's admin (blockUser), or suspended on the platform. No passport, no personal data. */
   | 'BLOCKED'
   /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
   | 'ERASED';
@@ -708,8 +776,10 @@ export type ResolversTypes = ResolversObject<{
   SafelistMode: SafelistMode;
   Tenant: ResolverTypeWrapper<TenantRow>;
   TenantLink: ResolverTypeWrapper<TenantLinkRow>;
+  TenantLinkStatus: TenantLinkStatus;
   TenantSettings: ResolverTypeWrapper<TenantSettings>;
   UnsafelistedOperation: ResolverTypeWrapper<UnsafelistedOperation>;
+  UpdateTenantInput: UpdateTenantInput;
   User: ResolverTypeWrapper<UserView>;
   UserConnection: ResolverTypeWrapper<Omit<UserConnection, 'edges'> & { edges: Array<ResolversTypes['UserEdge']> }>;
   UserEdge: ResolverTypeWrapper<Omit<UserEdge, 'node'> & { node: ResolversTypes['User'] }>;
@@ -754,6 +824,7 @@ export type ResolversParentTypes = ResolversObject<{
   TenantLink: TenantLinkRow;
   TenantSettings: TenantSettings;
   UnsafelistedOperation: UnsafelistedOperation;
+  UpdateTenantInput: UpdateTenantInput;
   User: UserView;
   UserConnection: Omit<UserConnection, 'edges'> & { edges: Array<ResolversParentTypes['UserEdge']> };
   UserEdge: Omit<UserEdge, 'node'> & { node: ResolversParentTypes['User'] };
@@ -814,6 +885,7 @@ export type DeadlineExtensionResolvers<ContextType = any, ParentType extends Res
 }>;
 
 export type MutationResolvers<ContextType = any, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  blockUser?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationBlockUserArgs, 'reason' | 'ref'>>;
   connectTenant?: Resolver<ResolversTypes['TenantLink'], ParentType, ContextType, RequireFields<MutationConnectTenantArgs, 'tenantId'>>;
   createTenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationCreateTenantArgs, 'input'>>;
   createWebhookEndpoint?: Resolver<ResolversTypes['WebhookEndpointSecret'], ParentType, ContextType, RequireFields<MutationCreateWebhookEndpointArgs, 'input'>>;
@@ -825,11 +897,15 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   openDataSubjectRequest?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType, RequireFields<MutationOpenDataSubjectRequestArgs, 'input'>>;
   redeliverWebhook?: Resolver<ResolversTypes['WebhookDelivery'], ParentType, ContextType, RequireFields<MutationRedeliverWebhookArgs, 'deliveryId'>>;
   registerPersistedOperations?: Resolver<ResolversTypes['PersistedOperationRegistration'], ParentType, ContextType, RequireFields<MutationRegisterPersistedOperationsArgs, 'manifest' | 'replace'>>;
+  reinstateSubject?: Resolver<ResolversTypes['UserStatus'], ParentType, ContextType, RequireFields<MutationReinstateSubjectArgs, 'reason' | 'subjectId'>>;
   requestDataExport?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType>;
   requestErasure?: Resolver<ResolversTypes['DataSubjectRequest'], ParentType, ContextType, Partial<MutationRequestErasureArgs>>;
   rotateWebhookSecret?: Resolver<ResolversTypes['WebhookEndpointSecret'], ParentType, ContextType, RequireFields<MutationRotateWebhookSecretArgs, 'id'>>;
   setAllowedOrigins?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetAllowedOriginsArgs, 'origins'>>;
   setSafelistMode?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetSafelistModeArgs, 'mode'>>;
+  suspendSubject?: Resolver<ResolversTypes['UserStatus'], ParentType, ContextType, RequireFields<MutationSuspendSubjectArgs, 'reason' | 'subjectId'>>;
+  unblockUser?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUnblockUserArgs, 'ref'>>;
+  updateTenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationUpdateTenantArgs, 'id' | 'input'>>;
 }>;
 
 export type PageInfoResolvers<ContextType = any, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -882,6 +958,7 @@ export type TenantResolvers<ContextType = any, ParentType extends ResolversParen
 export type TenantLinkResolvers<ContextType = any, ParentType extends ResolversParentTypes['TenantLink'] = ResolversParentTypes['TenantLink']> = ResolversObject<{
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   ref?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TenantLinkStatus'], ParentType, ContextType>;
   tenantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 

@@ -5,6 +5,7 @@ import type { IdentityContext } from '../context';
 import { userNotFound } from '../errors';
 import { dataExportResolvers } from './data-export';
 import { passportResolvers } from './passports';
+import { tenantAdminResolvers } from './tenant-admin';
 import { rightsResolvers } from './rights';
 import { webhookResolvers } from './webhooks';
 import { tenantSettingsResolvers } from './tenant-settings';
@@ -40,6 +41,7 @@ export const resolvers: Resolvers<IdentityContext> = {
     ...tenantSettingsResolvers.Mutation,
     ...rightsResolvers.Mutation,
     ...passportResolvers.Mutation,
+    ...tenantAdminResolvers.Mutation,
   },
   DataSubjectRequest: rightsResolvers.DataSubjectRequest,
   User: {

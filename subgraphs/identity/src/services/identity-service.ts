@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { Principal } from '../../../../shared/auth/principal';
-import type { ExtendedDirectory } from '../../../../shared/directory-client';
+import type { DirectoryChange, ExtendedDirectory, ObservableDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
 import { UniqueViolation } from '../../../../shared/db/errors';
 import { badInput, forbidden, notFound } from '../../../../shared/errors';
 import type { IdentityRepository } from '../db/repositories/identity-repository';
-import type { SubjectRow, TenantLinkRow, TenantRow } from '../db/entities';
+import type { SubjectRow, TenantLinkRow, TenantLinkStatus, TenantRow } from '../db/entities';
 import { pairwiseRef } from './pairwise-ref';
 
 /** A user as one caller may see them: refs and dates are per tenant so tenants cannot correlate. */
@@ -22,15 +22,30 @@ export interface Page<T> {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-const ORGANIZATION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const ORGANIZATION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PAGE = 100;
+
+/** What a tenant sees: BLOCKED when it blocked the user or the platform suspended the subject. */
+export function statusForTenant(subjectStatus: SubjectRow['status'], linkStatus: TenantLinkStatus): SubjectRow['status'] {
+  return subjectStatus === 'ACTIVE' && linkStatus === 'BLOCKED' ? 'BLOCKED' : subjectStatus;
+}
 
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
-export function createIdentityService(deps: { repo: IdentityRepository; refSecret: string; now: () => Date }) {
+export function createIdentityService(deps: {
+  repo: IdentityRepository;
+  refSecret: string;
+  now: () => Date;
+  /** With an external IdP a tenant must name its organization: a default id matches no real token. */
+  requireOrganizationId?: boolean;
+}) {
   const { repo, refSecret, now } = deps;
+  const changeListeners: ((change: DirectoryChange) => void)[] = [];
 
-  const directory: ExtendedDirectory = {
+  const directory: ExtendedDirectory & ObservableDirectory = {
+    onChange(listener) {
+      changeListeners.push(listener);
+    },
     async resolveSubject(issuer, sub) {
       const subject = await repo.upsertSubject(issuer, sub);
       return { subjectId: subject.id, status: subject.status };
@@ -58,11 +73,19 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
   return {
     directory,
 
+    /** Tells this process's directory caches that an entry changed (a suspension, an organization id). */
+    directoryChanged(change: DirectoryChange) {
+      for (const listener of changeListeners) listener(change);
+    },
+
     /** Validates, audits (TENANT_CREATE), then registers the tenant. */
     async createTenant(input: { name: string; idpOrganizationId?: string | null }, audit: ActionAuditor): Promise<TenantRow> {
       const name = input.name.trim();
       if (name.length < 1 || name.length > 200) throw badInput('input.name', 'Tenant name must be 1-200 characters');
       const id = randomUUID();
+      if (deps.requireOrganizationId && !input.idpOrganizationId?.trim()) {
+        throw badInput('input.idpOrganizationId', 'An external identity provider is configured: give the organization id this tenant answers to');
+      }
       const idpOrganizationId = input.idpOrganizationId?.trim() || id;
       if (!ORGANIZATION_ID_PATTERN.test(idpOrganizationId)) {
         throw badInput('input.idpOrganizationId', 'Organization id must be 1-128 letters, digits or . _ : -');
@@ -104,7 +127,7 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
 
     async userByRef(tenantId: string, ref: string): Promise<UserView | null> {
       const link = await repo.findLinkedSubjectByRef(tenantId, ref);
-      return link ? { id: link.subjectId, ref: link.ref, status: link.status, createdAt: link.createdAt } : null;
+      return link ? { id: link.subjectId, ref: link.ref, status: statusForTenant(link.status, link.linkStatus), createdAt: link.createdAt } : null;
     },
 
     async pageUsers(tenantId: string, first: number | null | undefined, after: string | null | undefined): Promise<Page<UserView>> {
@@ -117,7 +140,7 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
       const edges = pageLinks.flatMap((link) => {
         const subject = subjects.get(link.subjectId);
         return subject
-          ? [{ node: { id: subject.id, ref: link.ref, status: subject.status, createdAt: link.createdAt }, cursor: encodeCursor(link.ref) }]
+          ? [{ node: { id: subject.id, ref: link.ref, status: statusForTenant(subject.status, link.status), createdAt: link.createdAt }, cursor: encodeCursor(link.ref) }]
           : [];
       });
       return { edges, pageInfo: { hasNextPage: links.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
@@ -137,7 +160,7 @@ export function createIdentityService(deps: { repo: IdentityRepository; refSecre
         return ids.map((id) => {
           const link = links.get(id);
           const subject = subjects.get(id);
-          return link && subject ? { id, ref: link.ref, status: subject.status, createdAt: link.createdAt } : null;
+          return link && subject ? { id, ref: link.ref, status: statusForTenant(subject.status, link.status), createdAt: link.createdAt } : null;
         });
       }
       if (principal.kind === 'platform_admin') {

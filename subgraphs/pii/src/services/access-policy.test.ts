@@ -12,6 +12,7 @@ const base = (overrides: Partial<AccessRequest>): AccessRequest => ({
   purpose: 'order_fulfillment',
   purposeMalformed: false,
   consent,
+  standing: 'ACTIVE',
   ...overrides,
 });
 
@@ -91,5 +92,22 @@ describe('decideAccess for a platform admin (break-glass)', () => {
     const other: Principal = { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set(), emailVerified: null, phoneNumberVerified: null };
     expect(decideAccess(base({ principal: other, breakGlass: grant }))).toMatchObject({ allow: false, code: 'FORBIDDEN' });
     expect(needsConsent(base({ principal: admin, breakGlass: grant }))).toBe(false);
+  });
+});
+
+describe('decideAccess: a blocked or suspended user', () => {
+  test("a tenant gets USER_BLOCKED for a user it blocked (or the platform suspended), whatever the consent; unknown standing fails closed", () => {
+    expect(decideAccess(base({ standing: 'BLOCKED' }))).toMatchObject({ allow: false, code: 'USER_BLOCKED', consentId: null });
+    expect(decideAccess(base({ standing: undefined }))).toMatchObject({ allow: false, code: 'USER_BLOCKED' });
+    // Scope and purpose are judged first: their refusals say what the caller can fix.
+    expect(decideAccess(base({ standing: 'BLOCKED', principal: tenant([]) }))).toMatchObject({ code: 'SCOPE_REQUIRED' });
+    expect(decideAccess(base({ standing: 'BLOCKED', purpose: null }))).toMatchObject({ code: 'PURPOSE_REQUIRED' });
+    // Not connected to the tenant: the consent decides, as before.
+    expect(decideAccess(base({ standing: null, consent: null }))).toMatchObject({ code: 'CONSENT_REQUIRED' });
+  });
+
+  test('the subject still reads their own data while a shop has them blocked', () => {
+    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set(), emailVerified: null, phoneNumberVerified: null };
+    expect(decideAccess(base({ principal: self, standing: 'BLOCKED', consent: null, purpose: null }))).toMatchObject({ allow: true, reason: 'SELF' });
   });
 });

@@ -2,6 +2,7 @@ import type { Principal } from '../../../../shared/auth/principal';
 import type { ErrorCode } from '../../../../shared/errors';
 import { maskedScopeFor, readScopeFor, type PiiCategory, type PiiMask } from '../../../../shared/pii';
 import type { ActiveConsent } from '../../../../shared/consent-client';
+import type { Standing } from '../../../../shared/standing-client';
 import { BREAK_GLASS_CATEGORIES, type BreakGlassReason } from './break-glass';
 
 export type AccessDecision =
@@ -19,6 +20,11 @@ export interface AccessRequest {
   purposeMalformed: boolean;
   /** The subject's consent to the calling tenant for the purpose; undefined when not looked up. */
   consent?: ActiveConsent | null;
+  /**
+   * Where the subject stands with the calling tenant (identity's standing API): BLOCKED when the tenant
+   * blocked them or the platform suspended them, null when not connected; undefined when not looked up.
+   */
+  standing?: Standing | null;
   /** The break-glass grant the field was reached under (breakGlassUser's parent value); null otherwise. */
   breakGlass?: { subjectId: string; reason: BreakGlassReason; grantedTo: string } | null;
 }
@@ -73,6 +79,10 @@ export function decideAccess(request: AccessRequest): AccessDecision {
       }
       if (request.purposeMalformed) return deny('PURPOSE_REQUIRED', 'The x-privacy-purpose header is not a valid purpose key');
       if (request.purpose === null) return deny('PURPOSE_REQUIRED', 'Declare the purpose in the x-privacy-purpose header');
+      // A blocked or suspended user's data is withheld whatever the consent says; unknown standing fails closed.
+      if (request.standing === undefined || request.standing === 'BLOCKED') {
+        return deny('USER_BLOCKED', 'This user is blocked for this tenant; no personal data is released');
+      }
       const consent = request.consent;
       if (!consent || !consent.categories.includes(category)) {
         return deny('CONSENT_REQUIRED', `No active consent covers ${category} data for purpose ${request.purpose}`);

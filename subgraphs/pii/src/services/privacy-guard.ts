@@ -5,6 +5,7 @@ import { createActionAuditor } from '../../../../shared/audit/actions';
 import { createRequestAuditRecorder } from '../../../../shared/audit/recorder';
 import { actorOf, type Principal, type TenantPrincipal } from '../../../../shared/auth/principal';
 import type { ActiveConsent, ConsentLookups } from '../../../../shared/consent-client';
+import type { Standing, StandingLookups } from '../../../../shared/standing-client';
 import { privgraphError } from '../../../../shared/errors';
 import type { PiiField } from '../../../../shared/permissions';
 import { componentLogger } from '../../../../shared/logger';
@@ -29,7 +30,7 @@ const logger = componentLogger('pii.guard');
  * the decision (allow and deny alike), and only then let the value go. Consents of all subjects in
  * the request are fetched in one lookup; audit events of the request are committed in one batch.
  */
-export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: AuditSink; now: () => Date }, request: GuardRequest) {
+export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: StandingLookups; audit: AuditSink; now: () => Date }, request: GuardRequest) {
   const { principal } = request;
   const actor = actorOf(principal);
   const recorder = createRequestAuditRecorder(deps.audit);
@@ -41,6 +42,12 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
     const grants = await deps.consents.activeConsents(tenant.tenantId, request.purpose as string, [...subjectIds]);
     const bySubject = new Map(grants.map((g) => [g.subjectId, g]));
     return subjectIds.map((id) => bySubject.get(id) ?? null);
+  });
+
+  /** Identity's standing of each subject with the calling tenant, for all subjects of the request in one call. */
+  const standingOf = new DataLoader<string, Standing | null>(async (subjectIds) => {
+    const found = await deps.standing.standings((principal as TenantPrincipal).tenantId, [...subjectIds]);
+    return subjectIds.map((id) => found.get(id) ?? null);
   });
 
   const event = (
@@ -74,12 +81,18 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; audit: Audi
       breakGlass,
     };
     if (!needsConsent(access)) return decideAccess(access);
-    try {
-      return decideAccess({ ...access, consent: await consentOf.load(subjectId) });
-    } catch (error) {
-      logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, requestId: request.requestId }, 'consent lookup failed; denying');
+    // The tenant's standing with the subject and the consent are looked up side by side, each batched per request.
+    const [standing, consent] = await Promise.allSettled([standingOf.load(subjectId), consentOf.load(subjectId)]);
+    if (standing.status === 'rejected') {
+      logger.warn({ err: { name: (standing.reason as Error)?.name }, requestId: request.requestId }, 'standing lookup failed; denying');
+      return { allow: false, code: 'DEPENDENCY_UNAVAILABLE', message: 'Whether the user is blocked could not be checked; no PII was released', consentId: null };
+    }
+    if (consent.status === 'rejected') {
+      const error = consent.reason as Error;
+      logger.warn({ err: { name: error?.name, message: error?.message }, requestId: request.requestId }, 'consent lookup failed; denying');
       return { allow: false, code: 'CONSENT_UNAVAILABLE', message: 'Consent could not be checked; no PII was released', consentId: null };
     }
+    return decideAccess({ ...access, standing: standing.value, consent: consent.value });
   }
 
   return {

@@ -74,9 +74,12 @@ export function createIdentityRepository(dataSource: DataSource) {
     },
 
     /** The link and its subject's status in one statement (the hot path of user(ref)). */
-    async findLinkedSubjectByRef(tenantId: string, ref: string): Promise<(TenantLinkRow & { status: SubjectRow['status'] }) | null> {
+    async findLinkedSubjectByRef(
+      tenantId: string,
+      ref: string,
+    ): Promise<(Omit<TenantLinkRow, 'status'> & { status: SubjectRow['status']; linkStatus: TenantLinkRow['status'] }) | null> {
       const rows = await dataSource.query(
-        `SELECT l.tenant_id AS "tenantId", l.subject_id AS "subjectId", l.ref, l.created_at AS "createdAt", s.status
+        `SELECT l.tenant_id AS "tenantId", l.subject_id AS "subjectId", l.ref, l.created_at AS "createdAt", s.status, l.status AS "linkStatus"
            FROM ${linkTable} l JOIN ${subjectTable} s ON s.id = l.subject_id
           WHERE l.tenant_id = $1 AND l.ref = $2`,
         [tenantId, ref],

@@ -81,6 +81,15 @@ export function createTenantAdminRepository(dataSource: DataSource) {
       return rows[0] ?? null;
     },
 
+    async findTenants(ids: string[]): Promise<TenantRow[]> {
+      return dataSource.query(`SELECT id, name, idp_organization_id AS "idpOrganizationId", created_at AS "createdAt" FROM ${tenantTable} WHERE id = ANY ($1::uuid[])`, [ids]);
+    },
+
+    async findTenantIdByOrganization(idpOrganizationId: string): Promise<string | null> {
+      const rows: { id: string }[] = await dataSource.query(`SELECT id FROM ${tenantTable} WHERE idp_organization_id = $1`, [idpOrganizationId]);
+      return rows[0]?.id ?? null;
+    },
+
     /** Throws UniqueViolation when another tenant already answers to the organization id; null when there is no such tenant. */
     async updateTenant(id: string, change: { name?: string; idpOrganizationId?: string }): Promise<TenantRow | null> {
       const rows = await changedRows<TenantRow>(
