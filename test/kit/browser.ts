@@ -10,8 +10,9 @@ import type { BrowserContext } from 'playwright-core';
  * skip with a message, unless PRIVGRAPH_BROWSER_TESTS=required (CI), where they fail.
  */
 function findChromium(): string | null {
-  const candidates = [process.env.PRIVGRAPH_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((c): c is string => Boolean(c));
-  for (const candidate of candidates) if (existsSync(candidate)) return candidate;
+  const named = process.env.PRIVGRAPH_CHROMIUM;
+  if (named) return existsSync(named) ? named : null; // an explicit choice wins, also when it names nothing
+  for (const candidate of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) if (existsSync(candidate)) return candidate;
   try {
     const found = execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim();
     return found || null;
