@@ -35,6 +35,10 @@ describe('npm run token', () => {
     expect((claims.exp as number) - (claims.iat as number)).toBe(60);
 
     expect(decodeJwt(run(['subject', 'alice']).stdout.trim())).toMatchObject({ sub: 'alice' });
+    // The IdP's verification claims, which a passport's flags come from.
+    const verified = decodeJwt(run(['subject', 'alice', '--email-verified', 'true', '--phone-number-verified', 'false']).stdout.trim());
+    expect(verified).toMatchObject({ sub: 'alice', email_verified: true, phone_number_verified: false });
+    expect(decodeJwt(run(['subject', 'alice']).stdout.trim())).not.toHaveProperty('email_verified');
 
     // A staff user acting for the shop: the user is the subject of the token, not the client.
     const member = decodeJwt(run(['member', 'tenant-123', 'staff-bob', 'pii:contact:read', 'tenant:admin']).stdout.trim());
@@ -49,6 +53,7 @@ describe('npm run token', () => {
     expect(result.stderr).toMatch(/tenant needs the tenant id/);
     expect(run(['member', 'tenant-123']).stderr).toMatch(/member needs the staff user/);
     expect(run(['subject', 'alice', '--ttl', 'forever']).stderr).toMatch(/--ttl must be/);
+    expect(run(['subject', 'alice', '--email-verified', 'yes']).stderr).toMatch(/--email-verified must be true or false/);
   });
 
   test('is refused in production and when an external issuer is configured', () => {
