@@ -44,7 +44,7 @@ function fetchFromPage(page: Page, args: { url: string; token: string; query: st
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': 'frontend-req-1' },
         body: JSON.stringify({ query, variables }),
       });
-      return { ok: true, status: response.status, body: await response.json(), requestId: response.headers.get('x-request-id') };
+      return { ok: true, status: response.status, body: (await response.json()) as PageFetch['body'], requestId: response.headers.get('x-request-id') };
     } catch (error) {
       return { ok: false, error: `${(error as Error).name}: ${(error as Error).message}` };
     }
