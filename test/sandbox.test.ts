@@ -97,6 +97,15 @@ describe('sandbox outside production (the default)', () => {
     expect(posted.body).toEqual({ data: { __typename: 'Query' } });
   });
 
+  test('an operation name matching no operation (as GraphiQL sends right after a rename) is a 400 OPERATION_RESOLUTION_FAILURE, not a 500', async () => {
+    for (const body of [{ query: 'query Tenants { __typename }', operationName: 'Renamed' }, { query: 'query A { __typename } query B { __typename }' }]) {
+      const response = await post(`${gateway.url}/graphql`, body);
+      expect({ status: response.status, codes: response.body.errors?.map((e) => e.extensions?.code) }).toEqual({ status: 400, codes: ['OPERATION_RESOLUTION_FAILURE'] });
+    }
+    const named = await post(`${gateway.url}/graphql`, { query: 'query A { __typename } query B { __typename }', operationName: 'B' });
+    expect(named.body).toEqual({ data: { __typename: 'Query' } });
+  });
+
   test('introspection is open outside production', async () => {
     const introspection = await post(`${gateway.url}/graphql`, { query: getIntrospectionQuery() });
     expect(introspection.status).toBe(200);

@@ -24,6 +24,7 @@ import { createOperationLookup, persistedOperationsMiddleware } from './persiste
 import { createSafelist } from './safelist';
 import { platformAdminIntrospection } from './introspection';
 import { mountSandbox } from './sandbox';
+import { operationResolution } from './operation-resolution';
 
 export interface GatewayContext {
   authorization: string | undefined;
@@ -110,6 +111,7 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       requestIdEcho,
+      operationResolution,
       safelist.plugin,
       ...(production ? [platformAdminIntrospection(verifier)] : []),
       ApolloServerPluginLandingPageDisabled(), // the offline sandbox serves browsers instead (docs/sandbox.md)
