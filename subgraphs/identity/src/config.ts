@@ -43,7 +43,7 @@ export interface PassportSettings {
 
 export const DEFAULT_PASSPORT_ISSUER = 'urn:privgraph:platform';
 
-function loadPassportSettings(env: Env): PassportSettings {
+export function loadPassportSettings(env: Env): PassportSettings {
   const parsed = parseEnv(
     z.object({
       PASSPORT_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
