@@ -383,7 +383,7 @@ function cpuPerPiiField() {
   const run = (n: number) => {
     for (let i = 0; i < n; i += 1) {
       open(key, sealed, fieldAad(subjectId, 'email'));
-      const decision = decideAccess({ principal, subjectId, field: 'User.email', category: 'CONTACT', purpose: PURPOSE, purposeMalformed: false, consent });
+      const decision = decideAccess({ principal, subjectId, field: 'User.email', category: 'CONTACT', purpose: PURPOSE, purposeMalformed: false, standing: 'ACTIVE', consent });
       prev = chainHash(prev, {
         seq: String(i + 1),
         occurredAt: new Date().toISOString(),
