@@ -109,7 +109,10 @@ export type ConsentStatus =
   | 'WITHDRAWN';
 
 export type CreateTenantInput = {
-  /** The IdP organization this tenant answers to (Logto: the organization id). Defaults to the tenant id. */
+  /**
+   * The IdP organization this tenant answers to (Logto: the organization id). Defaults to the tenant id with the
+   * development issuer; required when an external identity provider is configured.
+   */
   idpOrganizationId?: string | null | undefined;
   /** Display name, 1-200 characters. */
   name: string;
@@ -215,6 +218,7 @@ export type ProfileInput = {
 
 export type UserStatus =
   | 'ACTIVE'
+  /** For a tenant: blocked by that tenant's admin (blockUser), or suspended on the platform. No passport, no personal data. */
   | 'BLOCKED'
   /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
   | 'ERASED';

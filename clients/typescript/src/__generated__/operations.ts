@@ -208,6 +208,7 @@ export type SafelistMode =
 
 export type UserStatus =
   | 'ACTIVE'
+  /** For a tenant: blocked by that tenant's admin (blockUser), or suspended on the platform. No passport, no personal data. */
   | 'BLOCKED'
   /** Erased (GDPR Art. 17): a tombstone no token maps onto; no tenant can look it up any more. */
   | 'ERASED';
