@@ -11,13 +11,14 @@
   var KEYS = { token: 'privgraph.sandbox.token', purpose: 'privgraph.sandbox.purpose', requestId: 'privgraph.sandbox.requestId' };
   var ENDPOINT = new URL('graphql', document.baseURI).href;
   var DEFAULT_QUERY = [
-    '# privgraph sandbox: every request goes to this gateway only.',
+    '# privgraph sandbox: talks to this gateway only.',
     '#',
-    '# 1. Paste an access token above (in development: npm run token -- admin).',
-    '# 2. Shops reading personal data also set the purpose (x-privacy-purpose).',
+    '# 1. Paste an access token above',
+    '#    (in development: npm run token -- admin).',
+    '# 2. A shop reading personal data sets a purpose.',
     '# 3. Run with Ctrl+Enter or the play button.',
     '#',
-    '# Every personal-data field is audited, allowed or denied.',
+    '# Every read of personal data is audited.',
     '',
     'query Tenants {',
     '  tenants {',
