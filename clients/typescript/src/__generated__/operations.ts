@@ -393,6 +393,21 @@ export type UsersPageQueryVariables = Exact<{
 
 export type UsersPageQuery = { users: { edges: Array<{ cursor: string, node: { ref: string | null, status: UserStatus, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
+export type BlockUserMutationVariables = Exact<{
+  ref: string | number;
+  reason: string;
+}>;
+
+
+export type BlockUserMutation = { blockUser: { ref: string | null, status: UserStatus } };
+
+export type UnblockUserMutationVariables = Exact<{
+  ref: string | number;
+}>;
+
+
+export type UnblockUserMutation = { unblockUser: { ref: string | null, status: UserStatus } };
+
 export type WebhookEndpointFieldsFragment = { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null };
 
 export type WebhookDeliveryFieldsFragment = { id: string, endpointId: string, eventId: string, eventType: WebhookEventType, status: WebhookDeliveryStatus, attempts: number, lastHttpStatus: number | null, lastError: WebhookDeliveryError | null, lastAttemptAt: string | null, nextAttemptAt: string | null, deliveredAt: string | null, createdAt: string };
@@ -752,6 +767,22 @@ export const UsersPageDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<UsersPageQuery, UsersPageQueryVariables>;
+export const BlockUserDocument = new TypedDocumentString(`
+    mutation BlockUser($ref: ID!, $reason: String!) {
+  blockUser(ref: $ref, reason: $reason) {
+    ref
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<BlockUserMutation, BlockUserMutationVariables>;
+export const UnblockUserDocument = new TypedDocumentString(`
+    mutation UnblockUser($ref: ID!) {
+  unblockUser(ref: $ref) {
+    ref
+    status
+  }
+}
+    `) as unknown as TypedDocumentString<UnblockUserMutation, UnblockUserMutationVariables>;
 export const CreateWebhookEndpointDocument = new TypedDocumentString(`
     mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) {

@@ -2,6 +2,7 @@
 /** SHA-256 of each operation in the package's persisted-query manifest: these go hash-only first. */
 export const PERSISTED_QUERY_HASHES: ReadonlySet<string> = new Set([
   '3ec72e0c0517214f553e89dc2fa8608284682ec99b74477c9d43c216c2ff2680', // AuditEvents
+  'c84d1a223f74e6166bcf319dc1221b9bbe53d5d87b2b35d05df718e19ae78853', // BlockUser
   'aa0e7be5153fbe08692785f81f2d1679a04d4eabef232fba7ed1c43042ee6ea5', // ConsentReceipt
   '000dfb0956966f93a8dbd31809058c180de5e50d223c625a6bae71954850015e', // CreateWebhookEndpoint
   '12884e8fda306584c02dd8caabe33eb72288be42d4512c4442b9540d6a118668', // DeleteWebhookEndpoint
@@ -17,6 +18,7 @@ export const PERSISTED_QUERY_HASHES: ReadonlySet<string> = new Set([
   'a4e5fb39430728ec4f81dafce32177dcc19ab1fa57b83b813e357b6fb6cdb39d', // SetSafelistMode
   '37f91c601bdaaf3249a581722f678036cdabbf9989b4d35837ee968f7ec06af4', // TenantPolicy
   'e3202d51e9e6bd6917929e65d13c3ca796eab2f62cf54ac35916f553431744ac', // TenantSettings
+  'b86c47a68bb827b0e0a662a0a50906b0c8ed015bdb7a0871b3e6a88c966a6e2f', // UnblockUser
   '832fa62bbb7d0a9e865dd588112d2dbf33f2ef256d756b586cf03a48ec7520f5', // UserAddress
   '83f448787c8c2f4c6b1891ccb8d38d6359feced817efb53d72fb398e02c47ad6', // UserConsentHistory
   '0cfba87c5b8142cd99f7534fc86bf7b50b83b675114ed3d6b22b5c72e9a296da', // UserConsents
