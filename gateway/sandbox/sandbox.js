@@ -59,6 +59,7 @@
   }
 
   function describe(token) {
+    who.title = '';
     if (!token) return { kind: 'none', text: 'no token' };
     var claims = claimsOf(token);
     if (!claims) return { kind: 'invalid', text: 'not a JWT' };
