@@ -68,6 +68,15 @@ describe('sandbox outside production (the default)', () => {
     }
   });
 
+  test('with a trailing slash the page redirects to its address without one (its files are loaded by relative URLs)', async () => {
+    for (const [path, target] of [['/sandbox/', '../sandbox'], ['/graphql/', '../graphql']]) {
+      const response = await fetch(`${gateway.url}${path}`, { headers: BROWSER, redirect: 'manual' });
+      expect({ path, status: response.status, location: response.headers.get('location') }).toEqual({ path, status: 301, location: target });
+      expect(new URL(target, `${gateway.url}${path}`).pathname).toBe(path.slice(0, -1));
+      await response.arrayBuffer();
+    }
+  });
+
   test("the page's scripts and styles are served by the gateway itself, and name no other host", async () => {
     const html = await (await fetch(`${gateway.url}/sandbox`, { headers: BROWSER })).text();
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);

@@ -67,7 +67,13 @@ export function mountSandbox(app: Express, options: { enabled: boolean }) {
   const assets = sandboxAssets();
   for (const file of Object.values(assets)) accessSync(file); // fail at start, not on a click, when a file is missing
 
-  const page = (_req: Request, res: Response) => {
+  const page = (req: Request, res: Response) => {
+    // The page loads its files by relative URLs (so a proxy's path prefix works): no trailing slash.
+    const trailing = /\/([^/]+)\/+$/.exec(req.path);
+    if (trailing) {
+      res.redirect(301, `../${trailing[1]}`);
+      return;
+    }
     secure(res);
     res.set('cache-control', 'no-store').type('html').send(html);
   };
