@@ -176,7 +176,7 @@ async function double(answer: (body: any, count: number, req: IncomingMessage, r
     let raw = '';
     req.on('data', (chunk) => (raw += chunk));
     req.on('end', () => {
-      const body = JSON.parse(raw);
+      const body = raw ? JSON.parse(raw) : undefined;
       bodies.push({ body, headers: req.headers });
       answer(body, bodies.length, req, res);
     });
@@ -456,6 +456,16 @@ describe('verifyPassport', () => {
     const strangerKid = `stranger-${(await exportJWK(privateKey)).x}`;
     expect(await codeOf(await passport({ signer: { kid: strangerKid, privateKey } }))).toBe('PASSPORT_KEY_UNKNOWN');
     expect(await codeOf(await passport({ signer: { kid: key.kid, privateKey } }))).toBe('PASSPORT_INVALID');
+  });
+
+  test('a key set that cannot be fetched is reported as such, not as a bad passport', async () => {
+    const broken = await double((_body, _count, _req, res) => json(res, 500, {}));
+    try {
+      expect(await codeOf(await passport(), { jwksUrl: broken.url.replace('/graphql', '/jwks.json') })).toBe('PASSPORT_JWKS_UNAVAILABLE');
+    } finally {
+      await broken.close();
+    }
+    expect(await codeOf(await passport(), { jwksUrl: 'http://127.0.0.1:1/.well-known/jwks.json' })).toBe('PASSPORT_JWKS_UNAVAILABLE');
   });
 
   test('refused: claims of the wrong shape', async () => {

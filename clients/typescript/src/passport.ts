@@ -116,7 +116,8 @@ function passportErrorOf(error: unknown): PassportError {
     return new PassportError('PASSPORT_INVALID', `The passport's ${error.claim} claim is not valid`);
   }
   if (error instanceof joseErrors.JWKSNoMatchingKey) return new PassportError('PASSPORT_KEY_UNKNOWN', 'The passport was signed with an unknown key');
-  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+  // jose throws its base class itself only when the remote key set answers other than 200 or not JSON.
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || (error as object)?.constructor === joseErrors.JOSEError) {
     return new PassportError('PASSPORT_JWKS_UNAVAILABLE', 'The platform key set could not be loaded');
   }
   if (error instanceof joseErrors.JOSEError) return new PassportError('PASSPORT_INVALID', 'The passport does not verify');
