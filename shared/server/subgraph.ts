@@ -2,10 +2,12 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { Express, Request, Router } from 'express';
-import { parse, type GraphQLSchema } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { Kind, parse, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { DataSource, EntitySchema, MigrationInterface } from 'typeorm';
 import type { CommonConfig, DatabaseConfig, ServiceName } from '../config';
 import { openDataSource } from '../db/data-source';
+import { privgraphError } from '../errors';
 import { componentLogger, type Logger } from '../logger';
 import type { ServiceContext } from '../context';
 import { startGraphqlService, type RunningService } from './graphql-service';
@@ -39,6 +41,36 @@ export function loadSdl(path: string) {
   return parse(readFileSync(path, 'utf8'));
 }
 
+/** True when any operation or fragment of the document selects `_service` (the subgraph's SDL). */
+function readsServiceSdl(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    [Kind.FIELD](node) {
+      if (node.name.value !== '_service') return undefined;
+      found = true;
+      return false;
+    },
+  });
+  return found;
+}
+
+/**
+ * In production `_service { sdl }` is the subgraph's whole schema, federation internals and
+ * `@inaccessible` parts included, which introspection is off to withhold: platform admins only.
+ * The gateway composes from the committed supergraph, so nothing in the running graph needs it.
+ */
+export const productionServiceSdlGuard: ApolloServerPlugin<ServiceContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ document, contextValue }) {
+        if (readsServiceSdl(document) && contextValue.principal.kind !== 'platform_admin') {
+          throw privgraphError('FORBIDDEN', "The subgraph's SDL needs a platform admin token in production", { httpStatus: 403 });
+        }
+      },
+    };
+  },
+};
+
 /** The one boot sequence every subgraph follows: data source → services → guarded schema → HTTP. */
 export async function startSubgraph<TContext extends ServiceContext>(definition: SubgraphDefinition<TContext>): Promise<RunningService> {
   const logger = componentLogger(definition.name);
@@ -56,12 +88,14 @@ export async function startSubgraph<TContext extends ServiceContext>(definition:
   try {
     wiring = await definition.setup(dataSource, logger);
     const { onStop, ready } = wiring;
+    const production = definition.common.env === 'production';
     const running = await startGraphqlService<TContext>({
       name: definition.name,
       http: definition.common.http,
       logger,
-      production: definition.common.env === 'production',
+      production,
       schema,
+      plugins: production ? [productionServiceSdlGuard as ApolloServerPlugin<TContext>] : [],
       context: wiring.context,
       publicRoutes: wiring.publicRoutes,
       internal: wiring.internalRoutes ? { token: definition.common.internal.token, routes: wiring.internalRoutes } : undefined,
