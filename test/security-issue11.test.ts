@@ -93,6 +93,22 @@ describe('the safelist in ENFORCE cannot be bypassed by the shape of the request
     expect(await piiReads()).toBe(before);
   });
 
+  test("tokens of an organization the tenant just moved away from are refused at once, not run ad hoc while other services' directory caches still map it", async () => {
+    const moving = await createTenant(stack, 'Probe Moving Shop');
+    const oldOrgAdmin = await stack.tokens.tenant(moving, ['tenant:admin']);
+    const EVENTS = '{ auditEvents(first: 1) { edges { cursor } } }';
+    // The audit service now maps the old organization to the tenant (its directory cache).
+    expectNoErrors(await stack.gql(EVENTS, {}, { token: oldOrgAdmin }));
+    expectNoErrors(await stack.gql(SET_MODE, { mode: 'ENFORCE' }, { token: oldOrgAdmin }));
+    const moved = await stack.gql('mutation($id: ID!, $input: UpdateTenantInput!) { updateTenant(id: $id, input: $input) { idpOrganizationId } }', {
+      id: moving,
+      input: { idpOrganizationId: `org_${moving.slice(0, 8)}` },
+    }, { token: await stack.tokens.admin() });
+    expectNoErrors(moved);
+    const adHoc = await stack.gql(EVENTS, {}, { token: oldOrgAdmin });
+    expect({ status: adHoc.status, data: adHoc.data ?? null, codes: codes(adHoc) }).toEqual({ status: 403, data: null, codes: ['FORBIDDEN'] });
+  });
+
   test('a blocked user\'s PII stays in the vault on the pii port too, under the full and the masked scope', async () => {
     const ref = alice.refs[shop];
     // Blocking is no settings field: in ENFORCE it runs only registered, or on identity's own port.

@@ -56,7 +56,9 @@ export function createPolicyLookup(client: Pick<TenantPolicyClient, 'policy'>, o
   };
   return async (organizationId) => {
     const entry = known.get(organizationId);
-    if (entry && now() - entry.fetchedAt < options.cacheMs) return entry;
+    // "No such tenant" is asked again each time: it is refused, and identity answers a tenant that has just
+    // been given this organization (updateTenant, createTenant) at once.
+    if (entry && entry.tenantId !== null && now() - entry.fetchedAt < options.cacheMs) return entry;
     try {
       return await fetchPolicy(organizationId);
     } catch (error) {
@@ -157,7 +159,10 @@ export function createSafelist(deps: { client: Pick<TenantPolicyClient, 'policy'
             if (policy === 'unavailable') {
               throw privgraphError('DEPENDENCY_UNAVAILABLE', "The tenant's safelist policy cannot be read; nothing was run", { httpStatus: 503 });
             }
-            if (policy.mode === 'OFF' || policy.tenantId === null) return;
+            // No tenant answers to the organization: every subgraph refuses the token too, but one whose
+            // directory cache still maps it (up to 30 s after updateTenant moved the tenant) would run it unjudged.
+            if (policy.tenantId === null) throw privgraphError('FORBIDDEN', "The token's organization is not a registered tenant", { httpStatus: 403 });
+            if (policy.mode === 'OFF') return;
             const operationId = requestContext.queryHash;
             if (policy.operationIds.has(operationId)) return;
             const operation = requestContext.operation;
