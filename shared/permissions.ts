@@ -2,7 +2,7 @@ import { getDirective } from '@graphql-tools/utils';
 import { isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
-import type { Principal } from './auth/principal';
+import { mayReadTenantAudit, type Principal } from './auth/principal';
 import { forbidden, privgraphError } from './errors';
 import type { ServiceContext } from './context';
 import { isPiiCategory, isPiiMask, type PiiCategory, type PiiMask } from './pii';
@@ -118,7 +118,15 @@ export const isTenantAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) =>
   if (kind !== true) return kind;
   return ctx.principal.kind === 'tenant' && ctx.principal.isTenantAdmin ? true : privgraphError('SCOPE_REQUIRED', 'This operation needs the tenant:admin scope');
 });
-export const isTenantOrPlatformAdmin = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) =>
-  requireKind(ctx, ['tenant', 'platform_admin']),
-);
+/**
+ * The shop's audit log: its backend, its tenant admins (staff included) and platform admins. A staff
+ * member without tenant:admin does not see what colleagues read: the log names them and the refs they
+ * touched, which is more than a support role needs.
+ */
+export const canReadTenantAudit = rule({ cache: 'contextual' })((_p, _a, ctx: Ctx) => {
+  const kind = requireKind(ctx, ['tenant', 'platform_admin']);
+  if (kind !== true || ctx.principal.kind !== 'tenant') return kind;
+  return mayReadTenantAudit(ctx.principal) ? true : privgraphError('SCOPE_REQUIRED', "A staff member reads the shop's audit log only with the tenant:admin scope");
+});
+
 export { allow };

@@ -128,6 +128,14 @@ describe('organization members', () => {
     const plain = await stack.tokens.member(shop, 'staff-dave', ['pii:contact:read']);
     expect(codes(await stack.gql(publish, { i: input('v90') }, { token: plain }))).toEqual(['SCOPE_REQUIRED']);
     expect(codes(await stack.gql('{ webhookEndpoints { id } }', {}, { token: plain }))).toEqual(['SCOPE_REQUIRED']);
+    // Nor does a staff member without tenant:admin read the shop's audit log, which names colleagues and refs.
+    const log = await stack.gql(MEMBER_EVENTS, {}, { token: plain });
+    expect(log.data).toBeNull();
+    expect(codes(log)).toEqual(['SCOPE_REQUIRED']);
+    const range = new URLSearchParams({ format: 'jsonl', since: new Date(Date.now() - 600_000).toISOString(), until: new Date(Date.now() + 60_000).toISOString() });
+    const exported = await fetch(`${stack.running.gateway.url}/audit/export?${range}`, { headers: { authorization: `Bearer ${plain}` } });
+    expect(exported.status).toBe(403);
+    expect(await exported.text()).not.toContain('"requestId"');
 
     const admin = await stack.tokens.member(shop, 'staff-erin', ['tenant:admin']);
     expectNoErrors(await stack.gql(publish, { i: input('v91') }, { token: admin }));

@@ -15,6 +15,8 @@ export interface SubjectPrincipal {
   /** The access token's `email_verified` / `phone_number_verified` claims (null: the IdP said nothing). */
   emailVerified: boolean | null;
   phoneNumberVerified: boolean | null;
+  /** The app the person signed in to (the access token's `client_id`, RFC 9068 §2.2); null when the token names none. */
+  clientId: string | null;
 }
 export interface TenantPrincipal {
   kind: 'tenant';
@@ -94,7 +96,18 @@ export async function resolvePrincipal(
     scopes: verified.scopes,
     emailVerified: verified.emailVerified,
     phoneNumberVerified: verified.phoneNumberVerified,
+    clientId: verified.clientId ?? null,
   };
+}
+
+/**
+ * Who may read a shop's audit log (GraphQL and the export): its backend, its tenant admins (staff
+ * included) and platform admins — not a staff member without tenant:admin, since the log names
+ * colleagues and the refs they touched.
+ */
+export function mayReadTenantAudit(principal: Principal): boolean {
+  if (principal.kind === 'platform_admin') return true;
+  return principal.kind === 'tenant' && (principal.member === null || principal.isTenantAdmin);
 }
 
 export function actorOf(principal: Principal): { actorType: ActorType; actorId: string | null; tenantId: string | null } {

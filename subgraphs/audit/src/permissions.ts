@@ -1,9 +1,9 @@
 import type { GraphQLSchema } from 'graphql';
-import { allow, guardSchema, isPlatformAdmin, isSubject, isTenantOrPlatformAdmin } from '../../../shared/permissions';
+import { allow, canReadTenantAudit, guardSchema, isPlatformAdmin, isSubject } from '../../../shared/permissions';
 
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
   return guardSchema(schema, {
-    Query: { auditEvents: isTenantOrPlatformAdmin, verifyAuditLog: isPlatformAdmin, myAccessLog: isSubject, auditRetention: isPlatformAdmin },
+    Query: { auditEvents: canReadTenantAudit, verifyAuditLog: isPlatformAdmin, myAccessLog: isSubject, auditRetention: isPlatformAdmin },
     Mutation: {
       createAuditCheckpoint: isPlatformAdmin,
       setAuditRetention: isPlatformAdmin,

@@ -1,4 +1,4 @@
-import type { Principal } from '../../../../shared/auth/principal';
+import { mayReadTenantAudit, type Principal } from '../../../../shared/auth/principal';
 import { isUuid } from '../../../../shared/db/data-source';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { badInput, forbidden } from '../../../../shared/errors';
@@ -36,6 +36,7 @@ function parseTime(value: unknown, field: string): Date {
 /** Validates the query string and scopes it to what the caller may see. */
 export function exportRequestFor(principal: Principal, query: Record<string, unknown>): ExportRequest {
   if (principal.kind !== 'tenant' && principal.kind !== 'platform_admin') throw forbidden('Only tenants and platform admins export audit events');
+  if (!mayReadTenantAudit(principal)) throw forbidden("A staff member exports the shop's audit log only with the tenant:admin scope");
   const format = query.format ?? 'jsonl';
   if (!EXPORT_FORMATS.includes(format as ExportFormat)) throw badInput('format', 'format must be jsonl or csv');
   const since = parseTime(query.since, 'since');
