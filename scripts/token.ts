@@ -5,7 +5,8 @@
  *   npm run token -- tenant <tenantId> --scopes "pii:contact:read"
  *   npm run token -- member <tenantId> <user> pii:contact:read     (a staff user acting for the shop)
  * Options: --ttl <seconds> (default 3600); for a subject --email-verified true|false and --phone-number-verified true|false
- * (the OIDC claims a passport's verification flags come from). Refused in production and when an external issuer is configured.
+ * (the OIDC claims a passport's verification flags come from) and --client-id <id> (the app signed in to, default
+ * privgraph-dev-app; a passport is issued only for a shop that registered it with setStorefrontClients). Refused in production and when an external issuer is configured.
  */
 import { devTokens, loadOrCreateDevIssuerKey } from '../shared/auth/dev-issuer';
 
@@ -15,7 +16,8 @@ const USAGE = `usage:
   npm run token -- tenant <tenantId> [--scopes "pii:contact:read pii:identity:read"]
   npm run token -- member <tenantId> <user> [scopes...]
 options: --ttl <seconds>  (default 3600)
-         --email-verified true|false, --phone-number-verified true|false  (subject only)`;
+         --email-verified true|false, --phone-number-verified true|false  (subject only)
+         --client-id <id>  (subject only: the app signed in to; default privgraph-dev-app)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -46,8 +48,11 @@ async function main() {
     return value === undefined ? undefined : value === 'true';
   };
   const verified = { email: flag('--email-verified'), phoneNumber: flag('--phone-number-verified') };
+  const clientId = option(args, '--client-id');
+  if (clientId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(clientId)) fail('--client-id must be 1-128 letters, digits, . _ : -');
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400)) fail('--ttl must be 1-86400 seconds');
   const [kind, arg, ...rest] = args;
+  if (clientId !== undefined && kind !== 'subject') fail(`--client-id is for a subject token\n${USAGE}`);
   if (kind !== 'member' && rest.length > 0) fail(`unexpected arguments: ${rest.join(' ')}\n${USAGE}`);
   const key = await loadOrCreateDevIssuerKey(process.env.PRIVGRAPH_DATA_DIR ?? '.data');
   let token: string;
@@ -58,7 +63,7 @@ async function main() {
       break;
     case 'subject':
       if (!arg || !/^[A-Za-z0-9._@-]{1,128}$/.test(arg)) fail(`subject needs a name (letters, digits, . _ @ -)\n${USAGE}`);
-      token = await devTokens.subject(key, arg, ttl, verified);
+      token = await devTokens.subject(key, arg, ttl, { ...verified, clientId });
       break;
     case 'tenant':
       if (!arg) fail(`tenant needs the tenant id (from createTenant)\n${USAGE}`);

@@ -17,7 +17,7 @@ const STALE_POLICY_MS = 30_000;
 /** Distinct (tenant, document) pairs waiting for the next flush; more are counted in the log only. */
 const MAX_PENDING_REPORTS = 10_000;
 /** A tenant admin must always be able to change the settings, even when the safelist refuses everything else. */
-const SETTINGS_FIELDS = new Set(['tenantSettings', 'setSafelistMode', 'registerPersistedOperations', 'setAllowedOrigins', '__typename']);
+const SETTINGS_FIELDS = new Set(['tenantSettings', 'setSafelistMode', 'registerPersistedOperations', 'setAllowedOrigins', 'setStorefrontClients', '__typename']);
 
 interface KnownPolicy {
   tenantId: string | null;

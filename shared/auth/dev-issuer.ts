@@ -87,6 +87,12 @@ export interface VerifiedClaims {
   phoneNumber?: boolean;
 }
 
+/** A subject token's claims beyond its name: the verification flags and the app it was issued to. */
+export interface SubjectTokenOptions extends VerifiedClaims {
+  /** `client_id`: the app the person signed in to (a shop's storefront app); default DEV_APP_CLIENT_ID. */
+  clientId?: string;
+}
+
 /** An RFC 9068 access token shaped like Logto's. */
 export async function mintDevToken(key: DevIssuerKey, claims: DevTokenClaims): Promise<string> {
   const payload: Record<string, unknown> = { client_id: claims.clientId ?? DEV_APP_CLIENT_ID };
@@ -109,8 +115,8 @@ export async function mintDevToken(key: DevIssuerKey, claims: DevTokenClaims): P
 export const devTokens = {
   admin: (key: DevIssuerKey, ttlSeconds?: number) =>
     mintDevToken(key, { sub: 'platform-admin', clientId: 'platform-admin', scopes: ['platform:admin'], ttlSeconds }),
-  subject: (key: DevIssuerKey, name: string, ttlSeconds?: number, verified?: VerifiedClaims) =>
-    mintDevToken(key, { sub: name, scopes: ['openid', 'profile'], ttlSeconds, verified }),
+  subject: (key: DevIssuerKey, name: string, ttlSeconds?: number, options?: SubjectTokenOptions) =>
+    mintDevToken(key, { sub: name, clientId: options?.clientId, scopes: ['openid', 'profile'], ttlSeconds, verified: options }),
   tenant: (key: DevIssuerKey, tenantId: string, scopes: string[], ttlSeconds?: number) =>
     mintDevToken(key, {
       sub: `tenant-client-${tenantId}`,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { devTokens, loadOrCreateDevIssuerKey, type DevIssuerKey, type VerifiedClaims } from '../../shared/auth/dev-issuer';
+import { devTokens, loadOrCreateDevIssuerKey, type DevIssuerKey, type SubjectTokenOptions } from '../../shared/auth/dev-issuer';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
 import { startStack, type RunningStack } from '../../gateway/src/stack';
 import type { PiiOptions } from '../../subgraphs/pii/src/app';
@@ -52,7 +52,8 @@ export interface TestStack {
   tokens: {
     admin(): Promise<string>;
     /** `verified`: the token's `email_verified` / `phone_number_verified` claims (absent by default). */
-    subject(name: string, verified?: VerifiedClaims): Promise<string>;
+    /** A subject's token: verification flags, and the app it was issued to (`clientId`, default DEV_APP_CLIENT_ID). */
+    subject(name: string, options?: SubjectTokenOptions): Promise<string>;
     tenant(tenantId: string, scopes?: string[]): Promise<string>;
     /** A staff user (`sub`) acting for the tenant, with the scopes of their organization role. */
     member(tenantId: string, sub: string, scopes?: string[]): Promise<string>;
@@ -124,7 +125,7 @@ export async function startTestStack(
     schema: (name) => `${prefix}${name}`,
     tokens: {
       admin: () => devTokens.admin(key),
-      subject: (name, verified) => devTokens.subject(key, name, undefined, verified),
+      subject: (name, options) => devTokens.subject(key, name, undefined, options),
       tenant: (tenantId, scopes = []) => devTokens.tenant(key, tenantId, scopes),
       member: (tenantId, sub, scopes = []) => devTokens.member(key, tenantId, sub, scopes),
     },

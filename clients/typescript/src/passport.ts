@@ -13,6 +13,11 @@ export interface Passport {
   ref: string;
   /** The shop the passport was issued to (its `aud`). */
   tenantId: string;
+  /**
+   * The OIDC client id of the storefront app the user signed in to (`azp`): always one of the client ids
+   * the shop registered with setStorefrontClients when it was issued.
+   */
+  authorizedParty: string;
   status: PassportUserStatus;
   /** What the identity provider said about the email address and phone number (false when it said nothing). */
   emailVerified: boolean;
@@ -135,6 +140,7 @@ function passportOf(payload: JWTPayload, audience: string): Passport {
   // One audience, this shop: a passport shared between shops would let one shop replay it at another.
   if (aud !== audience) throw invalid('aud');
   if (typeof iss !== 'string' || iss.length === 0) throw invalid('iss');
+  if (typeof claims.azp !== 'string' || claims.azp.length === 0) throw invalid('azp');
   if (typeof jti !== 'string' || jti.length === 0) throw invalid('jti');
   if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= iat) throw invalid('exp');
   if (typeof claims.status !== 'string' || !STATUSES.includes(claims.status as PassportUserStatus)) throw invalid('status');
@@ -145,6 +151,7 @@ function passportOf(payload: JWTPayload, audience: string): Passport {
   return {
     ref: sub,
     tenantId: aud,
+    authorizedParty: claims.azp,
     status: claims.status as PassportUserStatus,
     emailVerified: claims.email_verified,
     phoneNumberVerified: claims.phone_number_verified,

@@ -158,6 +158,7 @@ export function startIdentity(config: IdentityConfig, options: IdentityOptions =
           tenantSettings,
           passports: createPassportService({
             repo: tenantAdminRepo,
+            storefrontClients: (tenantId) => tenantSettings.storefrontClients(tenantId),
             consents: createRemoteConsentPurposes(config.common.internal),
             key: platformKey,
             settings: config.passport,

@@ -44,6 +44,7 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       setSafelistMode: isTenantAdmin,
       registerPersistedOperations: isTenantAdmin,
       setAllowedOrigins: isTenantAdmin,
+      setStorefrontClients: isTenantAdmin,
       // Passports
       issuePassport: isSubject,
       // Tenant administration (a tenant admin acts on its own tenant's refs only, in the service)

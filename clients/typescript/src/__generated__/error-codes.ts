@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   OPERATION_RESOLUTION_FAILURE: "The operation name does not match an operation in the document.",
   USER_BLOCKED: "The user is blocked by this tenant or suspended on the platform: no passport, no personal data for this tenant.",
   NOT_CONNECTED: "The subject is not connected to this tenant (connectTenant first).",
+  PASSPORT_CLIENT_NOT_ALLOWED: "The app the subject signed in to is not one of the tenant's storefront apps (setStorefrontClients): no passport for this tenant.",
   OPERATION_NOT_SAFELISTED: "The tenant enforces its safelist and this document is not one of its registered persisted operations; nothing ran.",
   INTERNAL_SERVER_ERROR: "An unexpected failure. Details are never sent to the client; the request id identifies it in logs.",
 } as const;

@@ -319,7 +319,7 @@ export type ProcessingRecordsQuery = { processingRecords: { generatedAt: string,
 export type TenantSettingsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type TenantSettingsQuery = { tenantSettings: { safelistMode: SafelistMode, allowedOrigins: Array<string>, unsafelistedRequestCount: number, updatedAt: string | null, persistedOperations: Array<{ id: string, name: string, type: string, registeredAt: string }>, unsafelistedOperations: Array<{ id: string, name: string | null, count: number, firstSeenAt: string, lastSeenAt: string }> } };
+export type TenantSettingsQuery = { tenantSettings: { safelistMode: SafelistMode, allowedOrigins: Array<string>, storefrontClients: Array<string>, unsafelistedRequestCount: number, updatedAt: string | null, persistedOperations: Array<{ id: string, name: string, type: string, registeredAt: string }>, unsafelistedOperations: Array<{ id: string, name: string | null, count: number, firstSeenAt: string, lastSeenAt: string }> } };
 
 export type RegisterPersistedOperationsMutationVariables = Exact<{
   manifest: PersistedOperationManifestInput;
@@ -342,6 +342,13 @@ export type SetAllowedOriginsMutationVariables = Exact<{
 
 
 export type SetAllowedOriginsMutation = { setAllowedOrigins: { allowedOrigins: Array<string>, updatedAt: string | null } };
+
+export type SetStorefrontClientsMutationVariables = Exact<{
+  clientIds: Array<string> | string;
+}>;
+
+
+export type SetStorefrontClientsMutation = { setStorefrontClients: { storefrontClients: Array<string>, updatedAt: string | null } };
 
 export type UserStatusQueryVariables = Exact<{
   ref: string | number;
@@ -641,6 +648,7 @@ export const TenantSettingsDocument = new TypedDocumentString(`
   tenantSettings {
     safelistMode
     allowedOrigins
+    storefrontClients
     persistedOperations {
       id
       name
@@ -685,6 +693,14 @@ export const SetAllowedOriginsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SetAllowedOriginsMutation, SetAllowedOriginsMutationVariables>;
+export const SetStorefrontClientsDocument = new TypedDocumentString(`
+    mutation SetStorefrontClients($clientIds: [String!]!) {
+  setStorefrontClients(clientIds: $clientIds) {
+    storefrontClients
+    updatedAt
+  }
+}
+    `) as unknown as TypedDocumentString<SetStorefrontClientsMutation, SetStorefrontClientsMutationVariables>;
 export const UserStatusDocument = new TypedDocumentString(`
     query UserStatus($ref: ID!) {
   user(ref: $ref) {

@@ -16,8 +16,9 @@ export const PERSISTED_QUERY_HASHES: ReadonlySet<string> = new Set([
   '3c94dc81e56eead7e356f4d93122a7d5f2a284d5489431854809733fca60ec30', // RotateWebhookSecret
   '987219eec50472cc042a4df5a260e20dbe12e004479d056cb437974e99aa4887', // SetAllowedOrigins
   'a4e5fb39430728ec4f81dafce32177dcc19ab1fa57b83b813e357b6fb6cdb39d', // SetSafelistMode
+  '640b334538388a0d1a977b53fb0a1600d500228afcc18a894c0f2e48bff67616', // SetStorefrontClients
   '37f91c601bdaaf3249a581722f678036cdabbf9989b4d35837ee968f7ec06af4', // TenantPolicy
-  'e3202d51e9e6bd6917929e65d13c3ca796eab2f62cf54ac35916f553431744ac', // TenantSettings
+  'f74a8b703b86c555a49c4643a0d481deb83d99ea35719944f8fcff0d8cde2bff', // TenantSettings
   'b86c47a68bb827b0e0a662a0a50906b0c8ed015bdb7a0871b3e6a88c966a6e2f', // UnblockUser
   '832fa62bbb7d0a9e865dd588112d2dbf33f2ef256d756b586cf03a48ec7520f5', // UserAddress
   '83f448787c8c2f4c6b1891ccb8d38d6359feced817efb53d72fb398e02c47ad6', // UserConsentHistory

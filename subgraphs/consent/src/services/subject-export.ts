@@ -13,7 +13,7 @@ export type ConsentSubjectExport = ReturnType<typeof createConsentSubjectExport>
 export function createConsentSubjectExport(deps: { consents: ConsentService; policyRepo: PolicyRepository; now: () => Date }) {
   const { consents, policyRepo, now } = deps;
   /** The same visibility the subject has through the graph: all of their own consents. */
-  const asSubject = (subjectId: string): SubjectPrincipal => ({ kind: 'subject', subjectId, sub: subjectId, scopes: new Set(), emailVerified: null, phoneNumberVerified: null });
+  const asSubject = (subjectId: string): SubjectPrincipal => ({ kind: 'subject', subjectId, sub: subjectId, scopes: new Set(), emailVerified: null, phoneNumberVerified: null, clientId: null });
 
   return {
     async exportSubject(request: ExportRequest): Promise<ConsentExport> {

@@ -165,8 +165,9 @@ export type Mutation = {
   extendDataSubjectRequest: DataSubjectRequest;
   /**
    * A passport for the calling subject and one tenant (audited PASSPORT_ISSUE). Refused with NOT_FOUND for
-   * an unknown tenant, NOT_CONNECTED when the subject is not connected to it, USER_BLOCKED when the tenant
-   * blocked the subject or the platform suspended it.
+   * an unknown tenant, PASSPORT_CLIENT_NOT_ALLOWED when the app the subject signed in to (the access token's
+   * client_id) is not one of the tenant's storefront clients (setStorefrontClients), NOT_CONNECTED when the
+   * subject is not connected to it, USER_BLOCKED when the tenant blocked the subject or the platform suspended it.
    */
   issuePassport: Passport;
   /** A platform admin opens a request on a subject's behalf, with a stated reason. */
@@ -191,6 +192,11 @@ export type Mutation = {
   setAllowedOrigins: TenantSettings;
   /** Sets the calling tenant's safelist mode; the gateway applies it within seconds (tenant admin; audited TENANT_SETTINGS_SET). */
   setSafelistMode: TenantSettings;
+  /**
+   * Replaces the OIDC client ids of the calling tenant's storefront apps (at most 20; letters, digits, . _ : -;
+   * duplicates dropped; an empty list means no passports for the tenant). Tenant admin; audited TENANT_SETTINGS_SET.
+   */
+  setStorefrontClients: TenantSettings;
   /**
    * Suspends a subject on the whole platform (platform admin; audited SUBJECT_SUSPEND): their tokens are refused
    * (by every service within 30 seconds), every connected tenant sees BLOCKED and is told (subject.blocked webhook).
@@ -298,6 +304,11 @@ export type MutationSetSafelistModeArgs = {
 };
 
 
+export type MutationSetStorefrontClientsArgs = {
+  clientIds: Array<Scalars['String']['input']>;
+};
+
+
 export type MutationSuspendSubjectArgs = {
   reason: Scalars['String']['input'];
   subjectId: Scalars['ID']['input'];
@@ -330,8 +341,8 @@ export type PageInfo = {
 /**
  * A PII-free proof for a shop's storefront that the caller is the shop's customer `sub` (docs/passports.md):
  * a compact JWS (`typ: privgraph-passport+jwt`, ES256, the platform key at /.well-known/jwks.json) whose
- * claims are iss, sub (the pairwise ref), aud (the tenant id), iat, exp, jti, status, email_verified,
- * phone_number_verified and purposes. Never personal data.
+ * claims are iss, sub (the pairwise ref), aud (the tenant id), azp (the storefront app's client id), iat, exp,
+ * jti, status, email_verified, phone_number_verified and purposes. Never personal data.
  */
 export type Passport = {
   __typename?: 'Passport';
@@ -491,6 +502,8 @@ export type TenantSettings = {
   /** Registered persisted operations, by name (at most 1000). */
   persistedOperations: Array<PersistedOperation>;
   safelistMode: SafelistMode;
+  /** OIDC client ids of the tenant's storefront apps: a passport for the tenant is issued only to a subject signed in to one of them (docs/passports.md). */
+  storefrontClients: Array<Scalars['String']['output']>;
   /** Those documents, most recently seen first (at most 100 distinct ones are remembered; registering one removes it here). */
   unsafelistedOperations: Array<UnsafelistedOperation>;
   /** Requests REPORT mode let through that ENFORCE would have refused, counted by the gateway (reported every few seconds). */
@@ -903,6 +916,7 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   rotateWebhookSecret?: Resolver<ResolversTypes['WebhookEndpointSecret'], ParentType, ContextType, RequireFields<MutationRotateWebhookSecretArgs, 'id'>>;
   setAllowedOrigins?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetAllowedOriginsArgs, 'origins'>>;
   setSafelistMode?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetSafelistModeArgs, 'mode'>>;
+  setStorefrontClients?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetStorefrontClientsArgs, 'clientIds'>>;
   suspendSubject?: Resolver<ResolversTypes['UserStatus'], ParentType, ContextType, RequireFields<MutationSuspendSubjectArgs, 'reason' | 'subjectId'>>;
   unblockUser?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUnblockUserArgs, 'ref'>>;
   updateTenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationUpdateTenantArgs, 'id' | 'input'>>;
@@ -966,6 +980,7 @@ export type TenantSettingsResolvers<ContextType = any, ParentType extends Resolv
   allowedOrigins?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   persistedOperations?: Resolver<Array<ResolversTypes['PersistedOperation']>, ParentType, ContextType>;
   safelistMode?: Resolver<ResolversTypes['SafelistMode'], ParentType, ContextType>;
+  storefrontClients?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   unsafelistedOperations?: Resolver<Array<ResolversTypes['UnsafelistedOperation']>, ParentType, ContextType>;
   unsafelistedRequestCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   updatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;

@@ -13,5 +13,6 @@ export const tenantSettingsResolvers: Resolvers<IdentityContext> = {
     setSafelistMode: (_, args, ctx) => ctx.tenantSettings.setSafelistMode(tenantOf(ctx), args.mode, ctx.audit),
     registerPersistedOperations: (_, args, ctx) => ctx.tenantSettings.registerPersistedOperations(tenantOf(ctx), args.manifest, args.replace, ctx.audit),
     setAllowedOrigins: (_, args, ctx) => ctx.tenantSettings.setAllowedOrigins(tenantOf(ctx), args.origins, ctx.audit),
+    setStorefrontClients: (_, args, ctx) => ctx.tenantSettings.setStorefrontClients(tenantOf(ctx), args.clientIds, ctx.audit),
   },
 };

@@ -19,6 +19,8 @@ export interface PassportClaims {
   sub: string;
   /** The tenant id. */
   aud: string;
+  /** The storefront app the subject signed in to (its OIDC client id; OIDC Core §2 authorized party). */
+  azp: string;
   iat: number;
   exp: number;
   jti: string;
@@ -36,14 +38,23 @@ export interface Passport {
 
 export type PassportService = ReturnType<typeof createPassportService>;
 
+export const clientNotAllowed = () =>
+  privgraphError(
+    'PASSPORT_CLIENT_NOT_ALLOWED',
+    "The app you signed in to is not one of this tenant's storefront apps; the shop must register its storefront app's client id with setStorefrontClients",
+  );
+
 export const userBlocked = () => privgraphError('USER_BLOCKED', 'This account is blocked for this tenant; no passport is issued');
 
 /**
- * Why a passport cannot be issued, or null when it can. A suspended subject is refused before the
- * link is looked at, so the answer never tells a suspended person which shops know them.
+ * Why a passport cannot be issued, or null when it can. The app asking must be one of the tenant's
+ * storefront apps before anything about the subject is looked at, so another shop's page holding the
+ * subject's token learns nothing of the subject's standing here. A suspended subject is refused before
+ * the link is looked at, so the answer never tells a suspended person which shops know them.
  */
-export function passportRefusal(standing: SubjectStanding) {
+export function passportRefusal(standing: SubjectStanding, clientId: string | null, storefrontClients: readonly string[]) {
   if (!standing.tenantExists) return notFound('Tenant');
+  if (clientId === null || !storefrontClients.includes(clientId)) return clientNotAllowed();
   if (standing.subjectStatus === 'BLOCKED') return userBlocked();
   if (standing.subjectStatus !== 'ACTIVE') return forbidden('This account cannot have a passport issued');
   if (!standing.link) return privgraphError('NOT_CONNECTED', 'You are not connected to this tenant (connectTenant first)');
@@ -57,6 +68,8 @@ export function passportRefusal(standing: SubjectStanding) {
  */
 export function createPassportService(deps: {
   repo: TenantAdminRepository;
+  /** The client ids of the tenant's storefront apps (tenant settings). */
+  storefrontClients: (tenantId: string) => Promise<string[]>;
   consents: ConsentPurposes;
   key: SigningKey;
   settings: PassportSettings;
@@ -64,11 +77,15 @@ export function createPassportService(deps: {
 }) {
   const { repo, consents, key, settings, now } = deps;
   return {
-    /** Checks standing, reads the purposes, audits PASSPORT_ISSUE, then signs. */
+    /**
+     * Checks the asking app and the subject's standing, reads the purposes, audits PASSPORT_ISSUE, then signs.
+     * A refusal is not audited: nothing was issued, and the tenant's audit log would otherwise take
+     * entries on the say-so of any app holding a subject's token.
+     */
     async issue(principal: SubjectPrincipal, tenantId: string, audit: ActionAuditor): Promise<Passport> {
       if (!isUuid(tenantId)) throw notFound('Tenant');
-      const standing = await repo.findStanding(tenantId, principal.subjectId);
-      const refusal = passportRefusal(standing);
+      const [standing, storefrontClients] = await Promise.all([repo.findStanding(tenantId, principal.subjectId), deps.storefrontClients(tenantId)]);
+      const refusal = passportRefusal(standing, principal.clientId, storefrontClients);
       if (refusal) throw refusal;
       let purposes: string[];
       try {
@@ -82,6 +99,7 @@ export function createPassportService(deps: {
         iss: settings.issuer,
         sub: standing.link!.ref,
         aud: tenantId,
+        azp: principal.clientId!,
         iat: issuedAt,
         exp: issuedAt + settings.ttlSeconds,
         jti: randomUUID(),

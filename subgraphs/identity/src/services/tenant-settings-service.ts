@@ -19,11 +19,15 @@ import type { RegisteredOperationRow, RegistrationCounts, TenantSettingsReposito
 export const MANIFEST_FORMAT = 'apollo-persisted-query-manifest';
 const REPORTS_SHOWN = 100;
 const MAX_INT = 2_147_483_647;
+export const MAX_STOREFRONT_CLIENTS = 20;
+/** An OIDC client id as IdPs issue them (Logto: 21 lower-case letters and digits); no spaces, quotes or separators. */
+const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export interface TenantSettingsView {
   safelistMode: SafelistMode;
   persistedOperations: { id: string; name: string; type: string; registeredAt: Date }[];
   allowedOrigins: string[];
+  storefrontClients: string[];
   unsafelistedRequestCount: number;
   unsafelistedOperations: { id: string; name: string | null; count: number; firstSeenAt: Date; lastSeenAt: Date }[];
   updatedAt: Date | null;
@@ -83,6 +87,7 @@ export function createTenantSettingsService(deps: {
       safelistMode: row?.safelistMode ?? 'OFF',
       persistedOperations: operations.map((op: RegisteredOperationRow) => ({ id: op.operationId, name: op.name, type: op.type, registeredAt: op.registeredAt })),
       allowedOrigins: row?.allowedOrigins ?? [],
+      storefrontClients: row?.storefrontClients ?? [],
       unsafelistedRequestCount: row ? asInt(row.reportedCount) : 0,
       unsafelistedOperations: reports.map((r) => ({ id: r.operationId, name: r.operationName, count: asInt(r.count), firstSeenAt: r.firstSeenAt, lastSeenAt: r.lastSeenAt })),
       updatedAt: row?.updatedAt ?? null,
@@ -110,6 +115,22 @@ export function createTenantSettingsService(deps: {
       await repo.setOrigins(tenantId, unique, now());
       return settingsOf(tenantId);
     },
+
+    /** Replaces the client ids of the tenant's storefront apps, the apps a passport for the tenant may be asked from (docs/passports.md). */
+    async setStorefrontClients(tenantId: string, clientIds: string[], audit: ActionAuditor): Promise<TenantSettingsView> {
+      if (clientIds.length > MAX_STOREFRONT_CLIENTS) throw badInput('clientIds', `at most ${MAX_STOREFRONT_CLIENTS} client ids`);
+      clientIds.forEach((value, index) => {
+        if (!CLIENT_ID_PATTERN.test(value)) {
+          throw badInput(`clientIds.${index}`, `clientIds.${index} must be an OIDC client id: 1 to 128 letters, digits, . _ : - (starting with a letter or digit)`);
+        }
+      });
+      const unique = [...new Set(clientIds)];
+      await audit('TENANT_SETTINGS_SET', { tenantId, field: `StorefrontClients.${unique.length}` });
+      await repo.setStorefrontClients(tenantId, unique, now());
+      return settingsOf(tenantId);
+    },
+
+    storefrontClients: (tenantId: string) => repo.storefrontClientsOf(tenantId),
 
     async registerPersistedOperations(tenantId: string, manifest: ManifestInput, replace: boolean, audit: ActionAuditor): Promise<RegistrationCounts> {
       if (manifest.format !== MANIFEST_FORMAT) throw badInput('manifest.format', `format must be ${MANIFEST_FORMAT}`);

@@ -31,13 +31,13 @@ describe('decideAccess (invariant 1)', () => {
     ['consent not looked up', { consent: undefined }, 'CONSENT_REQUIRED'],
     ['consent for another category', { consent: { ...consent, categories: ['IDENTITY'] } }, 'CONSENT_REQUIRED'],
     ['platform admin', { principal: { kind: 'platform_admin', sub: 'a', scopes: new Set(['platform:admin']) } as Principal }, 'FORBIDDEN'],
-    ['another subject', { principal: { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set(), emailVerified: null, phoneNumberVerified: null } as Principal }, 'FORBIDDEN'],
+    ['another subject', { principal: { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set(), emailVerified: null, phoneNumberVerified: null, clientId: null } as Principal }, 'FORBIDDEN'],
   ])('%s is denied with %s', (_name, overrides, code) => {
     expect(decideAccess(base(overrides as Partial<AccessRequest>))).toMatchObject({ allow: false, code, consentId: null });
   });
 
   test('the subject reads their own data without consent or purpose', () => {
-    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set(), emailVerified: null, phoneNumberVerified: null };
+    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set(), emailVerified: null, phoneNumberVerified: null, clientId: null };
     expect(decideAccess(base({ principal: self, consent: null, purpose: null }))).toEqual({ allow: true, reason: 'SELF', consentId: null, masked: false });
   });
 
@@ -89,7 +89,7 @@ describe('decideAccess for a platform admin (break-glass)', () => {
 
   test('a grant means nothing to any other principal', () => {
     expect(decideAccess(base({ principal: tenant([]), breakGlass: grant }))).toMatchObject({ allow: false, code: 'SCOPE_REQUIRED' });
-    const other: Principal = { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set(), emailVerified: null, phoneNumberVerified: null };
+    const other: Principal = { kind: 'subject', subjectId: 'other', sub: 'x', scopes: new Set(), emailVerified: null, phoneNumberVerified: null, clientId: null };
     expect(decideAccess(base({ principal: other, breakGlass: grant }))).toMatchObject({ allow: false, code: 'FORBIDDEN' });
     expect(needsConsent(base({ principal: admin, breakGlass: grant }))).toBe(false);
   });
@@ -107,7 +107,7 @@ describe('decideAccess: a blocked or suspended user', () => {
   });
 
   test('the subject still reads their own data while a shop has them blocked', () => {
-    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set(), emailVerified: null, phoneNumberVerified: null };
+    const self: Principal = { kind: 'subject', subjectId: SUBJECT, sub: 'alice', scopes: new Set(), emailVerified: null, phoneNumberVerified: null, clientId: null };
     expect(decideAccess(base({ principal: self, standing: 'BLOCKED', consent: null, purpose: null }))).toMatchObject({ allow: true, reason: 'SELF' });
   });
 });

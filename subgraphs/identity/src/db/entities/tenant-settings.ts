@@ -6,6 +6,8 @@ export interface TenantSettingsRow {
   tenantId: string;
   safelistMode: SafelistMode;
   allowedOrigins: string[];
+  /** OIDC client ids of the tenant's storefront apps, the only apps a passport for the tenant is issued to (migration 1764800000000). */
+  storefrontClients: string[];
   /** Requests in REPORT mode the safelist would have refused, as the gateway reported them. */
   reportedCount: string;
   updatedAt: Date;
@@ -38,6 +40,7 @@ export const TenantSettingsEntity = new EntitySchema<TenantSettingsRow>({
     tenantId: { type: 'uuid', primary: true, name: 'tenant_id' },
     safelistMode: { type: 'text', name: 'safelist_mode' },
     allowedOrigins: { type: 'text', array: true, name: 'allowed_origins' },
+    storefrontClients: { type: 'text', array: true, name: 'storefront_clients' },
     reportedCount: { type: 'bigint', name: 'reported_count' },
     updatedAt: { type: 'timestamptz', name: 'updated_at' },
   },

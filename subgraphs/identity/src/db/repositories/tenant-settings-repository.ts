@@ -15,7 +15,7 @@ export interface RegistrationCounts {
 }
 
 const SETTINGS_COLUMNS = `tenant_id AS "tenantId", safelist_mode AS "safelistMode", allowed_origins AS "allowedOrigins",
-  reported_count::text AS "reportedCount", updated_at AS "updatedAt"`;
+  storefront_clients AS "storefrontClients", reported_count::text AS "reportedCount", updated_at AS "updatedAt"`;
 
 export function createTenantSettingsRepository(dataSource: DataSource) {
   const settings = qualifiedTable(dataSource, 'tenant_settings');
@@ -43,6 +43,20 @@ export function createTenantSettingsRepository(dataSource: DataSource) {
          ON CONFLICT (tenant_id) DO UPDATE SET allowed_origins = EXCLUDED.allowed_origins, updated_at = EXCLUDED.updated_at`,
         [tenantId, origins, at],
       );
+    },
+
+    async setStorefrontClients(tenantId: string, clientIds: string[], at: Date): Promise<void> {
+      await dataSource.query(
+        `INSERT INTO ${settings} (tenant_id, storefront_clients, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET storefront_clients = EXCLUDED.storefront_clients, updated_at = EXCLUDED.updated_at`,
+        [tenantId, clientIds, at],
+      );
+    },
+
+    /** The client ids of the tenant's storefront apps (none for an unknown tenant). */
+    async storefrontClientsOf(tenantId: string): Promise<string[]> {
+      const [row] = await dataSource.query(`SELECT storefront_clients AS "clientIds" FROM ${settings} WHERE tenant_id = $1`, [tenantId]);
+      return row?.clientIds ?? [];
     },
 
     /** The tenant's operations without their bodies, by name. */
