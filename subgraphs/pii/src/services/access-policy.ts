@@ -81,7 +81,7 @@ export function decideAccess(request: AccessRequest): AccessDecision {
       if (request.purpose === null) return deny('PURPOSE_REQUIRED', 'Declare the purpose in the x-privacy-purpose header');
       // A blocked or suspended user's data is withheld whatever the consent says; unknown standing fails closed.
       if (request.standing === undefined || request.standing === 'BLOCKED') {
-        return deny('USER_BLOCKED', 'This user is blocked for this tenant; no personal data is released');
+        return deny('USER_BLOCKED', 'This user is blocked by this tenant or suspended on the platform; no personal data is released');
       }
       const consent = request.consent;
       if (!consent || !consent.categories.includes(category)) {
