@@ -11,6 +11,7 @@ import {
   PublishPolicyVersionDocument,
   RegisterPersistedOperationsDocument,
   SetSafelistModeDocument,
+  SetStorefrontClientsDocument,
   TenantSettingsDocument,
   TypedDocumentString,
   UnblockUserDocument,
@@ -373,6 +374,7 @@ describe('verifyPassport', () => {
       iss: 'urn:privgraph:platform',
       sub: alice.refs[shop],
       aud: shop,
+      azp: 'client-shop-storefront',
       iat: now,
       exp: now + 600,
       jti: '6c1f5a4e-2f0e-4bde-9a55-0b8f2b7a9e10',
@@ -400,6 +402,7 @@ describe('verifyPassport', () => {
     expect(verified).toEqual({
       ref: alice.refs[shop],
       tenantId: shop,
+      authorizedParty: 'client-shop-storefront',
       status: 'ACTIVE',
       emailVerified: true,
       phoneNumberVerified: false,
@@ -415,15 +418,20 @@ describe('verifyPassport', () => {
     await expect(verifyPassport(await passport(), { jwks: jwks as never, audience: shop })).resolves.toMatchObject({ ref: alice.refs[shop] });
   });
 
-  test('a passport issued by privgraph (issuePassport) verifies and names the subject by the shop\'s ref', async () => {
+  test('a passport issued by privgraph (issuePassport) to the shop\'s registered storefront app verifies and names the subject by the shop\'s ref and the app', async () => {
+    // The shop's admin registers its storefront app (SetStorefrontClients); alice signed in to that app.
+    const admin = await shopClient(['tenant:admin']);
+    const registered = await admin.request(SetStorefrontClientsDocument, { clientIds: ['client-shop-storefront'] });
+    expect(registered.data.setStorefrontClients.storefrontClients).toEqual(['client-shop-storefront']);
+    const onStorefront = await stack.tokens.subject(alice.name, { clientId: 'client-shop-storefront' });
     const issued = await stack.gql<{ issuePassport: { token: string; expiresAt: string } }>(
       'mutation($t: ID!) { issuePassport(tenantId: $t) { token expiresAt } }',
       { t: shop },
-      { token: alice.token },
+      { token: onStorefront },
     );
     expect(issued.errors).toBeUndefined();
     const verified = await verifyPassport(issued.data!.issuePassport.token, { jwksUrl, audience: shop });
-    expect(verified).toMatchObject({ ref: alice.refs[shop], tenantId: shop, status: 'ACTIVE', emailVerified: false, phoneNumberVerified: false, purposes: ['order_fulfillment'] });
+    expect(verified).toMatchObject({ ref: alice.refs[shop], tenantId: shop, authorizedParty: 'client-shop-storefront', status: 'ACTIVE', emailVerified: false, phoneNumberVerified: false, purposes: ['order_fulfillment'] });
     expect(verified.expiresAt.toISOString()).toBe(new Date(issued.data!.issuePassport.expiresAt).toISOString());
     await expect(verifyPassport(issued.data!.issuePassport.token, { jwksUrl, audience: otherShop })).rejects.toMatchObject({ code: 'PASSPORT_AUDIENCE_MISMATCH' });
     await expect(verifyPassport(issued.data!.issuePassport.token, { jwksUrl, audience: shop, issuer: verified.issuer })).resolves.toMatchObject({ ref: alice.refs[shop] });
@@ -474,5 +482,7 @@ describe('verifyPassport', () => {
     expect(await codeOf(await passport({ claims: { status: 'SOMETHING' } }))).toBe('PASSPORT_INVALID');
     expect(await codeOf(await passport({ claims: { jti: undefined } }))).toBe('PASSPORT_INVALID');
     expect(await codeOf(await passport({ claims: { sub: 42 } }))).toBe('PASSPORT_INVALID');
+    expect(await codeOf(await passport({ claims: { azp: undefined } }))).toBe('PASSPORT_INVALID');
+    expect(await codeOf(await passport({ claims: { azp: ['client-shop-storefront'] } }))).toBe('PASSPORT_INVALID');
   });
 });

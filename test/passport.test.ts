@@ -1,13 +1,13 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { DEV_ALGORITHM, DEV_APP_CLIENT_ID, DEV_AUDIENCE, DEV_ISSUER } from '../shared/auth/dev-issuer';
 import { startTestStack, type TestStack } from './kit/stack';
-import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, type Subject } from './kit/scenario';
+import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, setStorefrontClients, type Subject } from './kit/scenario';
 
 const ISSUE = 'mutation($t: ID!) { issuePassport(tenantId: $t) { token expiresAt } }';
 const ISSUER = 'https://shop-logins.privgraph.test';
 const TTL_SECONDS = 120;
 /** The documented claim set (docs/passports.md): nothing else, and no personal data. */
-const CLAIMS = ['aud', 'email_verified', 'exp', 'iat', 'iss', 'jti', 'phone_number_verified', 'purposes', 'status', 'sub'];
+const CLAIMS = ['aud', 'azp', 'email_verified', 'exp', 'iat', 'iss', 'jti', 'phone_number_verified', 'purposes', 'status', 'sub'];
 
 describe('passports for shop logins', () => {
   let stack: TestStack;
@@ -20,6 +20,8 @@ describe('passports for shop logins', () => {
     stack = await startTestStack({ env: { PASSPORT_ISSUER: ISSUER, PASSPORT_TTL_SECONDS: String(TTL_SECONDS) } });
     shop = await createTenant(stack, 'Passport Shop');
     otherShop = await createTenant(stack, 'Other Passport Shop');
+    // Both shops' storefronts are the app the dev issuer's subject tokens are issued to.
+    for (const tenantId of [shop, otherShop]) await setStorefrontClients(stack, tenantId, [DEV_APP_CLIENT_ID]);
     alice = await createSubject(stack, 'passport-alice', { email: 'alice.passport@example.com', givenName: 'Alice', phone: '+49301234567' }, [shop, otherShop]);
     jwks = createRemoteJWKSet(new URL(`${stack.running.gateway.url}/.well-known/jwks.json`));
   });
@@ -39,7 +41,7 @@ describe('passports for shop logins', () => {
     expect(protectedHeader).toMatchObject({ alg: 'ES256', typ: 'privgraph-passport+jwt' });
     expect(typeof protectedHeader.kid).toBe('string');
     expect(Object.keys(payload).sort()).toEqual(CLAIMS);
-    expect(payload).toMatchObject({ iss: ISSUER, sub: alice.refs[shop], aud: shop, status: 'ACTIVE', purposes: [], email_verified: false, phone_number_verified: false });
+    expect(payload).toMatchObject({ iss: ISSUER, sub: alice.refs[shop], aud: shop, azp: DEV_APP_CLIENT_ID, status: 'ACTIVE', purposes: [], email_verified: false, phone_number_verified: false });
     expect(payload.exp! - payload.iat!).toBe(TTL_SECONDS);
     expect(new Date(passport.expiresAt).getTime()).toBe(payload.exp! * 1000);
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
@@ -132,5 +134,112 @@ describe('passports for shop logins', () => {
     expectNoErrors(await stack.gql('mutation($s: ID!) { suspendSubject(subjectId: $s, reason: "tos-violation") }', { s: subject.id }, { token: await stack.tokens.admin() }));
     // A suspended subject's token is refused before any field runs.
     expect(codes(await stack.gql(ISSUE, { t: otherShop }, { token: dave.token }))).toEqual(['FORBIDDEN']);
+  });
+
+  test("a passport is issued only to an app the shop registered as its storefront: none registered, another shop's storefront app or a token naming no app is refused PASSPORT_CLIENT_NOT_ALLOWED, unaudited", async () => {
+    const shopA = await createTenant(stack, 'Storefront Shop A');
+    const shopB = await createTenant(stack, 'Storefront Shop B');
+    const lost = await createTenant(stack, 'Storefront Shop Unconnected');
+    await createSubject(stack, 'passport-erin', { email: 'erin.passport@example.com' }, [shopA, shopB]);
+    const [storefrontA, storefrontB] = ['shop-a-storefront', 'shop-b-storefront'];
+    const onA = await stack.tokens.subject('passport-erin', { clientId: storefrontA });
+    const onB = await stack.tokens.subject('passport-erin', { clientId: storefrontB });
+    const issued = async () => (await auditEvents(stack, await stack.tokens.admin(), { action: 'PASSPORT_ISSUE' })).length;
+    const before = await issued();
+    const refusedWith = async (tenantId: string, token: string) => {
+      const response = await stack.gql<{ issuePassport: unknown }>(ISSUE, { t: tenantId }, { token });
+      expect(response.data).toBeNull();
+      return response;
+    };
+
+    // Fail closed: a shop that registered no storefront app gets no passports at all, and is told how to fix it.
+    const none = await refusedWith(shopA, onA);
+    expect(codes(none)).toEqual(['PASSPORT_CLIENT_NOT_ALLOWED']);
+    expect(JSON.stringify(none.errors)).toContain('setStorefrontClients');
+    expect(JSON.stringify(none.errors)).not.toContain(storefrontA);
+
+    // Shop B's storefront (holding erin's token) cannot get a passport naming shop A; it gets one for shop B.
+    expect(await setStorefrontClients(stack, shopB, [storefrontB])).toEqual([storefrontB]);
+    expect(codes(await refusedWith(shopA, onB))).toEqual(['PASSPORT_CLIENT_NOT_ALLOWED']);
+    const forB = await issue(shopB, onB);
+    expect((await verify(forB.token, shopB)).payload).toMatchObject({ aud: shopB, azp: storefrontB });
+
+    // Once shop A registers its own app, only that app's tokens get passports for A.
+    await setStorefrontClients(stack, shopA, [storefrontA]);
+    expect(codes(await refusedWith(shopA, onB))).toEqual(['PASSPORT_CLIENT_NOT_ALLOWED']);
+    expect(codes(await refusedWith(shopA, await stack.tokens.subject('passport-erin')))).toEqual(['PASSPORT_CLIENT_NOT_ALLOWED']);
+    expect((await verify((await issue(shopA, onA)).token, shopA)).payload.azp).toBe(storefrontA);
+
+    // An access token that names no client is no storefront app's.
+    const anonymousApp = await new SignJWT({ scope: 'openid' })
+      .setProtectedHeader({ alg: DEV_ALGORITHM, kid: stack.key.kid, typ: 'at+jwt' })
+      .setIssuer(DEV_ISSUER)
+      .setAudience(DEV_AUDIENCE)
+      .setSubject('passport-erin')
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(stack.key.privateKey);
+    expect(codes(await refusedWith(shopA, anonymousApp))).toEqual(['PASSPORT_CLIENT_NOT_ALLOWED']);
+
+    // The app is judged before the subject: a foreign app learns nothing of erin's standing with a shop.
+    expect(codes(await refusedWith(lost, onB))).toEqual(['PASSPORT_CLIENT_NOT_ALLOWED']);
+
+    // Clearing the list stops passports again.
+    await setStorefrontClients(stack, shopB, []);
+    expect(codes(await refusedWith(shopB, onB))).toEqual(['PASSPORT_CLIENT_NOT_ALLOWED']);
+
+    // Only the two passports issued were audited; the refusals left nothing.
+    expect((await issued()) - before).toBe(2);
+  });
+
+  test('setStorefrontClients: a tenant admin replaces the list (bounded, strict client ids, duplicates dropped, audited); nobody else sets it and no other tenant sees it', async () => {
+    const shopC = await createTenant(stack, 'Storefront Shop C');
+    const shopD = await createTenant(stack, 'Storefront Shop D');
+    const SET = 'mutation($c: [String!]!) { setStorefrontClients(clientIds: $c) { storefrontClients updatedAt } }';
+    const READ = '{ tenantSettings { storefrontClients } }';
+    const adminC = await stack.tokens.tenant(shopC, ['tenant:admin']);
+    const set = await stack.gql<{ setStorefrontClients: { storefrontClients: string[]; updatedAt: string } }>(
+      SET,
+      { c: ['c-web', 'tv8m2lpx1dz9j3k0qw7rb', 'c-web', 'urn:shop-c:app.mobile_1'] },
+      { token: adminC },
+    );
+    expectNoErrors(set);
+    expect(set.data!.setStorefrontClients.storefrontClients).toEqual(['c-web', 'tv8m2lpx1dz9j3k0qw7rb', 'urn:shop-c:app.mobile_1']);
+    expect(set.data!.setStorefrontClients.updatedAt).not.toBeNull();
+
+    // Refused input changes nothing.
+    const readC = async () => (await stack.gql<{ tenantSettings: { storefrontClients: string[] } }>(READ, {}, { token: adminC })).data!.tenantSettings.storefrontClients;
+    for (const bad of [[''], ['has space'], ['-leading'], ['a"b'], ['x'.repeat(129)], ['c-web,other'], Array.from({ length: 21 }, (_, i) => `app-${i}`)]) {
+      expect(codes(await stack.gql(SET, { c: bad }, { token: adminC }))).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(await readC()).toEqual(['c-web', 'tv8m2lpx1dz9j3k0qw7rb', 'urn:shop-c:app.mobile_1']);
+    expectNoErrors(await stack.gql(SET, { c: Array.from({ length: 20 }, (_, i) => `app-${i}`) }, { token: adminC }));
+    expectNoErrors(await stack.gql(SET, { c: ['c-web'] }, { token: adminC }));
+
+    // Each change is audited (newest first) with the list's new length, like the browser origins.
+    const events = (await auditEvents(stack, adminC, { action: 'TENANT_SETTINGS_SET' })).filter((e) => e.field?.startsWith('StorefrontClients.'));
+    expect(events.map((e) => e.field)).toEqual(['StorefrontClients.1', 'StorefrontClients.20', 'StorefrontClients.3']);
+    expect(events.every((e) => e.tenantId === shopC)).toBe(true);
+
+    // The shop's backend without tenant:admin, a staff member without it, a subject, another shop's admin (on its own
+    // settings only) and a platform admin cannot change shop C's list.
+    const notAdmins: [string, string][] = [
+      [await stack.tokens.tenant(shopC, ['pii:contact:read']), 'SCOPE_REQUIRED'],
+      [await stack.tokens.member(shopC, 'clerk-c', ['pii:contact:read']), 'SCOPE_REQUIRED'],
+      [await stack.tokens.subject('passport-alice'), 'FORBIDDEN'],
+      [await stack.tokens.admin(), 'FORBIDDEN'],
+    ];
+    for (const [token, code] of notAdmins) {
+      const refused = await stack.gql(SET, { c: ['intruder-app'] }, { token });
+      expect(codes(refused)).toEqual([code]);
+      expect(refused.data).toBeNull();
+    }
+    expect(codes(await stack.gql(SET, { c: ['intruder-app'] }, {}))).toEqual(['UNAUTHENTICATED']);
+    const adminD = await stack.tokens.tenant(shopD, ['tenant:admin']);
+    expectNoErrors(await stack.gql(SET, { c: ['d-web'] }, { token: adminD }));
+    expect(await readC()).toEqual(['c-web']);
+    // Shop D sees its own list only.
+    expect((await stack.gql<{ tenantSettings: { storefrontClients: string[] } }>(READ, {}, { token: adminD })).data!.tenantSettings.storefrontClients).toEqual(['d-web']);
+    expect(codes(await stack.gql(READ, {}, { token: await stack.tokens.tenant(shopC, ['pii:contact:read']) }))).toEqual(['SCOPE_REQUIRED']);
   });
 });

@@ -25,6 +25,7 @@ const SET_MODE = 'mutation($mode: SafelistMode!) { setSafelistMode(mode: $mode) 
 const REGISTER = `mutation($manifest: PersistedOperationManifestInput!, $replace: Boolean!) {
   registerPersistedOperations(manifest: $manifest, replace: $replace) { added unchanged removed total } }`;
 const SET_ORIGINS = 'mutation($origins: [String!]!) { setAllowedOrigins(origins: $origins) { allowedOrigins } }';
+const SET_STOREFRONTS = 'mutation($c: [String!]!) { setStorefrontClients(clientIds: $c) { storefrontClients } }';
 
 describe('persisted operations and safelisting', () => {
   let stack: TestStack;
@@ -95,11 +96,14 @@ describe('persisted operations and safelisting', () => {
         await stack.gql(SET_MODE, { mode: 'ENFORCE' }, { token }),
         await stack.gql(REGISTER, { manifest: manifest(USER_REF), replace: false }, { token }),
         await stack.gql(SET_ORIGINS, { origins: ['https://evil.example'] }, { token }),
+        await stack.gql(SET_STOREFRONTS, { c: ['evil-app'] }, { token }),
       ];
       for (const call of calls) expect([who, codes(call)]).toEqual([who, [code]]);
     }
     const settings = await stack.gql(SETTINGS, {}, { token: admin });
     expect(settings.data!.tenantSettings).toMatchObject({ safelistMode: 'OFF', allowedOrigins: [], persistedOperations: [] });
+    const storefronts = await stack.gql<{ tenantSettings: { storefrontClients: string[] } }>('{ tenantSettings { storefrontClients } }', {}, { token: admin });
+    expect(storefronts.data!.tenantSettings.storefrontClients).toEqual([]);
   });
 
   test('registration recomputes each id from its body and parses it; mismatches, bad documents and bad manifests are refused with the field, and nothing is stored', async () => {
@@ -227,6 +231,8 @@ describe('persisted operations and safelisting', () => {
     // The admin can always reach the settings, so ENFORCE can be left again.
     const settings = await stack.gql('query { tenantSettings { safelistMode } }', {}, { token: admin });
     expect(settings.data).toEqual({ tenantSettings: { safelistMode: 'ENFORCE' } });
+    const storefronts = await stack.gql(SET_STOREFRONTS, { c: ['enforced-shop-web'] }, { token: admin });
+    expect(storefronts.data).toEqual({ setStorefrontClients: { storefrontClients: ['enforced-shop-web'] } });
   });
 
   test("another tenant's registration does not safelist a document for this tenant", async () => {
@@ -250,7 +256,7 @@ describe('persisted operations and safelisting', () => {
     await setMode(admin, 'ENFORCE');
     expect(codes(await stack.gql(AD_HOC_EMAIL, { ref: alice.refs[shop] }, { token: backend, purpose: 'support' }))).toEqual(['OPERATION_NOT_SAFELISTED']);
     const events = await stack.sql<{ field: string }>(
-      `SELECT field FROM "${stack.schemas.audit}".audit_event WHERE action = 'TENANT_SETTINGS_SET' AND tenant_id = $1 ORDER BY seq`,
+      `SELECT field FROM "${stack.schemas.audit}".audit_event WHERE action = 'TENANT_SETTINGS_SET' AND tenant_id = $1 AND field LIKE 'SafelistMode.%' ORDER BY seq`,
       [shop],
     );
     expect(events.map((e) => e.field)).toEqual(['SafelistMode.ENFORCE', 'SafelistMode.OFF', 'SafelistMode.ENFORCE']);

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadOrCreateDevIssuerKey, mintDevToken, type DevIssuerKey } from '../shared/auth/dev-issuer';
+import { DEV_APP_CLIENT_ID, loadOrCreateDevIssuerKey, mintDevToken, type DevIssuerKey } from '../shared/auth/dev-issuer';
 import { startLogtoDouble, type LogtoDouble } from './kit/logto-double';
 import { startTestStack, type TestStack } from './kit/stack';
-import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, subjectIdByEmail, type Subject } from './kit/scenario';
+import { auditEvents, codes, createSubject, createTenant, expectNoErrors, grantConsent, setStorefrontClients, subjectIdByEmail, type Subject } from './kit/scenario';
 
 const BLOCK = 'mutation($ref: ID!, $reason: String!) { blockUser(ref: $ref, reason: $reason) { ref status } }';
 const UNBLOCK = 'mutation($ref: ID!) { unblockUser(ref: $ref) { ref status } }';
@@ -47,6 +47,8 @@ describe('tenant administration', () => {
     otherShopAdmin = await stack.tokens.tenant(otherShop, ['tenant:admin']);
     shopReader = await stack.tokens.tenant(shop, ['pii:contact:read']);
     otherShopReader = await stack.tokens.tenant(otherShop, ['pii:contact:read']);
+    // Passports for either shop are asked for from the dev issuer's app, the shops' registered storefront.
+    for (const tenantId of [shop, otherShop]) await setStorefrontClients(stack, tenantId, [DEV_APP_CLIENT_ID]);
   });
   afterAll(() => stack?.stop());
 

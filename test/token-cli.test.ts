@@ -39,6 +39,9 @@ describe('npm run token', () => {
     const verified = decodeJwt(run(['subject', 'alice', '--email-verified', 'true', '--phone-number-verified', 'false']).stdout.trim());
     expect(verified).toMatchObject({ sub: 'alice', email_verified: true, phone_number_verified: false });
     expect(decodeJwt(run(['subject', 'alice']).stdout.trim())).not.toHaveProperty('email_verified');
+    // The app the person signed in to: the dev app by default, a shop's storefront app when named.
+    expect(decodeJwt(run(['subject', 'alice']).stdout.trim())).toMatchObject({ client_id: 'privgraph-dev-app' });
+    expect(decodeJwt(run(['subject', 'alice', '--client-id', 'shop-a-storefront']).stdout.trim())).toMatchObject({ sub: 'alice', client_id: 'shop-a-storefront' });
 
     // A staff user acting for the shop: the user is the subject of the token, not the client.
     const member = decodeJwt(run(['member', 'tenant-123', 'staff-bob', 'pii:contact:read', 'tenant:admin']).stdout.trim());
@@ -54,6 +57,8 @@ describe('npm run token', () => {
     expect(run(['member', 'tenant-123']).stderr).toMatch(/member needs the staff user/);
     expect(run(['subject', 'alice', '--ttl', 'forever']).stderr).toMatch(/--ttl must be/);
     expect(run(['subject', 'alice', '--email-verified', 'yes']).stderr).toMatch(/--email-verified must be true or false/);
+    expect(run(['subject', 'alice', '--client-id', 'has space']).stderr).toMatch(/--client-id must be/);
+    expect(run(['admin', '--client-id', 'shop-a-storefront']).stderr).toMatch(/--client-id is for a subject token/);
   });
 
   test('is refused in production and when an external issuer is configured', () => {

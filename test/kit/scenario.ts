@@ -23,6 +23,20 @@ export async function createTenant(stack: TestStack, name: string): Promise<stri
   return response.data!.createTenant.id;
 }
 
+/**
+ * A tenant admin registers the client ids of the shop's storefront apps, the only apps a passport for the
+ * shop is issued to (the dev issuer's subject tokens carry DEV_APP_CLIENT_ID unless told otherwise).
+ */
+export async function setStorefrontClients(stack: TestStack, tenantId: string, clientIds: string[]): Promise<string[]> {
+  const response = await stack.gql<{ setStorefrontClients: { storefrontClients: string[] } }>(
+    'mutation($c: [String!]!) { setStorefrontClients(clientIds: $c) { storefrontClients } }',
+    { c: clientIds },
+    { token: await stack.tokens.tenant(tenantId, ['tenant:admin']) },
+  );
+  expectNoErrors(response);
+  return response.data!.setStorefrontClients.storefrontClients;
+}
+
 export interface Subject {
   name: string;
   token: string;
