@@ -50,7 +50,8 @@ const subgraph = (name: string) => ({
   },
 });
 
-const operationScalars = { scalars: { DateTime: 'string', Date: 'string', SafeInt: 'number' } };
+// Every id privgraph hands out (refs, uuids) is a string, so operations take and return ID as string only.
+const operationScalars = { scalars: { ID: 'string', DateTime: 'string', Date: 'string', SafeInt: 'number' } };
 
 const config: CodegenConfig = {
   overwrite: true,

@@ -141,7 +141,7 @@ export type DataSubjectRequestFilter = {
   /** true: only open requests past their deadline; false: only those that are not. */
   overdue?: boolean | null | undefined;
   status?: DataSubjectRequestStatus | null | undefined;
-  subjectId?: string | number | null | undefined;
+  subjectId?: string | null | undefined;
 };
 
 /** What a data subject asks for. */
@@ -188,7 +188,7 @@ export type GrantConsentInput = {
   policyVersion: string;
   /** The purpose key the tenant will declare in x-privacy-purpose, e.g. order_fulfillment. */
   purpose: string;
-  tenantId: string | number;
+  tenantId: string;
 };
 
 /** GDPR Art. 6(1): the legal ground a purpose relies on. */
@@ -204,7 +204,7 @@ export type OpenDataSubjectRequestInput = {
   kind: DataSubjectRequestKind;
   /** A reason code or ticket reference (e.g. dsar-1042). */
   reason: string;
-  subjectId: string | number;
+  subjectId: string;
 };
 
 /** Categories of personal data; each is unlocked by its own scope (CONTACT → pii:contact:read). */
@@ -266,7 +266,7 @@ export type VerifyAuditLogQueryVariables = Exact<{ [key: string]: never; }>;
 export type VerifyAuditLogQuery = { verifyAuditLog: { ok: boolean, checked: number, firstBadSeq: number | null } };
 
 export type UpdateTenantMutationVariables = Exact<{
-  id: string | number;
+  id: string;
   input: UpdateTenantInput;
 }>;
 
@@ -274,7 +274,7 @@ export type UpdateTenantMutationVariables = Exact<{
 export type UpdateTenantMutation = { updateTenant: { id: string, name: string, idpOrganizationId: string } };
 
 export type SuspendSubjectMutationVariables = Exact<{
-  subjectId: string | number;
+  subjectId: string;
   reason: string;
 }>;
 
@@ -282,7 +282,7 @@ export type SuspendSubjectMutationVariables = Exact<{
 export type SuspendSubjectMutation = { suspendSubject: UserStatus };
 
 export type ReinstateSubjectMutationVariables = Exact<{
-  subjectId: string | number;
+  subjectId: string;
   reason: string;
 }>;
 
@@ -290,7 +290,7 @@ export type ReinstateSubjectMutationVariables = Exact<{
 export type ReinstateSubjectMutation = { reinstateSubject: UserStatus };
 
 export type BreakGlassContactQueryVariables = Exact<{
-  subjectId: string | number;
+  subjectId: string;
   reason: BreakGlassReason;
   ticket: string;
 }>;
@@ -318,7 +318,7 @@ export type RequestDataExportMutationVariables = Exact<{ [key: string]: never; }
 export type RequestDataExportMutation = { requestDataExport: { id: string, kind: DataSubjectRequestKind, status: DataSubjectRequestStatus, origin: DataSubjectRequestOrigin, reason: string | null, receivedAt: string, dueAt: string, overdue: boolean, legalHold: boolean, completedAt: string | null, extension: { months: number, reason: string, noticeDueAt: string } | null, systems: Array<{ system: string, status: DataSubjectRequestStepStatus, attempts: number, lastError: string | null, detail: string | null, completedAt: string | null }> } };
 
 export type DataExportLinkQueryVariables = Exact<{
-  requestId: string | number;
+  requestId: string;
 }>;
 
 
@@ -341,7 +341,7 @@ export type OpenDataSubjectRequestMutationVariables = Exact<{
 export type OpenDataSubjectRequestMutation = { openDataSubjectRequest: { id: string, kind: DataSubjectRequestKind, status: DataSubjectRequestStatus, origin: DataSubjectRequestOrigin, reason: string | null, receivedAt: string, dueAt: string, overdue: boolean, legalHold: boolean, completedAt: string | null, extension: { months: number, reason: string, noticeDueAt: string } | null, systems: Array<{ system: string, status: DataSubjectRequestStepStatus, attempts: number, lastError: string | null, detail: string | null, completedAt: string | null }> } };
 
 export type ExtendDataSubjectRequestMutationVariables = Exact<{
-  id: string | number;
+  id: string;
   reason: string;
   months?: number | null | undefined;
 }>;
@@ -350,7 +350,7 @@ export type ExtendDataSubjectRequestMutationVariables = Exact<{
 export type ExtendDataSubjectRequestMutation = { extendDataSubjectRequest: { id: string, kind: DataSubjectRequestKind, status: DataSubjectRequestStatus, origin: DataSubjectRequestOrigin, reason: string | null, receivedAt: string, dueAt: string, overdue: boolean, legalHold: boolean, completedAt: string | null, extension: { months: number, reason: string, noticeDueAt: string } | null, systems: Array<{ system: string, status: DataSubjectRequestStepStatus, attempts: number, lastError: string | null, detail: string | null, completedAt: string | null }> } };
 
 export type ProcessingRecordsQueryVariables = Exact<{
-  tenantId: string | number;
+  tenantId: string;
 }>;
 
 
@@ -374,21 +374,21 @@ export type UpdateMyProfileMutationVariables = Exact<{
 export type UpdateMyProfileMutation = { updateMyProfile: { email: string | null, phone: string | null, givenName: string | null, familyName: string | null, birthDate: string | null, nationalId: string | null } | null };
 
 export type ConnectTenantMutationVariables = Exact<{
-  tenantId: string | number;
+  tenantId: string;
 }>;
 
 
 export type ConnectTenantMutation = { connectTenant: { tenantId: string, ref: string } };
 
 export type IssuePassportMutationVariables = Exact<{
-  tenantId: string | number;
+  tenantId: string;
 }>;
 
 
 export type IssuePassportMutation = { issuePassport: { token: string, expiresAt: string } };
 
 export type TenantPolicyQueryVariables = Exact<{
-  tenantId: string | number;
+  tenantId: string;
 }>;
 
 
@@ -402,14 +402,14 @@ export type GrantConsentMutationVariables = Exact<{
 export type GrantConsentMutation = { grantConsent: { id: string, status: ConsentStatus, categories: Array<PiiCategory>, policyVersion: string, grantedAt: string, expiresAt: string | null, receipts: Array<{ id: string, kind: ConsentReceiptKind, jws: string }> } };
 
 export type WithdrawConsentMutationVariables = Exact<{
-  id: string | number;
+  id: string;
 }>;
 
 
 export type WithdrawConsentMutation = { withdrawConsent: { id: string, status: ConsentStatus, withdrawnAt: string | null, receipts: Array<{ id: string, kind: ConsentReceiptKind, jws: string }> } };
 
 export type ConsentReceiptQueryVariables = Exact<{
-  id: string | number;
+  id: string;
 }>;
 
 

@@ -95,14 +95,14 @@ export type AuditFilter = {
   decision?: AuditDecision | null | undefined;
   field?: string | null | undefined;
   /** Events of one staff member (TENANT_MEMBER), by their IdP user id. */
-  memberId?: string | number | null | undefined;
+  memberId?: string | null | undefined;
   purpose?: string | null | undefined;
   /** All decisions made for one request (the x-request-id the gateway returned). */
   requestId?: string | null | undefined;
   since?: string | null | undefined;
-  subjectRef?: string | number | null | undefined;
+  subjectRef?: string | null | undefined;
   /** Platform admin only: events of one tenant. */
-  tenantId?: string | number | null | undefined;
+  tenantId?: string | null | undefined;
   until?: string | null | undefined;
 };
 
@@ -270,28 +270,28 @@ export type AuditEventsQueryVariables = Exact<{
 export type AuditEventsQuery = { auditEvents: { edges: Array<{ cursor: string, node: { seq: number, occurredAt: string, actorType: AuditActorType, memberId: string | null, subjectRef: string | null, action: AuditAction, field: string | null, purpose: string | null, decision: AuditDecision, reason: string, consentId: string | null, requestId: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type UserConsentsQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
 export type UserConsentsQuery = { user: { ref: string | null, consents: Array<{ id: string, purpose: string, categories: Array<PiiCategory>, policyVersion: string, status: ConsentStatus, grantedAt: string, expiresAt: string | null, withdrawnAt: string | null }> } | null };
 
 export type UserConsentHistoryQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
 export type UserConsentHistoryQuery = { user: { ref: string | null, consentHistory: Array<{ consentId: string, type: ConsentEventType, purpose: string, categories: Array<PiiCategory>, policyVersion: string, occurredAt: string }> } | null };
 
 export type ConsentReceiptQueryVariables = Exact<{
-  id: string | number;
+  id: string;
 }>;
 
 
 export type ConsentReceiptQuery = { consentReceipt: { id: string, consentId: string, kind: ConsentReceiptKind, issuedAt: string, jws: string } | null };
 
 export type TenantPolicyQueryVariables = Exact<{
-  tenantId: string | number;
+  tenantId: string;
 }>;
 
 
@@ -310,7 +310,7 @@ export type PublishPolicyVersionMutationVariables = Exact<{
 export type PublishPolicyVersionMutation = { publishPolicyVersion: { version: string, url: string, textHash: string, effectiveAt: string, publishedAt: string } };
 
 export type ProcessingRecordsQueryVariables = Exact<{
-  tenantId: string | number;
+  tenantId: string;
 }>;
 
 
@@ -351,42 +351,42 @@ export type SetStorefrontClientsMutationVariables = Exact<{
 export type SetStorefrontClientsMutation = { setStorefrontClients: { storefrontClients: Array<string>, updatedAt: string | null } };
 
 export type UserStatusQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
 export type UserStatusQuery = { user: { ref: string | null, status: UserStatus, createdAt: string, region: string | null } | null };
 
 export type UserEmailQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
 export type UserEmailQuery = { user: { ref: string | null, status: UserStatus, email: string | null } | null };
 
 export type UserContactQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
 export type UserContactQuery = { user: { ref: string | null, status: UserStatus, email: string | null, phone: string | null } | null };
 
 export type UserIdentityQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
 export type UserIdentityQuery = { user: { ref: string | null, status: UserStatus, givenName: string | null, familyName: string | null, birthDate: string | null } | null };
 
 export type UserAddressQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
 export type UserAddressQuery = { user: { ref: string | null, status: UserStatus, address: { line1: string, line2: string | null, city: string, postalCode: string, country: string } | null } | null };
 
 export type UserGovernmentIdQueryVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
@@ -401,7 +401,7 @@ export type UsersPageQueryVariables = Exact<{
 export type UsersPageQuery = { users: { edges: Array<{ cursor: string, node: { ref: string | null, status: UserStatus, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type BlockUserMutationVariables = Exact<{
-  ref: string | number;
+  ref: string;
   reason: string;
 }>;
 
@@ -409,7 +409,7 @@ export type BlockUserMutationVariables = Exact<{
 export type BlockUserMutation = { blockUser: { ref: string | null, status: UserStatus } };
 
 export type UnblockUserMutationVariables = Exact<{
-  ref: string | number;
+  ref: string;
 }>;
 
 
@@ -432,35 +432,35 @@ export type WebhookEndpointsQueryVariables = Exact<{ [key: string]: never; }>;
 export type WebhookEndpointsQuery = { webhookEndpoints: Array<{ id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null }> };
 
 export type DisableWebhookEndpointMutationVariables = Exact<{
-  id: string | number;
+  id: string;
 }>;
 
 
 export type DisableWebhookEndpointMutation = { disableWebhookEndpoint: { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null } };
 
 export type EnableWebhookEndpointMutationVariables = Exact<{
-  id: string | number;
+  id: string;
 }>;
 
 
 export type EnableWebhookEndpointMutation = { enableWebhookEndpoint: { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null } };
 
 export type RotateWebhookSecretMutationVariables = Exact<{
-  id: string | number;
+  id: string;
 }>;
 
 
 export type RotateWebhookSecretMutation = { rotateWebhookSecret: { secret: string, endpoint: { id: string, url: string, description: string | null, events: Array<WebhookEventType>, status: WebhookEndpointStatus, createdAt: string, updatedAt: string, previousSecretExpiresAt: string | null } } };
 
 export type DeleteWebhookEndpointMutationVariables = Exact<{
-  id: string | number;
+  id: string;
 }>;
 
 
 export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint: string };
 
 export type WebhookDeliveriesQueryVariables = Exact<{
-  endpointId?: string | number | null | undefined;
+  endpointId?: string | null | undefined;
   status?: WebhookDeliveryStatus | null | undefined;
   first?: number | null | undefined;
   after?: string | null | undefined;
@@ -470,7 +470,7 @@ export type WebhookDeliveriesQueryVariables = Exact<{
 export type WebhookDeliveriesQuery = { webhookDeliveries: { edges: Array<{ cursor: string, node: { id: string, endpointId: string, eventId: string, eventType: WebhookEventType, status: WebhookDeliveryStatus, attempts: number, lastHttpStatus: number | null, lastError: WebhookDeliveryError | null, lastAttemptAt: string | null, nextAttemptAt: string | null, deliveredAt: string | null, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type RedeliverWebhookMutationVariables = Exact<{
-  deliveryId: string | number;
+  deliveryId: string;
 }>;
 
 
