@@ -94,6 +94,7 @@ const commonSchema = z.object({
   AUTH_TENANT_CLAIM: z.string().min(1).default('organization_id'),
   AUTH_SCOPE_CLAIM: z.string().min(1).default('scope'),
   AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  AUTH_REQUIRE_AT_JWT: z.enum(['true', 'false']).default('true'),
   INTERNAL_API_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   INTERNAL_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
   IDENTITY_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.identity}`),
@@ -130,6 +131,7 @@ function authSettings(parsed: z.infer<typeof commonSchema>, production: boolean,
     tenantClaim: parsed.AUTH_TENANT_CLAIM,
     scopeClaim: parsed.AUTH_SCOPE_CLAIM,
     clockToleranceSec: parsed.AUTH_CLOCK_TOLERANCE_SECONDS,
+    requireAtJwt: parsed.AUTH_REQUIRE_AT_JWT === 'true',
   };
   const logtoIssuer = parsed.LOGTO_ENDPOINT ? `${parsed.LOGTO_ENDPOINT.replace(/\/+$/, '')}/oidc` : undefined;
   const issuer = parsed.AUTH_ISSUER ?? logtoIssuer;

@@ -52,21 +52,48 @@ export interface PrivgraphErrorOptions {
   field?: string;
   /** HTTP status for errors raised before execution (context creation). */
   httpStatus?: number;
+  /** Response headers that go with httpStatus (e.g. a 401's WWW-Authenticate). */
+  httpHeaders?: Record<string, string>;
 }
 
 /** Build a GraphQL error with one of privgraph's codes. Messages must never contain personal data. */
 export function privgraphError(code: ErrorCode, message: string, options: PrivgraphErrorOptions = {}): GraphQLError {
   const extensions: Record<string, unknown> = { code };
   if (options.field) extensions.field = options.field;
-  if (options.httpStatus) extensions.http = { status: options.httpStatus };
+  if (options.httpStatus) {
+    // Apollo takes `extensions.http` (status, a Map of headers) for the response and strips it from the body.
+    const headers = new Map(Object.entries(options.httpHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+    extensions.http = { status: options.httpStatus, headers };
+  }
   return new GraphQLError(message, { extensions });
 }
 
 export const badInput = (field: string, message: string) => privgraphError('BAD_USER_INPUT', message, { field });
 export const notFound = (what: string) => privgraphError('NOT_FOUND', `${what} not found`);
 export const forbidden = (message = 'Not allowed for this principal') => privgraphError('FORBIDDEN', message);
-export const unauthenticated = (message = 'A valid access token is required') =>
-  privgraphError('UNAUTHENTICATED', message, { httpStatus: 401 });
+/**
+ * RFC 6750 §3: a 401 names the scheme; `error="invalid_token"` when a token was presented and refused
+ * (§3.1), a bare `Bearer` when none was. The description is the (value-free) message, quote-safe.
+ */
+export function bearerChallenge(description?: string): string {
+  if (description === undefined) return 'Bearer';
+  const safe = description.replace(/[^\x20-\x7e]/g, ' ').replace(/["\\]/g, "'");
+  return `Bearer error="invalid_token", error_description="${safe}"`;
+}
+
+/** A request without a usable token: 401 with its challenge (`tokenPresented: false` for a request that sent none). */
+export const unauthenticated = (message = 'A valid access token is required', options: { tokenPresented?: boolean } = {}) =>
+  privgraphError('UNAUTHENTICATED', message, {
+    httpStatus: 401,
+    httpHeaders: { 'www-authenticate': bearerChallenge(options.tokenPresented === false ? undefined : message) },
+  });
+
+/** The response headers an error carries (a 401's challenge), for routes that answer outside Apollo. */
+export function httpHeadersOf(error: GraphQLError): [string, string][] {
+  const headers = (error.extensions.http as { headers?: unknown } | undefined)?.headers;
+  return headers instanceof Map ? [...(headers as Map<string, string>)] : [];
+}
+
 
 /**
  * Apollo `formatError`: errors that carry one of our codes pass (without stack traces);

@@ -39,21 +39,21 @@ describe('authentication and direct subgraph access', () => {
       'wrong issuer': await mintDevToken(stack.key, { sub: 'alice', issuer: 'https://evil.example/oidc' }),
       'wrong audience': await mintDevToken(stack.key, { sub: 'alice', audience: 'https://api.someone-else.example' }),
       expired: await new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES384', kid: stack.key.kid })
+        .setProtectedHeader({ alg: 'ES384', kid: stack.key.kid, typ: 'at+jwt' })
         .setIssuer(DEV_ISSUER)
         .setAudience(DEV_AUDIENCE)
         .setIssuedAt(now - 7200)
         .setExpirationTime(now - 3600)
         .sign(stack.key.privateKey),
       'bad signature': await new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES384', kid: stack.key.kid })
+        .setProtectedHeader({ alg: 'ES384', kid: stack.key.kid, typ: 'at+jwt' })
         .setIssuer(DEV_ISSUER)
         .setAudience(DEV_AUDIENCE)
         .setExpirationTime(now + 600)
         .sign(other.privateKey),
       'tampered payload': `${header}.${b64({ ...claims, sub: 'mallory', iss: DEV_ISSUER, aud: DEV_AUDIENCE, exp: now + 600 })}.${valid.split('.')[2]}`,
       'HS256 (algorithm confusion)': await new SignJWT(claims)
-        .setProtectedHeader({ alg: 'HS256' })
+        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
         .setIssuer(DEV_ISSUER)
         .setAudience(DEV_AUDIENCE)
         .setExpirationTime(now + 600)

@@ -32,6 +32,13 @@ export interface GatewayContext {
   requestId: string;
 }
 
+const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, DEPENDENCY_UNAVAILABLE: 503 };
+
+function refusalHeaders(response: { headers: { get(name: string): string | null } }): Map<string, string> {
+  const challenge = response.headers.get('www-authenticate');
+  return new Map(challenge ? [['www-authenticate', challenge]] : []);
+}
+
 /** Subgraphs enforce everything themselves; the gateway forwards who is asking, why, and under which request id. */
 class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>) {
@@ -52,8 +59,10 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const first = body?.body?.errors?.[0];
     const code = first?.extensions?.code;
     if (!isErrorCode(code) || typeof first?.message !== 'string') return fallback;
+    // A refusal of the caller keeps its status (one convention on every port, docs/security.md "Tokens").
+    const http = REFUSAL_STATUS[code] === response.status ? { http: { status: response.status, headers: refusalHeaders(response) } } : {};
     return new GraphQLError(first.message, {
-      extensions: { code, ...(typeof first.extensions?.field === 'string' ? { field: first.extensions.field } : {}) },
+      extensions: { code, ...(typeof first.extensions?.field === 'string' ? { field: first.extensions.field } : {}), ...http },
     });
   }
 }
@@ -195,7 +204,7 @@ async function streamFrom(req: Request, res: ExpressResponse, url: string, servi
     return;
   }
   res.status(upstream.status);
-  for (const header of ['content-type', 'content-disposition', 'cache-control']) {
+  for (const header of ['content-type', 'content-disposition', 'cache-control', 'www-authenticate']) {
     const value = upstream.headers.get(header);
     if (value) res.set(header, value);
   }

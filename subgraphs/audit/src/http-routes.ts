@@ -7,7 +7,7 @@ import type { AuditSink } from '../../../shared/audit/events';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import { requestContext } from '../../../shared/context';
 import type { ExtendedDirectory } from '../../../shared/directory-client';
-import { isErrorCode, unauthenticated } from '../../../shared/errors';
+import { httpHeadersOf, isErrorCode, unauthenticated } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import { JWKS_PATH } from '../../../shared/signing-key';
 import type { AuditRepository } from './db/repositories/audit-repository';
@@ -22,6 +22,7 @@ function sendError(res: Response, error: unknown, logger: Logger) {
   const code = error instanceof GraphQLError ? error.extensions.code : undefined;
   if (error instanceof GraphQLError && isErrorCode(code)) {
     const field = error.extensions.field;
+    for (const [name, value] of httpHeadersOf(error)) res.set(name, value);
     res.status(STATUS[code] ?? 400).json({ errors: [{ message: error.message, extensions: { code, ...(field ? { field } : {}) } }] });
     return;
   }
@@ -43,7 +44,7 @@ export function publicRoutes(deps: { verifier: TokenVerifier; directory: Extende
       let request;
       try {
         const context = await requestContext(req, deps.verifier, deps.directory);
-        if (context.principal.kind === 'anonymous') throw unauthenticated();
+        if (context.principal.kind === 'anonymous') throw unauthenticated(undefined, { tokenPresented: false });
         request = exportRequestFor(context.principal, req.query as Record<string, unknown>);
         // The export itself is an admin action: recorded before anything is sent.
         await createActionAuditor(deps.sink, context, deps.now)('AUDIT_EXPORT', { tenantId: request.tenantId });

@@ -5,7 +5,7 @@ import type { AuditSink } from '../../../shared/audit/events';
 import type { Directory } from '../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../shared/auth/verifier';
 import { requestContext } from '../../../shared/context';
-import { forbidden, isErrorCode, unauthenticated } from '../../../shared/errors';
+import { forbidden, httpHeadersOf, isErrorCode, unauthenticated } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import { EXPORT_DOWNLOAD_PATH, type ExportDownloads } from './services/export-download';
 
@@ -24,6 +24,7 @@ const STATUS: Record<string, number> = {
 function sendError(res: Response, error: unknown, logger: Logger) {
   const code = error instanceof GraphQLError ? error.extensions.code : undefined;
   if (error instanceof GraphQLError && isErrorCode(code)) {
+    for (const [name, value] of httpHeadersOf(error)) res.set(name, value);
     res.status(STATUS[code] ?? 400).json({ errors: [{ message: error.message, extensions: { code } }] });
     return;
   }
@@ -44,7 +45,7 @@ export function exportDownloadRoutes(deps: { verifier: TokenVerifier; directory:
       res.set('cache-control', 'no-store');
       try {
         const context = await requestContext(req, deps.verifier, deps.directory);
-        if (context.principal.kind === 'anonymous') throw unauthenticated();
+        if (context.principal.kind === 'anonymous') throw unauthenticated(undefined, { tokenPresented: false });
         if (context.principal.kind !== 'subject') throw forbidden('Only the data subject may download their export');
         const token = String(req.params.token ?? '');
         const { requestId, document } = await deps.downloads.download(context.principal.subjectId, token, createActionAuditor(deps.audit, context, deps.now));
