@@ -52,6 +52,20 @@ export interface CommonConfig {
   auth: AuthSettings;
   internal: InternalApiConfig;
   http: HttpConfig;
+  limits: GraphqlLimits;
+}
+
+/** Limits on every GraphQL request, the same at the gateway and on every subgraph port (docs/security.md#limits). */
+export interface GraphqlLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxCost: number;
+  maxTokens: number;
+  maxDirectives: number;
+  /** The same field (response key) or fragment spread selected more than this in one selection set is refused. */
+  maxFieldRepeats: number;
+  /** Representations across all `_entities` fields of one request. */
+  maxEntities: number;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +117,39 @@ const commonSchema = z.object({
   AUDIT_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.audit}`),
 });
 
+const limitsSchema = z.object({
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).default(30),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(10).max(1_000_000).default(20_000),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(5_000),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(1).max(1000).default(50),
+  GRAPHQL_MAX_FIELD_REPEATS: z.coerce.number().int().min(1).max(1000).default(5),
+  GRAPHQL_MAX_ENTITIES: z.coerce.number().int().min(1).max(100_000).default(500),
+});
+
+/** `GRAPHQL_MAX_*`; the gateway's earlier names `GATEWAY_MAX_*` still count where the new one is unset. */
+export function loadGraphqlLimits(env: Env): GraphqlLimits {
+  const named = (suffix: string) => env[`GRAPHQL_${suffix}`] ?? env[`GATEWAY_${suffix}`];
+  const parsed = parseEnv(limitsSchema, {
+    GRAPHQL_MAX_DEPTH: named('MAX_DEPTH'),
+    GRAPHQL_MAX_ALIASES: named('MAX_ALIASES'),
+    GRAPHQL_MAX_COST: named('MAX_COST'),
+    GRAPHQL_MAX_TOKENS: named('MAX_TOKENS'),
+    GRAPHQL_MAX_DIRECTIVES: named('MAX_DIRECTIVES'),
+    GRAPHQL_MAX_FIELD_REPEATS: env.GRAPHQL_MAX_FIELD_REPEATS,
+    GRAPHQL_MAX_ENTITIES: env.GRAPHQL_MAX_ENTITIES,
+  });
+  return {
+    maxDepth: parsed.GRAPHQL_MAX_DEPTH,
+    maxAliases: parsed.GRAPHQL_MAX_ALIASES,
+    maxCost: parsed.GRAPHQL_MAX_COST,
+    maxTokens: parsed.GRAPHQL_MAX_TOKENS,
+    maxDirectives: parsed.GRAPHQL_MAX_DIRECTIVES,
+    maxFieldRepeats: parsed.GRAPHQL_MAX_FIELD_REPEATS,
+    maxEntities: parsed.GRAPHQL_MAX_ENTITIES,
+  };
+}
+
 export function loadCommonConfig(env: Env, portVariable: string, defaultPort: number): CommonConfig {
   const parsed = parseEnv(commonSchema, env);
   const portSchema = z.object({ [portVariable]: port.default(defaultPort) }) as unknown as z.ZodType<Record<string, number>>;
@@ -122,6 +169,7 @@ export function loadCommonConfig(env: Env, portVariable: string, defaultPort: nu
       endpoints: { identity: parsed.IDENTITY_URL, pii: parsed.PII_URL, consent: parsed.CONSENT_URL, audit: parsed.AUDIT_URL },
     },
     http: { host: parsed.HOST, port: listenPort, bodyLimit: parsed.HTTP_BODY_LIMIT },
+    limits: loadGraphqlLimits(env),
   };
 }
 

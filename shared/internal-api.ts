@@ -14,11 +14,16 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-export function requireInternalToken(token: string) {
+/** A constant-time comparison of a presented header value with the shared internal token. */
+export function internalTokenCheck(token: string): (presented: string | undefined) => boolean {
   const expected = digest(token);
+  return (presented) => typeof presented === 'string' && timingSafeEqual(digest(presented), expected);
+}
+
+export function requireInternalToken(token: string) {
+  const holdsToken = internalTokenCheck(token);
   return (req: Request, res: Response, next: NextFunction) => {
-    const presented = req.header(INTERNAL_TOKEN_HEADER);
-    if (typeof presented !== 'string' || !timingSafeEqual(digest(presented), expected)) {
+    if (!holdsToken(req.header(INTERNAL_TOKEN_HEADER))) {
       res.status(401).json({ error: 'UNAUTHENTICATED' });
       return;
     }

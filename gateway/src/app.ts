@@ -3,7 +3,6 @@ import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOp
 type Fetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'];
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { Readable } from 'node:stream';
 import type { Express, Request, Response as ExpressResponse } from 'express';
 import { GraphQLError } from 'graphql';
@@ -97,14 +96,6 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
       new ForwardingDataSource({ url: `${urls[name as ServiceName].replace(/\/+$/, '')}/graphql`, fetcher: fetch as unknown as Fetcher }),
     logger,
   });
-  const armor = new ApolloArmor({
-    maxDepth: { n: config.limits.maxDepth },
-    maxAliases: { n: config.limits.maxAliases },
-    costLimit: { maxCost: config.limits.maxCost },
-    maxTokens: { n: config.limits.maxTokens },
-    maxDirectives: { n: config.limits.maxDirectives },
-    blockFieldSuggestion: { enabled: production },
-  }).protect();
   const verifier = createTokenVerifier(config.common.auth);
   // Persisted operations, safelisting and CORS read tenant settings from identity (docs/safelisting.md, docs/cors.md)
   const tenantPolicy = createTenantPolicyClient({ ...config.common.internal, endpoints: { ...config.common.internal.endpoints, identity: urls.identity } });
@@ -115,17 +106,16 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     http: config.common.http,
     logger,
     production,
+    limits: config.limits, // the same limits as every subgraph (docs/security.md#limits)
     introspection: true, // in production for platform admins only (platformAdminIntrospection)
     gateway,
     plugins: [
-      ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       requestIdEcho,
       operationResolution,
       safelist.plugin,
       ...(production ? [platformAdminIntrospection(verifier)] : []),
       ApolloServerPluginLandingPageDisabled(), // the offline sandbox serves browsers instead (docs/sandbox.md)
     ],
-    validationRules: armor.validationRules,
     context: (req) => gatewayContext(req, verifier),
     graphqlMiddleware: [persistedOperationsMiddleware(createOperationLookup(tenantPolicy, { missTtlMs: config.safelist.policyCacheMs, logger }))],
     onStop: () => safelist.stop(),

@@ -1,14 +1,9 @@
 import { z } from 'zod';
-import { ConfigError, DEFAULT_PORTS, loadCommonConfig, parseEnv, type CommonConfig, type Env } from '../../shared/config';
+import { ConfigError, DEFAULT_PORTS, loadCommonConfig, parseEnv, type CommonConfig, type Env, type GraphqlLimits } from '../../shared/config';
 import { checkOrigin } from '../../shared/tenant-policy-client';
 
-export interface GatewayLimits {
-  maxDepth: number;
-  maxAliases: number;
-  maxCost: number;
-  maxTokens: number;
-  maxDirectives: number;
-}
+/** The limits every service applies (`GRAPHQL_MAX_*`, shared/config.ts); `GATEWAY_MAX_*` are their earlier names. */
+export type GatewayLimits = GraphqlLimits;
 
 export interface GatewayConfig {
   common: CommonConfig;
@@ -63,16 +58,6 @@ function loadCors(env: Env, production: boolean): CorsSettings {
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
   const common = loadCommonConfig(env, 'PORT', DEFAULT_PORTS.gateway);
-  const limits = parseEnv(
-    z.object({
-      GATEWAY_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
-      GATEWAY_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).default(30),
-      GATEWAY_MAX_COST: z.coerce.number().int().min(10).max(1_000_000).default(20_000),
-      GATEWAY_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(5_000),
-      GATEWAY_MAX_DIRECTIVES: z.coerce.number().int().min(1).max(1000).default(50),
-    }),
-    env,
-  );
   // Logto webhook
   const { LOGTO_WEBHOOK_SIGNING_KEY } = parseEnv(
     z.object({ LOGTO_WEBHOOK_SIGNING_KEY: z.string().trim().min(16, 'must be the signing key Logto shows for the webhook').optional() }),
@@ -92,12 +77,6 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     safelist: { policyCacheMs: safelist.TENANT_POLICY_CACHE_MS, reportFlushMs: safelist.SAFELIST_REPORT_FLUSH_MS },
     logtoWebhookSigningKey: LOGTO_WEBHOOK_SIGNING_KEY ?? null,
     sandboxEnabled: SANDBOX_ENABLED ? SANDBOX_ENABLED === 'true' : common.env !== 'production',
-    limits: {
-      maxDepth: limits.GATEWAY_MAX_DEPTH,
-      maxAliases: limits.GATEWAY_MAX_ALIASES,
-      maxCost: limits.GATEWAY_MAX_COST,
-      maxTokens: limits.GATEWAY_MAX_TOKENS,
-      maxDirectives: limits.GATEWAY_MAX_DIRECTIVES,
-    },
+    limits: common.limits,
   };
 }

@@ -7,10 +7,11 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Request, type Router } from 'express';
-import type { GraphQLSchema } from 'graphql';
-import type { HttpConfig } from '../config';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { loadGraphqlLimits, type GraphqlLimits, type HttpConfig } from '../config';
 import { createErrorFormatter } from '../errors';
 import { requireInternalToken } from '../internal-api';
+import { formatLimitErrors, limitsPlugin, limitValidationRules } from '../limits/rules';
 import type { Logger } from '../logger';
 
 export interface GraphqlServiceOptions<TContext extends BaseContext> {
@@ -18,6 +19,8 @@ export interface GraphqlServiceOptions<TContext extends BaseContext> {
   http: HttpConfig;
   logger: Logger;
   production: boolean;
+  /** Depth, aliases, cost, tokens … (docs/security.md#limits); the defaults when not given. */
+  limits?: GraphqlLimits;
   /** Default: off in production. The gateway turns it on there behind its platform-admin guard. */
   introspection?: boolean;
   /** A subgraph passes its guarded schema; the gateway passes itself. */
@@ -55,6 +58,8 @@ export async function startGraphqlService<TContext extends BaseContext>(
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
 
+  const limits = options.limits ?? loadGraphqlLimits({});
+  const formatError = createErrorFormatter(options.logger);
   const server = new ApolloServer<TContext>({
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
     introspection: options.introspection ?? !options.production,
@@ -64,9 +69,12 @@ export async function startGraphqlService<TContext extends BaseContext>(
     persistedQueries: false,
     // Signals are handled once per process (scripts/start.ts, server/run.ts), which stops services in order.
     stopOnTerminationSignals: false,
-    validationRules: options.validationRules,
-    formatError: createErrorFormatter(options.logger),
+    validationRules: [...limitValidationRules(limits), ...(options.validationRules ?? [])],
+    parseOptions: { maxTokens: limits.maxTokens },
+    hideSchemaDetailsFromClientErrors: options.production,
+    formatError: (formatted: GraphQLFormattedError, error: unknown) => formatLimitErrors(formatError(formatted, error), options.production),
     plugins: [
+      limitsPlugin<TContext>(limits),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ...(options.gateway ? [] : [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()]),
       ...(options.plugins ?? []),

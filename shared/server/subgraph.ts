@@ -8,6 +8,7 @@ import type { DataSource, EntitySchema, MigrationInterface } from 'typeorm';
 import type { CommonConfig, DatabaseConfig, ServiceName } from '../config';
 import { openDataSource } from '../db/data-source';
 import { privgraphError } from '../errors';
+import { INTERNAL_TOKEN_HEADER, internalTokenCheck } from '../internal-api';
 import { componentLogger, type Logger } from '../logger';
 import type { ServiceContext } from '../context';
 import { startGraphqlService, type RunningService } from './graphql-service';
@@ -56,20 +57,24 @@ function readsServiceSdl(document: DocumentNode): boolean {
 
 /**
  * In production `_service { sdl }` is the subgraph's whole schema, federation internals and
- * `@inaccessible` parts included, which introspection is off to withhold: platform admins only.
- * The gateway composes from the committed supergraph, so nothing in the running graph needs it.
+ * `@inaccessible` parts included, which introspection is off to withhold: only with the internal
+ * credential (the `x-privgraph-internal-token` header, as service-to-service calls present it) or a
+ * platform admin's token. The gateway composes from the committed supergraph, so nothing in the running graph needs it.
  */
-export const productionServiceSdlGuard: ApolloServerPlugin<ServiceContext> = {
-  async requestDidStart() {
-    return {
-      async didResolveOperation({ document, contextValue }) {
-        if (readsServiceSdl(document) && contextValue.principal.kind !== 'platform_admin') {
-          throw privgraphError('FORBIDDEN', "The subgraph's SDL needs a platform admin token in production", { httpStatus: 403 });
-        }
-      },
-    };
-  },
-};
+export function productionServiceSdlGuard(internalToken: string): ApolloServerPlugin<ServiceContext> {
+  const holdsInternalToken = internalTokenCheck(internalToken);
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, contextValue, request }) {
+          if (!readsServiceSdl(document) || contextValue.principal.kind === 'platform_admin') return;
+          if (holdsInternalToken(request.http?.headers.get(INTERNAL_TOKEN_HEADER))) return;
+          throw privgraphError('FORBIDDEN', "The subgraph's SDL needs the internal credential or a platform admin token in production", { httpStatus: 403 });
+        },
+      };
+    },
+  };
+}
 
 /** The one boot sequence every subgraph follows: data source → services → guarded schema → HTTP. */
 export async function startSubgraph<TContext extends ServiceContext>(definition: SubgraphDefinition<TContext>): Promise<RunningService> {
@@ -95,7 +100,8 @@ export async function startSubgraph<TContext extends ServiceContext>(definition:
       logger,
       production,
       schema,
-      plugins: production ? [productionServiceSdlGuard as ApolloServerPlugin<TContext>] : [],
+      limits: definition.common.limits,
+      plugins: production ? [productionServiceSdlGuard(definition.common.internal.token) as ApolloServerPlugin<TContext>] : [],
       context: wiring.context,
       publicRoutes: wiring.publicRoutes,
       internal: wiring.internalRoutes ? { token: definition.common.internal.token, routes: wiring.internalRoutes } : undefined,
