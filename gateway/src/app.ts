@@ -21,6 +21,8 @@ import { createTenantPolicyClient } from '../../shared/tenant-policy-client';
 import { CORS_PATHS, corsMiddleware, createOriginCheck } from './cors';
 import { createOperationLookup, persistedOperationsMiddleware } from './persisted-operations';
 import { createSafelist } from './safelist';
+import { createRateLimit } from './rate-limit';
+import { operationCost } from '../../shared/limits/cost';
 import { platformAdminIntrospection } from './introspection';
 import { mountSandbox } from './sandbox';
 import { operationResolution } from './operation-resolution';
@@ -29,6 +31,8 @@ export interface GatewayContext {
   authorization: string | undefined;
   purpose: string | undefined;
   requestId: string;
+  /** The TCP peer (the rate limit's key for anonymous requests); X-Forwarded-For is not trusted. */
+  peerAddress: string | undefined;
 }
 
 const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, DEPENDENCY_UNAVAILABLE: 503 };
@@ -72,7 +76,7 @@ async function gatewayContext(req: Request, verifier: TokenVerifier): Promise<Ga
   const token = bearerToken(authorization);
   if (token === null) throw unauthenticated('The Authorization header must be "Bearer <token>"');
   if (token !== undefined) await verifier.verify(token);
-  return { authorization, purpose: req.header(PURPOSE_HEADER), requestId: requestIdFrom(req) };
+  return { authorization, purpose: req.header(PURPOSE_HEADER), requestId: requestIdFrom(req), peerAddress: req.socket.remoteAddress };
 }
 
 const requestIdEcho: ApolloServerPlugin<GatewayContext> = {
@@ -100,6 +104,12 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
   // Persisted operations, safelisting and CORS read tenant settings from identity (docs/safelisting.md, docs/cors.md)
   const tenantPolicy = createTenantPolicyClient({ ...config.common.internal, endpoints: { ...config.common.internal.endpoints, identity: urls.identity } });
   const safelist = createSafelist({ client: tenantPolicy, verifier, settings: config.safelist, logger });
+  const rateLimit = await createRateLimit({
+    settings: config.rateLimit,
+    verifier,
+    cost: ({ schema, document, request, operationName }) => operationCost(schema, document, request.variables, operationName),
+    logger,
+  });
 
   const running = await startGraphqlService<GatewayContext>({
     name: 'gateway',
@@ -112,13 +122,17 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     plugins: [
       requestIdEcho,
       operationResolution,
+      rateLimit.plugin,
       safelist.plugin,
       ...(production ? [platformAdminIntrospection(verifier)] : []),
       ApolloServerPluginLandingPageDisabled(), // the offline sandbox serves browsers instead (docs/sandbox.md)
     ],
     context: (req) => gatewayContext(req, verifier),
     graphqlMiddleware: [persistedOperationsMiddleware(createOperationLookup(tenantPolicy, { missTtlMs: config.safelist.policyCacheMs, logger }))],
-    onStop: () => safelist.stop(),
+    onStop: async () => {
+      await safelist.stop();
+      await rateLimit.stop();
+    },
     publicRoutes: (app) => {
       app.use(CORS_PATHS, corsMiddleware(config.cors, createOriginCheck({ configured: config.cors.origins, client: tenantPolicy, cacheMs: config.safelist.policyCacheMs, logger })));
       mountSandbox(app, { enabled: config.sandboxEnabled });

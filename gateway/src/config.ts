@@ -15,6 +15,27 @@ export interface GatewayConfig {
   safelist: SafelistSettings;
   /** SANDBOX_ENABLED: the offline GraphiQL page at /sandbox and /graphql; default on outside production. */
   sandboxEnabled: boolean;
+  rateLimit: RateLimitSettings;
+}
+
+/** Rate limits per principal, charged by operation cost (docs/security.md#rate-limits). */
+export interface RateLimitSettings {
+  /** RATE_LIMIT_STORE: where counters live; memory is per replica, postgres and redis are shared by replicas. */
+  store: 'memory' | 'postgres' | 'redis';
+  /** RATE_LIMIT_REDIS_URL: required with the redis store. */
+  redisUrl: string | null;
+  /** RATE_LIMIT_DATABASE_URL (default DATABASE_URL): required with the postgres store. */
+  databaseUrl: string | null;
+  /** `<DB_SCHEMA_PREFIX>gateway`: the schema the postgres store's table lives in. */
+  databaseSchema: string;
+  /** RATE_LIMIT_POINTS: points per window for each authenticated principal. */
+  points: number;
+  /** RATE_LIMIT_ANONYMOUS_POINTS: points per window for each IP address without a token. */
+  anonymousPoints: number;
+  /** RATE_LIMIT_WINDOW_SECONDS */
+  windowSeconds: number;
+  /** RATE_LIMIT_STORE_TIMEOUT_MS: a store slower than this counts as down (the per-replica limiter decides). */
+  storeTimeoutMs: number;
 }
 
 /** Browser access (docs/cors.md). */
@@ -34,6 +55,38 @@ export interface SafelistSettings {
 }
 
 const MAX_CORS_ORIGINS = 100;
+
+function loadRateLimit(env: Env): RateLimitSettings {
+  const parsed = parseEnv(
+    z.object({
+      RATE_LIMIT_STORE: z.enum(['memory', 'postgres', 'redis']).default('memory'),
+      RATE_LIMIT_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+      RATE_LIMIT_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+      DATABASE_URL: z.string().optional(),
+      DB_SCHEMA_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, 'lower-case letters, digits and _').optional(),
+      RATE_LIMIT_POINTS: z.coerce.number().int().min(1).max(1_000_000_000).default(100_000),
+      RATE_LIMIT_ANONYMOUS_POINTS: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
+      RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+      RATE_LIMIT_STORE_TIMEOUT_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+    }),
+    env,
+  );
+  const databaseUrl = parsed.RATE_LIMIT_DATABASE_URL ?? parsed.DATABASE_URL ?? null;
+  const problems: string[] = [];
+  if (parsed.RATE_LIMIT_STORE === 'redis' && !parsed.RATE_LIMIT_REDIS_URL) problems.push('RATE_LIMIT_REDIS_URL: required when RATE_LIMIT_STORE=redis');
+  if (parsed.RATE_LIMIT_STORE === 'postgres' && !databaseUrl) problems.push('RATE_LIMIT_DATABASE_URL or DATABASE_URL: required when RATE_LIMIT_STORE=postgres');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    store: parsed.RATE_LIMIT_STORE,
+    redisUrl: parsed.RATE_LIMIT_REDIS_URL ?? null,
+    databaseUrl,
+    databaseSchema: `${parsed.DB_SCHEMA_PREFIX ?? ''}gateway`,
+    points: parsed.RATE_LIMIT_POINTS,
+    anonymousPoints: parsed.RATE_LIMIT_ANONYMOUS_POINTS,
+    windowSeconds: parsed.RATE_LIMIT_WINDOW_SECONDS,
+    storeTimeoutMs: parsed.RATE_LIMIT_STORE_TIMEOUT_MS,
+  };
+}
 
 function loadCors(env: Env, production: boolean): CorsSettings {
   const parsed = parseEnv(
@@ -77,6 +130,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     safelist: { policyCacheMs: safelist.TENANT_POLICY_CACHE_MS, reportFlushMs: safelist.SAFELIST_REPORT_FLUSH_MS },
     logtoWebhookSigningKey: LOGTO_WEBHOOK_SIGNING_KEY ?? null,
     sandboxEnabled: SANDBOX_ENABLED ? SANDBOX_ENABLED === 'true' : common.env !== 'production',
+    rateLimit: loadRateLimit(env),
     limits: common.limits,
   };
 }
