@@ -72,6 +72,7 @@ export function privgraphError(code: ErrorCode, message: string, options: Privgr
 export const badInput = (field: string, message: string) => privgraphError('BAD_USER_INPUT', message, { field });
 export const notFound = (what: string) => privgraphError('NOT_FOUND', `${what} not found`);
 export const forbidden = (message = 'Not allowed for this principal') => privgraphError('FORBIDDEN', message);
+
 /**
  * RFC 6750 §3: a 401 names the scheme; `error="invalid_token"` when a token was presented and refused
  * (§3.1), a bare `Bearer` when none was. The description is the (value-free) message, quote-safe.
@@ -95,7 +96,6 @@ export function httpHeadersOf(error: GraphQLError): [string, string][] {
   return headers instanceof Map ? [...(headers as Map<string, string>)] : [];
 }
 
-
 /**
  * Apollo `formatError`: errors that carry one of our codes pass (without stack traces);
  * everything else is masked. The original is logged by name and code only, because driver
@@ -111,6 +111,13 @@ export function createErrorFormatter(logger: Logger) {
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
     }
     const original = unwrap(error);
+    const sqlState = sqlStateOf(original);
+    if (sqlState?.startsWith('22')) {
+      // Class 22 (data exception: 22P02 invalid text representation, 22003 out of range, 22021 NUL in text) is the
+      // caller's value, not our failure. The driver's message quotes SQL and the value, so only the class is kept.
+      logger.warn({ err: { name: original?.name, code: sqlState }, path: formatted.path }, 'data exception answered as bad input');
+      return { message: 'An argument is not a valid value', locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT' } };
+    }
     logger.error(
       { err: { name: original?.name, code: (original as { code?: unknown } | undefined)?.code }, path: formatted.path },
       'unexpected error masked',
@@ -122,6 +129,16 @@ export function createErrorFormatter(logger: Logger) {
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     };
   };
+}
+
+/** The SQLSTATE of a PostgreSQL error, raw from pg or wrapped by TypeORM (QueryFailedError.driverError). */
+function sqlStateOf(error: Error | undefined): string | undefined {
+  const candidates = [error, (error as { driverError?: unknown } | undefined)?.driverError];
+  for (const candidate of candidates) {
+    const code = (candidate as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && (candidate as { severity?: unknown }).severity !== undefined) return code;
+  }
+  return undefined;
 }
 
 function unwrap(error: unknown): Error | undefined {

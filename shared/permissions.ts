@@ -1,9 +1,9 @@
 import { getDirective } from '@graphql-tools/utils';
-import { isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
+import { isObjectType, isUnionType, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, rule, shield, type IRules } from 'graphql-shield';
 import { mayReadTenantAudit, type Principal } from './auth/principal';
-import { forbidden, privgraphError } from './errors';
+import { badInput, forbidden, privgraphError } from './errors';
 import type { ServiceContext } from './context';
 import { isPiiCategory, isPiiMask, type PiiCategory, type PiiMask } from './pii';
 
@@ -20,8 +20,25 @@ export interface PiiField {
   mask?: PiiMask;
 }
 
+/**
+ * `_entities` answers only representations of this service's own entity types: @apollo/subgraph throws a plain
+ * error for any other `__typename`, which would be masked as an internal error although the caller sent it.
+ */
+const knownEntities = rule({ cache: 'no_cache' })((_parent, args: { representations?: unknown }, _ctx, info) => {
+  const entity = info.schema.getType('_Entity');
+  const names = new Set(isUnionType(entity) ? entity.getTypes().map((type) => type.name) : []);
+  const representations = Array.isArray(args.representations) ? args.representations : [];
+  for (const [index, representation] of representations.entries()) {
+    const typename = (representation as { __typename?: unknown } | null)?.__typename;
+    if (typeof typename !== 'string' || !names.has(typename)) {
+      return badInput(`representations.${index}.__typename`, 'The representation names no entity type of this service');
+    }
+  }
+  return true;
+});
+
 /** Federation's own entry points; entities behind `_entities` are guarded by their field rules. */
-const FEDERATION_RULES: RuleTree = { Query: { _service: allow, _entities: allow }, _Service: allow };
+const FEDERATION_RULES: RuleTree = { Query: { _service: allow, _entities: knownEntities }, _Service: allow };
 
 /** The `@pii(category:, mask:)` directive of a field, if any. */
 export function piiDirectiveOf(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>): Omit<PiiField, 'typeName' | 'fieldName'> | undefined {

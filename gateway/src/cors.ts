@@ -65,8 +65,7 @@ export function corsMiddleware(settings: CorsSettings, isAllowed: OriginCheck): 
     origin: true, // reflect the request's origin, which was checked below
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: CORS_ALLOWED_HEADERS,
-    // A browser client may read the rate limit's answer (docs/security.md#rate-limits), not only the request id.
-    exposedHeaders: [REQUEST_ID_HEADER, 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    exposedHeaders: [REQUEST_ID_HEADER],
     credentials: false,
     maxAge: settings.maxAgeSeconds,
     optionsSuccessStatus: 204,

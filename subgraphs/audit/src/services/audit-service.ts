@@ -2,6 +2,7 @@ import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import type { Principal } from '../../../../shared/auth/principal';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput } from '../../../../shared/errors';
+import { checkText, MAX_BIGINT } from '../../../../shared/validation';
 import type { AuditEventRow } from '../db/entities';
 import type { AuditQuery, AuditRepository } from '../db/repositories/audit-repository';
 import type { JWK } from 'jose';
@@ -64,6 +65,10 @@ export function createAuditService(deps: {
       } else if (filter?.tenantId) {
         if (!isUuid(filter.tenantId)) throw badInput('filter.tenantId', 'filter.tenantId is not a valid id');
         query.tenantId = filter.tenantId;
+      }
+      for (const key of ['subjectRef', 'field', 'purpose', 'requestId', 'memberId'] as const) {
+        const value = filter?.[key];
+        if (value) checkText(`filter.${key}`, value, 200);
       }
       if (filter?.subjectRef) {
         if (!query.tenantId) throw badInput('filter.subjectRef', 'A subject ref is only meaningful with a tenant');
@@ -138,6 +143,6 @@ function encodeCursor(seq: string): string {
 
 function decodeCursor(cursor: string): string {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^seq:\d{1,19}$/.test(decoded)) throw badInput('after', 'after is not a cursor from this connection');
+  if (!/^seq:\d{1,19}$/.test(decoded) || BigInt(decoded.slice(4)) > MAX_BIGINT) throw badInput('after', 'after is not a cursor from this connection');
   return decoded.slice(4);
 }

@@ -3,6 +3,7 @@ import type { ActionAuditor } from '../../../../shared/audit/actions';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { DirectoryChange, ExtendedDirectory, ObservableDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
+import { checkText, isLookupKey } from '../../../../shared/validation';
 import { UniqueViolation } from '../../../../shared/db/errors';
 import { badInput, forbidden, notFound } from '../../../../shared/errors';
 import type { IdentityRepository } from '../db/repositories/identity-repository';
@@ -80,7 +81,7 @@ export function createIdentityService(deps: {
 
     /** Validates, audits (TENANT_CREATE), then registers the tenant. */
     async createTenant(input: { name: string; idpOrganizationId?: string | null }, audit: ActionAuditor): Promise<TenantRow> {
-      const name = input.name.trim();
+      const name = checkText('input.name', input.name, 10_000).trim();
       if (name.length < 1 || name.length > 200) throw badInput('input.name', 'Tenant name must be 1-200 characters');
       const id = randomUUID();
       if (deps.requireOrganizationId && !input.idpOrganizationId?.trim()) {
@@ -126,7 +127,7 @@ export function createIdentityService(deps: {
     linksOfSubject: (subjectId: string) => repo.findLinksOfSubject(subjectId),
 
     async userByRef(tenantId: string, ref: string): Promise<UserView | null> {
-      const link = await repo.findLinkedSubjectByRef(tenantId, ref);
+      const link = isLookupKey(ref) ? await repo.findLinkedSubjectByRef(tenantId, ref) : null;
       return link ? { id: link.subjectId, ref: link.ref, status: statusForTenant(link.status, link.linkStatus), createdAt: link.createdAt } : null;
     },
 

@@ -5,6 +5,7 @@ import { UniqueViolation } from '../../../../shared/db/errors';
 import type { DirectoryChange } from '../../../../shared/directory-client';
 import { badInput, notFound } from '../../../../shared/errors';
 import { checkAdminReason } from '../../../../shared/pii';
+import { checkText, isLookupKey } from '../../../../shared/validation';
 import type { Standing } from '../../../../shared/standing-client';
 import type { SubjectRow, TenantLinkStatus, TenantRow } from '../db/entities';
 import type { IdpEventRepository } from '../db/repositories/idp-event-repository';
@@ -37,7 +38,8 @@ export function createTenantAdminService(deps: {
   const { repo, now } = deps;
 
   async function setBlock(principal: TenantPrincipal, ref: string, status: TenantLinkStatus, audit: ActionAuditor, reason: string | null): Promise<UserView> {
-    const link = await repo.findLinkByRef(principal.tenantId, ref);
+    // A value that cannot be a ref names no user: the same answer as a foreign ref.
+    const link = isLookupKey(ref) ? await repo.findLinkByRef(principal.tenantId, ref) : null;
     // An erased subject is a tombstone no tenant can look up: the same answer as a foreign ref.
     if (!link || link.subjectStatus === 'ERASED') throw userNotFound();
     await audit(status === 'BLOCKED' ? 'USER_BLOCK' : 'USER_UNBLOCK', { subjectId: link.subjectId, purpose: reason });
@@ -90,7 +92,7 @@ export function createTenantAdminService(deps: {
      * TENANT_UPDATE event per attribute that changes, recorded before the change.
      */
     async updateTenant(id: string, input: UpdateTenantInput, audit: ActionAuditor): Promise<TenantRow> {
-      const name = input.name == null ? undefined : input.name.trim();
+      const name = input.name == null ? undefined : checkText('input.name', input.name, 10_000).trim();
       if (name !== undefined && (name.length < 1 || name.length > 200)) throw badInput('input.name', 'Tenant name must be 1-200 characters');
       const organizationId = input.idpOrganizationId == null ? undefined : input.idpOrganizationId.trim();
       if (organizationId !== undefined && !ORGANIZATION_ID_PATTERN.test(organizationId)) {

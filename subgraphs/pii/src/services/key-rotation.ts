@@ -1,8 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isUuid } from '../../../../shared/db/data-source';
 import { UniqueViolation } from '../../../../shared/db/errors';
-import { privgraphError } from '../../../../shared/errors';
+import { badInput, privgraphError } from '../../../../shared/errors';
 import { componentLogger } from '../../../../shared/logger';
+import { checkText } from '../../../../shared/validation';
 import type { DataKeyRow, KeyRotationRow } from '../db/entities';
 import type { RotationRepository } from '../db/repositories/rotation-repository';
 import { dekAad } from './crypto';
@@ -186,8 +188,11 @@ export function createKeyRotationService(deps: {
       return retired;
     },
 
-    find: (id: string) => rotations.findRotation(id),
-    list: (region: string | null, limit: number) => rotations.listRotations(region, limit),
+    find: (id: string) => {
+      if (!isUuid(id)) throw badInput('id', 'id is not a key rotation id');
+      return rotations.findRotation(id);
+    },
+    list: (region: string | null, limit: number) => rotations.listRotations(region === null ? null : checkText('region', region, 64), limit),
 
     /** Polls for jobs (new, or abandoned by a crashed worker) until stopped. */
     startWorker() {
