@@ -103,14 +103,15 @@ describe('CORS at the gateway', () => {
     expect(vary(response)).toContain('origin');
   });
 
-  test('the actual request from an allowed origin carries the origin and exposes x-request-id', async () => {
+  test('the actual request from an allowed origin carries the origin and exposes x-request-id and the rate-limit fields', async () => {
     const subject = await stack.tokens.subject('cors-alice');
     const response = await post(CONFIGURED, subject);
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toEqual({ data: { me: { status: 'ACTIVE' } } });
     expect(response.headers['access-control-allow-origin']).toBe(CONFIGURED);
-    expect(response.headers['access-control-expose-headers']).toBe('x-request-id');
+    expect(response.headers['access-control-expose-headers']).toBe('x-request-id,retry-after,ratelimit-limit,ratelimit-remaining,ratelimit-reset');
     expect(response.headers['x-request-id']).toEqual(expect.any(String));
+    expect(response.headers['ratelimit-remaining']).toEqual(expect.any(String));
     expect(vary(response)).toContain('origin');
     // The public downloads and keys answer browsers too.
     const jwks = await request(`${stack.running.gateway.url}/.well-known/jwks.json`, { method: 'GET', headers: { origin: CONFIGURED } });

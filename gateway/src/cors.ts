@@ -65,7 +65,8 @@ export function corsMiddleware(settings: CorsSettings, isAllowed: OriginCheck): 
     origin: true, // reflect the request's origin, which was checked below
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: CORS_ALLOWED_HEADERS,
-    exposedHeaders: [REQUEST_ID_HEADER],
+    // A browser client may read the rate limit's answer (docs/security.md#rate-limits), not only the request id.
+    exposedHeaders: [REQUEST_ID_HEADER, 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
     credentials: false,
     maxAge: settings.maxAgeSeconds,
     optionsSuccessStatus: 204,
