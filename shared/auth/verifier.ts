@@ -58,9 +58,10 @@ const JWKS_TIMEOUT_MS = 5_000;
 const VERIFIED_TTL_MS = 60_000;
 export const KEY_REMOVAL_BOUND_MS = JWKS_MAX_AGE_MS + VERIFIED_TTL_MS;
 
-/** What the longest claim privgraph stores (`sub`, ids) may be; longer is no token from a real IdP. */
-const MAX_CLAIM_LENGTH = 255;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** The longest `sub` / client / organization id accepted; longer is no token from a real IdP. */
+const MAX_CLAIM_LENGTH = 1024;
+// PostgreSQL text cannot hold NUL: such an id could never be stored or looked up, so it is no valid name.
+const NUL = /\u0000/;
 const AT_JWT = 'at+jwt';
 
 type KeyLookup = ReturnType<typeof createLocalJWKSet>;
@@ -150,7 +151,7 @@ function typeProblem(header: JWTHeaderParameters, requireAtJwt: boolean): string
 }
 
 const isClaimString = (value: unknown): value is string =>
-  typeof value === 'string' && value.length > 0 && value.length <= MAX_CLAIM_LENGTH && !CONTROL.test(value);
+  typeof value === 'string' && value.length > 0 && value.length <= MAX_CLAIM_LENGTH && !NUL.test(value);
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 
 /**
