@@ -105,6 +105,9 @@ export async function startTestStack(
       DB_SCHEMA_PREFIX: prefix,
       DB_POOL_SIZE: '4',
       INTERNAL_API_TOKEN: internalToken,
+      // Suites drive many requests through one principal in seconds; test/rate-limit.test.ts sets its own budgets.
+      RATE_LIMIT_POINTS: '1000000000',
+      RATE_LIMIT_ANONYMOUS_POINTS: '1000000000',
       ...options.env,
     },
     ports: 'ephemeral',
