@@ -6,7 +6,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { Readable } from 'node:stream';
 import type { Express, Request, Response as ExpressResponse } from 'express';
 import { GraphQLError } from 'graphql';
-import { bearerToken, createTokenVerifier, type TokenVerifier } from '../../shared/auth/verifier';
+import { bearerToken, createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../../shared/auth/verifier';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
 import { isErrorCode, unauthenticated } from '../../shared/errors';
 import { componentLogger } from '../../shared/logger';
@@ -33,6 +33,8 @@ export interface GatewayContext {
   requestId: string;
   /** The TCP peer (the rate limit's key for anonymous requests); X-Forwarded-For is not trusted. */
   peerAddress: string | undefined;
+  /** The caller's token as verified once for this request; undefined without one. The plugins read it. */
+  verified: VerifiedToken | undefined;
 }
 
 const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, DEPENDENCY_UNAVAILABLE: 503 };
@@ -75,8 +77,8 @@ async function gatewayContext(req: Request, verifier: TokenVerifier): Promise<Ga
   const authorization = req.header('authorization');
   const token = bearerToken(authorization);
   if (token === null) throw unauthenticated('The Authorization header must be "Bearer <token>"');
-  if (token !== undefined) await verifier.verify(token);
-  return { authorization, purpose: req.header(PURPOSE_HEADER), requestId: requestIdFrom(req), peerAddress: req.socket.remoteAddress };
+  const verified = token === undefined ? undefined : await verifier.verify(token);
+  return { authorization, purpose: req.header(PURPOSE_HEADER), requestId: requestIdFrom(req), peerAddress: req.socket.remoteAddress, verified };
 }
 
 const requestIdEcho: ApolloServerPlugin<GatewayContext> = {
@@ -103,10 +105,9 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
   const verifier = createTokenVerifier(config.common.auth);
   // Persisted operations, safelisting and CORS read tenant settings from identity (docs/safelisting.md, docs/cors.md)
   const tenantPolicy = createTenantPolicyClient({ ...config.common.internal, endpoints: { ...config.common.internal.endpoints, identity: urls.identity } });
-  const safelist = createSafelist({ client: tenantPolicy, verifier, settings: config.safelist, logger });
+  const safelist = createSafelist({ client: tenantPolicy, settings: config.safelist, logger });
   const rateLimit = await createRateLimit({
     settings: config.rateLimit,
-    verifier,
     cost: ({ schema, document, request, operationName }) => operationCost(schema, document, request.variables, operationName),
     logger,
   });
@@ -124,7 +125,7 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
       operationResolution,
       rateLimit.plugin,
       safelist.plugin,
-      ...(production ? [platformAdminIntrospection(verifier)] : []),
+      ...(production ? [platformAdminIntrospection()] : []),
       ApolloServerPluginLandingPageDisabled(), // the offline sandbox serves browsers instead (docs/sandbox.md)
     ],
     context: (req) => gatewayContext(req, verifier),

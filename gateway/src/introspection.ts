@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, visit, type DocumentNode } from 'graphql';
-import { bearerToken, type TokenVerifier } from '../../shared/auth/verifier';
+import type { VerifiedToken } from '../../shared/auth/verifier';
 import { privgraphError } from '../../shared/errors';
 import { SCOPES } from '../../shared/pii';
 
@@ -28,18 +28,16 @@ export function readsSchema(document: DocumentNode): boolean {
  * anything runs. The gateway's schema is the public API schema; the subgraphs keep introspection off
  * in production, since theirs carry the federation internals.
  */
-export function platformAdminIntrospection(verifier: TokenVerifier): ApolloServerPlugin<{ authorization: string | undefined }> {
+export function platformAdminIntrospection(): ApolloServerPlugin<{ verified: VerifiedToken | undefined }> {
   const refuse = () => privgraphError('FORBIDDEN', 'Introspection needs a platform admin token here', { httpStatus: 403 });
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, contextValue }) {
           if (!readsSchema(document)) return;
-          const token = bearerToken(contextValue.authorization);
-          if (!token) throw refuse();
-          // The context already verified this token (a cached result); an invalid one never gets here.
-          const verified = await verifier.verify(token);
-          if (verified.organizationId !== undefined || !verified.scopes.has(SCOPES.platformAdmin)) throw refuse();
+          // The context verified the token once; an invalid one never gets here.
+          const { verified } = contextValue;
+          if (!verified || verified.organizationId !== undefined || !verified.scopes.has(SCOPES.platformAdmin)) throw refuse();
         },
       };
     },

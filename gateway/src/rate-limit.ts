@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { bearerToken, type TokenVerifier, type VerifiedToken } from '../../shared/auth/verifier';
+import type { VerifiedToken } from '../../shared/auth/verifier';
 import { privgraphError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { SCOPES } from '../../shared/pii';
@@ -12,7 +12,7 @@ import type { RateLimitSettings } from './config';
 /** Rows of the PostgreSQL store: the library's own layout (key, points, expire), in the gateway's schema. */
 const PG_TABLE = 'rate_limits';
 
-type RateLimitContext = BaseContext & { authorization: string | undefined; peerAddress: string | undefined };
+type RateLimitContext = BaseContext & { verified: VerifiedToken | undefined; peerAddress: string | undefined };
 
 /** What an operation costs, in points: the gateway's cost measure, so aliases and list sizes count. */
 export type OperationCostFn = (requestContext: GraphQLRequestContextDidResolveOperation<RateLimitContext>) => number;
@@ -154,7 +154,7 @@ function setHeaders(headers: Map<string, string>, limit: number, result: RateLim
  * safelist: after parsing and validation, so the operation's cost is known, and before any subgraph
  * is called, so a refused request runs nothing. Each request is charged its cost (at least 1 point).
  */
-export async function createRateLimit(deps: { settings: RateLimitSettings; verifier: TokenVerifier; cost: OperationCostFn; logger: Logger }): Promise<RateLimit> {
+export async function createRateLimit(deps: { settings: RateLimitSettings; cost: OperationCostFn; logger: Logger }): Promise<RateLimit> {
   const { settings, logger } = deps;
   const limiters = await createLimiters(settings, logger);
   return {
@@ -162,10 +162,7 @@ export async function createRateLimit(deps: { settings: RateLimitSettings; verif
       async requestDidStart({ contextValue }) {
         return {
           async didResolveOperation(requestContext) {
-            const token = bearerToken(contextValue.authorization);
-            // Verified already for this request (the verifier remembers verified tokens).
-            const verified = token ? await deps.verifier.verify(token) : undefined;
-            const { kind, key } = principalKey(verified, contextValue.peerAddress);
+            const { kind, key } = principalKey(contextValue.verified, contextValue.peerAddress);
             const limiter = kind === 'anonymous' ? limiters.anonymous : limiters.authenticated;
             const limit = kind === 'anonymous' ? settings.anonymousPoints : settings.points;
             const points = Math.max(1, Math.ceil(deps.cost(requestContext)));

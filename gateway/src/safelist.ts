@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { Kind, type OperationDefinitionNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { bearerToken, type TokenVerifier } from '../../shared/auth/verifier';
+import type { VerifiedToken } from '../../shared/auth/verifier';
 import { privgraphError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { SCOPES } from '../../shared/pii';
@@ -83,7 +83,7 @@ function rootFields(operation: OperationDefinitionNode): string[] | null {
 }
 
 export interface Safelist {
-  plugin: ApolloServerPlugin<BaseContext & { authorization: string | undefined; requestId: string }>;
+  plugin: ApolloServerPlugin<BaseContext & { verified: VerifiedToken | undefined; requestId: string }>;
   /** Sends what REPORT counted so far; stops the periodic flush. */
   stop(): Promise<void>;
 }
@@ -94,7 +94,7 @@ export interface Safelist {
  * carry the tenant claim (a shop's backend or its staff) are judged; subject and platform-admin traffic
  * passes untouched. The document's id is Apollo's `queryHash`: SHA-256 of the exact text.
  */
-export function createSafelist(deps: { client: Pick<TenantPolicyClient, 'policy' | 'report'>; verifier: TokenVerifier; settings: SafelistSettings; logger: Logger }): Safelist {
+export function createSafelist(deps: { client: Pick<TenantPolicyClient, 'policy' | 'report'>; settings: SafelistSettings; logger: Logger }): Safelist {
   const { logger } = deps;
   const policyFor = createPolicyLookup(deps.client, { cacheMs: deps.settings.policyCacheMs, logger });
   let pending = new Map<string, SafelistReport>();
@@ -150,11 +150,8 @@ export function createSafelist(deps: { client: Pick<TenantPolicyClient, 'policy'
       async requestDidStart({ contextValue }) {
         return {
           async didResolveOperation(requestContext) {
-            const token = bearerToken(contextValue.authorization);
-            if (!token) return;
-            // Verified already for this request (the verifier remembers verified tokens).
-            const verified = await deps.verifier.verify(token);
-            if (verified.organizationId === undefined) return;
+            const { verified } = contextValue;
+            if (verified?.organizationId === undefined) return;
             const policy = await policyFor(verified.organizationId);
             if (policy === 'unavailable') {
               throw privgraphError('DEPENDENCY_UNAVAILABLE', "The tenant's safelist policy cannot be read; nothing was run", { httpStatus: 503 });
