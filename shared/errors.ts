@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   NOT_CONNECTED: 'The subject is not connected to this tenant (connectTenant first).',
   PASSPORT_CLIENT_NOT_ALLOWED: "The app the subject signed in to is not one of the tenant's storefront apps (setStorefrontClients): no passport for this tenant.",
   OPERATION_NOT_SAFELISTED: "The tenant enforces its safelist and this document is not one of its registered persisted operations; nothing ran.",
+  DEADLINE_EXCEEDED: 'The request ran past its deadline (x-privgraph-deadline-ms, at most REQUEST_DEADLINE_MS) and was abandoned; no PII was released after it.',
   RATE_LIMITED: 'The caller spent its rate-limit budget for the window (requests are charged by operation cost); nothing ran. Retry after `Retry-After` seconds.',
   INTERNAL_SERVER_ERROR: 'An unexpected failure. Details are never sent to the client; the request id identifies it in logs.',
 } as const;

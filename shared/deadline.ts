@@ -1,0 +1,100 @@
+import { privgraphError } from './errors';
+
+/**
+ * Request deadlines (docs/security.md#deadlines). The gateway fixes one per request and every hop passes on
+ * the budget that is LEFT, in whole milliseconds (relative, like gRPC's grpc-timeout), so the clocks of
+ * different hosts never have to agree. Each process turns the budget back into an absolute time of its own
+ * (a monotonic clock), which everything in that request checks.
+ */
+export const DEADLINE_HEADER = 'x-privgraph-deadline-ms';
+
+/** The gateway's default budget for a request, and the one a service assumes when a request carries none. */
+export const DEFAULT_DEADLINE_MS = 10_000;
+/** No configuration may allow more than this (REQUEST_DEADLINE_MS is bounded by it). */
+export const MAX_DEADLINE_MS = 120_000;
+
+type HeaderSource = { header(name: string): string | undefined };
+
+const BUDGET_PATTERN = /^\d{1,9}$/;
+
+/** The remaining budget a header value states, in ms; undefined when absent or malformed (not plain decimal digits). */
+export function parseDeadlineHeader(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = raw.trim();
+  return BUDGET_PATTERN.test(value) ? Number(value) : undefined;
+}
+
+/** A point in time in this process, after which the request's work is abandoned. Cheap: no timer unless `signal` is read. */
+export class Deadline {
+  private abortSignal: AbortSignal | undefined;
+
+  private constructor(
+    /** performance.now() at which the budget runs out (monotonic, local to this process). */
+    readonly at: number,
+  ) {}
+
+  /** A deadline `ms` from now. */
+  static in(ms: number): Deadline {
+    return new Deadline(performance.now() + Math.max(0, ms));
+  }
+
+  /** Milliseconds left, never negative, rounded down (so a hop never claims more than there is). */
+  remainingMs(): number {
+    return Math.max(0, Math.floor(this.at - performance.now()));
+  }
+
+  expired(): boolean {
+    return performance.now() >= this.at;
+  }
+
+  /** The value for DEADLINE_HEADER on a call made now. */
+  header(): string {
+    return String(this.remainingMs());
+  }
+
+  /** `min(timeoutMs, remaining)`: the timeout for one outgoing call that must also end by the deadline. */
+  timeoutFor(timeoutMs: number): number {
+    return Math.min(timeoutMs, this.remainingMs());
+  }
+
+  /** Aborts when the deadline passes. Made on first use and shared by every call of the request (one timer at most). */
+  get signal(): AbortSignal {
+    this.abortSignal ??= AbortSignal.timeout(Math.max(1, this.remainingMs()));
+    return this.abortSignal;
+  }
+
+  /** Throws DEADLINE_EXCEEDED when the deadline has passed (call it before releasing anything). */
+  check(): void {
+    if (this.expired()) throw deadlineExceeded();
+  }
+}
+
+export interface DeadlineSettings {
+  /** The budget of a request that states none. */
+  defaultMs: number;
+  /** No request gets more than this, whatever its header says. */
+  maxMs: number;
+}
+
+export const DEFAULT_DEADLINE_SETTINGS: DeadlineSettings = { defaultMs: DEFAULT_DEADLINE_MS, maxMs: DEFAULT_DEADLINE_MS };
+
+/**
+ * The deadline of an incoming request: the budget in DEADLINE_HEADER, capped at `maxMs`; a missing or malformed
+ * header gets `defaultMs` (also capped). A budget of 0 is well-formed and means the caller has no time left.
+ */
+export function deadlineFrom(req: HeaderSource, settings: DeadlineSettings = DEFAULT_DEADLINE_SETTINGS): Deadline {
+  const stated = parseDeadlineHeader(req.header(DEADLINE_HEADER));
+  return Deadline.in(Math.min(stated ?? settings.defaultMs, settings.maxMs));
+}
+
+export const DEADLINE_EXCEEDED_MESSAGE = 'The request ran past its deadline; nothing more was released. Retry, or allow more time.';
+
+/**
+ * The coded error for work abandoned at its deadline. Pass `{ httpStatus: 504 }` when it refuses the whole request
+ * before execution (context creation); inside a resolver it is a field error like any other.
+ */
+export const deadlineExceeded = (options: { httpStatus?: number } = {}) =>
+  privgraphError('DEADLINE_EXCEEDED', DEADLINE_EXCEEDED_MESSAGE, options);
+
+/** PostgreSQL's statement_timeout (57014, query_canceled) and lock_timeout (55P03, lock_not_available). */
+export const DEADLINE_SQLSTATES: ReadonlySet<string> = new Set(['57014', '55P03']);
