@@ -6,7 +6,7 @@ import { internalClientFor } from './internal-api';
 /**
  * The identity service's internal API for what the gateway enforces per tenant: the safelist mode and
  * registered persisted operations (docs/safelisting.md), the browser origins tenants allow (docs/cors.md),
- * and the gateway's batched REPORT counts. One path, one schema for both sides, one client.
+ * the tenant's rate-limit budget (docs/security.md#rate-limits) and the gateway's batched REPORT counts. One path, one schema for both sides, one client.
  */
 export const TENANT_POLICY_PATHS = {
   policy: '/internal/v1/tenant-policy/policy',
@@ -65,6 +65,8 @@ export const policySchema = z.object({
   tenantId: z.string().nullable(),
   mode: z.enum(SAFELIST_MODES),
   operationIds: z.array(z.string().regex(OPERATION_ID_PATTERN)).max(PERSISTED_OPERATION_LIMITS.perTenant),
+  /** Points per rate-limit window for each of the tenant's principals; null: the gateway's default. */
+  rateLimitPoints: z.number().int().min(1).nullable(),
 });
 export type TenantPolicy = z.infer<typeof policySchema>;
 

@@ -68,7 +68,8 @@ describe('rate limits (memory store)', () => {
   let stack: TestStack;
   let shopId: string;
   beforeAll(async () => {
-    stack = await startTestStack({ env: { RATE_LIMIT_POINTS: '20', RATE_LIMIT_ANONYMOUS_POINTS: '5', RATE_LIMIT_WINDOW_SECONDS: '3600' } });
+    // A policy cache of 0 ms: a budget a platform admin sets applies to the very next request.
+    stack = await startTestStack({ env: { RATE_LIMIT_POINTS: '20', RATE_LIMIT_ANONYMOUS_POINTS: '5', RATE_LIMIT_WINDOW_SECONDS: '3600', TENANT_POLICY_CACHE_MS: '0' } });
     shopId = await createTenant(stack, 'Rate Shop');
   });
   afterAll(() => stack?.stop());
@@ -124,9 +125,72 @@ describe('rate limits (memory store)', () => {
     const after = await stack.gql(TYPENAME, {}, { token });
     expect(after.status).toBe(429);
     expect(codes(after)).toEqual(['RATE_LIMITED']);
-    // A request costing more than the whole budget never passes.
-    const big = await stack.gql(aliases(25), {}, { token: await stack.tokens.subject(`big-${randomUUID()}`) });
-    expect(big.status).toBe(429);
+  });
+
+  it('refuses a request costing more than the whole budget without charging it (not 429: waiting cannot help)', async () => {
+    const token = await stack.tokens.subject(`big-${randomUUID()}`);
+    const big = await stack.gql(aliases(25), {}, { token });
+    expect(big.status).toBe(400);
+    expect(codes(big)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(big.errors![0].message).toMatch(/costs 25 points, more than the whole budget of 20/);
+    expect(big.headers.get('retry-after')).toBeNull();
+    const after = await stack.gql(TYPENAME, {}, { token });
+    expectNoErrors(after);
+    expect(remaining(after)).toBe(19);
+  });
+
+  it("gives a tenant's backends and members the budget a platform admin set for the tenant, and back to the default", async () => {
+    const admin = await adminToken(stack, 'admin-budgets');
+    const shop = await createTenant(stack, 'Budget Shop');
+    const set = (points: number | null, token = admin, tenantId = shop) =>
+      stack.gql('mutation($tenantId: ID!, $points: Int) { setTenantRateLimit(tenantId: $tenantId, points: $points) { id rateLimitPoints } }', { tenantId, points }, { token });
+    const changed = await set(3);
+    expectNoErrors(changed);
+    expect(changed.data!.setTenantRateLimit).toEqual({ id: shop, rateLimitPoints: 3 });
+    const listed = await stack.gql('{ tenants { id rateLimitPoints } }', {}, { token: admin });
+    expectNoErrors(listed);
+    const rows = listed.data!.tenants as { id: string; rateLimitPoints: number | null }[];
+    expect(rows.find((t) => t.id === shop)?.rateLimitPoints).toBe(3);
+    expect(rows.filter((t) => t.id !== shop).every((t) => t.rateLimitPoints === null)).toBe(true);
+    const events = await stack.sql<{ field: string; decision: string }>(
+      `SELECT field, decision FROM "${stack.schemas.audit}".audit_event WHERE action = 'TENANT_SETTINGS_SET' AND tenant_id = $1`,
+      [shop],
+    );
+    expect(events).toEqual([{ field: 'RateLimit.3', decision: 'ALLOW' }]);
+
+    const backend = await stack.tokens.tenant(shop);
+    const first = await stack.gql(TYPENAME, {}, { token: backend });
+    expectNoErrors(first);
+    expect(first.headers.get('ratelimit-limit')).toBe('3');
+    expect(await spend(() => stack.gql(TYPENAME, {}, { token: backend }), 3)).toBe(2);
+    // Staff have budgets of their own, of the tenant's size; another tenant keeps the default.
+    const member = await stack.tokens.member(shop, 'staff-budget');
+    expect((await stack.gql(TYPENAME, {}, { token: member })).headers.get('ratelimit-limit')).toBe('3');
+    expect(codes(await stack.gql(aliases(4), {}, { token: member }))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    const otherShop = await createTenant(stack, 'Default Budget Shop');
+    expect((await stack.gql(TYPENAME, {}, { token: await stack.tokens.tenant(otherShop) })).headers.get('ratelimit-limit')).toBe('20');
+
+    // Back to the default: the spent backend has 20 points again, less what it spent in this window.
+    expectNoErrors(await set(null));
+    const again = await stack.gql(TYPENAME, {}, { token: backend });
+    expectNoErrors(again);
+    expect(again.headers.get('ratelimit-limit')).toBe('20');
+  });
+
+  it('lets only platform admins set a tenant budget, and refuses unknown tenants and bad values', async () => {
+    const shop = await createTenant(stack, 'Budget Guard Shop');
+    const mutation = 'mutation($tenantId: ID!, $points: Int) { setTenantRateLimit(tenantId: $tenantId, points: $points) { id } }';
+    const tenantAdmin = await stack.tokens.tenant(shop, ['tenant:admin']);
+    expect(codes(await stack.gql(mutation, { tenantId: shop, points: 1_000_000 }, { token: tenantAdmin }))).toEqual(['FORBIDDEN']);
+    const admin = await adminToken(stack, 'admin-budget-guard');
+    expect(codes(await stack.gql(mutation, { tenantId: randomUUID(), points: 5 }, { token: admin }))).toEqual(['NOT_FOUND']);
+    expect(codes(await stack.gql(mutation, { tenantId: 'not-a-tenant', points: 5 }, { token: admin }))).toEqual(['NOT_FOUND']);
+    for (const points of [0, -1, 1_000_000_001]) {
+      const refused = await stack.gql(mutation, { tenantId: shop, points }, { token: admin });
+      expect(codes(refused)).toEqual(['BAD_USER_INPUT']);
+    }
+    const stored = await stack.sql(`SELECT rate_limit_points FROM "${stack.schemas.identity}".tenant_settings WHERE tenant_id = $1`, [shop]);
+    expect(stored).toEqual([]);
   });
 
   it('keeps separate budgets for a shop backend, each staff member, each subject', async () => {

@@ -20,7 +20,7 @@ import { mountLogtoWebhook } from './logto-webhook';
 import { createTenantPolicyClient } from '../../shared/tenant-policy-client';
 import { CORS_PATHS, corsMiddleware, createOriginCheck } from './cors';
 import { createOperationLookup, persistedOperationsMiddleware } from './persisted-operations';
-import { createSafelist } from './safelist';
+import { createPolicyLookup, createSafelist } from './safelist';
 import { createRateLimit } from './rate-limit';
 import { operationCost } from '../../shared/limits/cost';
 import { platformAdminIntrospection } from './introspection';
@@ -105,9 +105,12 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
   const verifier = createTokenVerifier(config.common.auth);
   // Persisted operations, safelisting and CORS read tenant settings from identity (docs/safelisting.md, docs/cors.md)
   const tenantPolicy = createTenantPolicyClient({ ...config.common.internal, endpoints: { ...config.common.internal.endpoints, identity: urls.identity } });
-  const safelist = createSafelist({ client: tenantPolicy, settings: config.safelist, logger });
+  // One policy cache for the safelist and the rate limit: one identity call per tenant per TENANT_POLICY_CACHE_MS.
+  const policyFor = createPolicyLookup(tenantPolicy, { cacheMs: config.safelist.policyCacheMs, logger });
+  const safelist = createSafelist({ client: tenantPolicy, settings: config.safelist, logger, policyFor });
   const rateLimit = await createRateLimit({
     settings: config.rateLimit,
+    policyFor,
     cost: ({ schema, document, request, operationName }) => operationCost(schema, document, request.variables, operationName),
     logger,
   });

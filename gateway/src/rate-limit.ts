@@ -8,6 +8,7 @@ import { privgraphError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { SCOPES } from '../../shared/pii';
 import type { RateLimitSettings } from './config';
+import type { PolicyLookup } from './safelist';
 
 /** Rows of the PostgreSQL store: the library's own layout (key, points, expire), in the gateway's schema. */
 const PG_TABLE = 'rate_limits';
@@ -48,10 +49,18 @@ export interface RateLimit {
 }
 
 interface Limiters {
-  authenticated: RateLimiterAbstract;
-  anonymous: RateLimiterAbstract;
+  /**
+   * The limiter for a budget of `points` per window. One instance per distinct budget (the default, the
+   * anonymous one and each budget a platform admin gave a tenant), all on the same store and key prefix:
+   * the stores keep the points consumed per key, so a tenant whose budget changes keeps what it spent
+   * in the current window (the in-memory store keeps one table per instance and starts it afresh).
+   */
+  limiterFor(points: number, anonymous: boolean): RateLimiterAbstract;
   close(): Promise<void>;
 }
+
+/** Distinct budgets held at once; tenants rarely get a budget of their own, so this is never reached in practice. */
+const MAX_BUDGETS = 1000;
 
 async function createLimiters(settings: RateLimitSettings, logger: Logger): Promise<Limiters> {
   const options = (points: number, keyPrefix: string) => ({ points, duration: settings.windowSeconds, keyPrefix });
@@ -59,9 +68,26 @@ async function createLimiters(settings: RateLimitSettings, logger: Logger): Prom
   // per-replica budget): refusing everyone while Redis or PostgreSQL is down would turn a store
   // outage into an API outage; letting everything through would make the limit one outage away.
   const insured = (points: number, keyPrefix: string) => ({ ...options(points, keyPrefix), insuranceLimiter: new RateLimiterMemory(options(points, keyPrefix)) });
+  const cached = (make: (points: number, keyPrefix: string) => RateLimiterAbstract, onClose: (all: RateLimiterAbstract[]) => Promise<void> = async () => undefined) => {
+    const made = new Map<string, RateLimiterAbstract>();
+    return {
+      limiterFor(points: number, anonymous: boolean) {
+        const prefix = anonymous ? 'rla' : 'rl';
+        const key = `${prefix}:${points}`;
+        let limiter = made.get(key);
+        if (!limiter) {
+          if (made.size >= MAX_BUDGETS) made.clear();
+          limiter = make(points, prefix);
+          made.set(key, limiter);
+        }
+        return limiter;
+      },
+      close: () => onClose([...made.values()]),
+    };
+  };
   switch (settings.store) {
     case 'memory':
-      return { authenticated: new RateLimiterMemory(options(settings.points, 'rl')), anonymous: new RateLimiterMemory(options(settings.anonymousPoints, 'rla')), close: async () => undefined };
+      return cached((points, prefix) => new RateLimiterMemory(options(points, prefix)));
     case 'redis': {
       const redis = new Redis(settings.redisUrl as string, {
         enableOfflineQueue: false,
@@ -86,14 +112,12 @@ async function createLimiters(settings: RateLimitSettings, logger: Logger): Prom
           resolve();
         });
       });
-      const redisOptions = (points: number, keyPrefix: string) => ({ ...insured(points, keyPrefix), storeClient: redis, rejectIfRedisNotReady: true });
-      return {
-        authenticated: new RateLimiterRedis(redisOptions(settings.points, 'privgraph:rl')),
-        anonymous: new RateLimiterRedis(redisOptions(settings.anonymousPoints, 'privgraph:rla')),
-        close: async () => {
+      return cached(
+        (points, prefix) => new RateLimiterRedis({ ...insured(points, `privgraph:${prefix}`), storeClient: redis, rejectIfRedisNotReady: true }),
+        async () => {
           redis.disconnect();
         },
-      };
+      );
     }
     case 'postgres': {
       const pool = new Pool({
@@ -111,25 +135,22 @@ async function createLimiters(settings: RateLimitSettings, logger: Logger): Prom
       await pool
         .query(`CREATE TABLE IF NOT EXISTS "${schema}"."${PG_TABLE}" (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`)
         .catch(ignoreConcurrentCreate);
-      const pgOptions = (points: number, keyPrefix: string) => ({
-        ...insured(points, keyPrefix),
-        storeClient: pool,
-        storeType: 'pool',
-        schemaName: schema,
-        tableName: PG_TABLE,
-        tableCreated: true,
-        clearExpiredByTimeout: true,
-      });
-      const authenticated = new RateLimiterPostgres(pgOptions(settings.points, 'rl'));
-      const anonymous = new RateLimiterPostgres(pgOptions(settings.anonymousPoints, 'rla'));
-      return {
-        authenticated,
-        anonymous,
-        close: async () => {
-          for (const limiter of [authenticated, anonymous]) clearTimeout((limiter as unknown as { _clearExpiredTimeoutId?: NodeJS.Timeout })._clearExpiredTimeoutId);
+      return cached(
+        (points, prefix) =>
+          new RateLimiterPostgres({
+            ...insured(points, prefix),
+            storeClient: pool,
+            storeType: 'pool',
+            schemaName: schema,
+            tableName: PG_TABLE,
+            tableCreated: true,
+            clearExpiredByTimeout: true,
+          }),
+        async (all) => {
+          for (const limiter of all) clearTimeout((limiter as unknown as { _clearExpiredTimeoutId?: NodeJS.Timeout })._clearExpiredTimeoutId);
           await pool.end();
         },
-      };
+      );
     }
   }
 }
@@ -153,23 +174,37 @@ function setHeaders(headers: Map<string, string>, limit: number, result: RateLim
  * Rate limiting per principal (docs/security.md#rate-limits), in `didResolveOperation` like the
  * safelist: after parsing and validation, so the operation's cost is known, and before any subgraph
  * is called, so a refused request runs nothing. Each request is charged its cost (at least 1 point).
+ * A tenant's backends and members get the budget a platform admin set for the tenant (setTenantRateLimit),
+ * read through the gateway's tenant policy cache; the default when none is set or it cannot be read.
  */
-export async function createRateLimit(deps: { settings: RateLimitSettings; cost: OperationCostFn; logger: Logger }): Promise<RateLimit> {
+export async function createRateLimit(deps: { settings: RateLimitSettings; cost: OperationCostFn; logger: Logger; policyFor?: PolicyLookup }): Promise<RateLimit> {
   const { settings, logger } = deps;
   const limiters = await createLimiters(settings, logger);
+  const budgetOf = async (verified: VerifiedToken | undefined): Promise<number> => {
+    if (!verified) return settings.anonymousPoints;
+    if (verified.organizationId === undefined || !deps.policyFor) return settings.points;
+    const policy = await deps.policyFor(verified.organizationId);
+    return policy === 'unavailable' ? settings.points : (policy.rateLimitPoints ?? settings.points);
+  };
   return {
     plugin: {
       async requestDidStart({ contextValue }) {
         return {
           async didResolveOperation(requestContext) {
             const { kind, key } = principalKey(contextValue.verified, contextValue.peerAddress);
-            const limiter = kind === 'anonymous' ? limiters.anonymous : limiters.authenticated;
-            const limit = kind === 'anonymous' ? settings.anonymousPoints : settings.points;
+            const limit = await budgetOf(contextValue.verified);
             const points = Math.max(1, Math.ceil(deps.cost(requestContext)));
+            if (points > limit) {
+              // It could never run, whatever the caller waits: refused without charging, and not 429 (a
+              // client that honours Retry-After would only try again).
+              throw privgraphError('GRAPHQL_VALIDATION_FAILED', `This request costs ${points} points, more than the whole budget of ${limit} per ${settings.windowSeconds} s; nothing was run or charged`, {
+                httpStatus: 400,
+              });
+            }
             const headers = requestContext.response.http.headers;
             let result: RateLimiterRes;
             try {
-              result = await limiter.consume(key, points);
+              result = await limiters.limiterFor(limit, kind === 'anonymous').consume(key, points);
             } catch (refusal) {
               if (!(refusal instanceof RateLimiterRes)) {
                 // Only the memory limiters get here (the stores fall back to their insurance limiter).

@@ -18,7 +18,7 @@ describe('tenant policy lookup', () => {
     },
   };
   const lookup = () => createPolicyLookup(client, { cacheMs: 3_000, logger, now: () => clock });
-  const policy = (mode: TenantPolicy['mode']): TenantPolicy => ({ tenantId: 't1', mode, operationIds: [HASH] });
+  const policy = (mode: TenantPolicy['mode']): TenantPolicy => ({ tenantId: 't1', mode, operationIds: [HASH], rateLimitPoints: null });
 
   beforeEach(() => {
     clock = 0;

@@ -19,10 +19,11 @@ const MAX_PENDING_REPORTS = 10_000;
 /** A tenant admin must always be able to change the settings, even when the safelist refuses everything else. */
 const SETTINGS_FIELDS = new Set(['tenantSettings', 'setSafelistMode', 'registerPersistedOperations', 'setAllowedOrigins', 'setStorefrontClients', '__typename']);
 
-interface KnownPolicy {
+export interface KnownPolicy {
   tenantId: string | null;
   mode: TenantPolicy['mode'];
   operationIds: ReadonlySet<string>;
+  rateLimitPoints: number | null;
   fetchedAt: number;
 }
 
@@ -45,7 +46,13 @@ export function createPolicyLookup(client: Pick<TenantPolicyClient, 'policy'>, o
       pending = client
         .policy(organizationId)
         .then((policy) => {
-          const entry: KnownPolicy = { tenantId: policy.tenantId, mode: policy.mode, operationIds: new Set(policy.operationIds), fetchedAt: now() };
+          const entry: KnownPolicy = {
+            tenantId: policy.tenantId,
+            mode: policy.mode,
+            operationIds: new Set(policy.operationIds),
+            rateLimitPoints: policy.rateLimitPoints,
+            fetchedAt: now(),
+          };
           known.set(organizationId, entry);
           return entry;
         })
@@ -94,9 +101,15 @@ export interface Safelist {
  * carry the tenant claim (a shop's backend or its staff) are judged; subject and platform-admin traffic
  * passes untouched. The document's id is Apollo's `queryHash`: SHA-256 of the exact text.
  */
-export function createSafelist(deps: { client: Pick<TenantPolicyClient, 'policy' | 'report'>; settings: SafelistSettings; logger: Logger }): Safelist {
+export function createSafelist(deps: {
+  client: Pick<TenantPolicyClient, 'policy' | 'report'>;
+  settings: SafelistSettings;
+  logger: Logger;
+  /** The gateway's one policy cache, shared with the rate limit (default: a cache of its own). */
+  policyFor?: PolicyLookup;
+}): Safelist {
   const { logger } = deps;
-  const policyFor = createPolicyLookup(deps.client, { cacheMs: deps.settings.policyCacheMs, logger });
+  const policyFor = deps.policyFor ?? createPolicyLookup(deps.client, { cacheMs: deps.settings.policyCacheMs, logger });
   let pending = new Map<string, SafelistReport>();
   let dropped = 0;
 

@@ -20,6 +20,8 @@ export interface IdentityContext extends ServiceContext {
   audit: ActionAuditor;
   users: DataLoader<string, UserView | null>;
   tenants: DataLoader<string, TenantRow | null>;
+  /** Tenant.rateLimitPoints, one query for a page of tenants. */
+  tenantRateLimits: DataLoader<string, number | null>;
   /** Data export download links (services/export-download.ts). */
   dataExports: ExportDownloads;
   /** Webhook endpoints and deliveries (services/webhook-service.ts). */
@@ -49,6 +51,7 @@ export function createContextFactory(deps: { verifier: TokenVerifier; identity: 
       tenantAdmin: deps.tenantAdmin,
       audit: createActionAuditor(deps.audit, base, deps.now),
       users: new DataLoader((ids) => deps.identity.userViews(base.principal, ids)),
+      tenantRateLimits: new DataLoader((ids) => deps.tenantSettings.rateLimitsOf(ids)),
       tenants: new DataLoader(async (ids) => {
         const found = new Map((await deps.identity.listTenantsByIds(ids)).map((t) => [t.id, t]));
         return ids.map((id) => found.get(id) ?? null);

@@ -53,6 +53,7 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       suspendSubject: isPlatformAdmin,
       reinstateSubject: isPlatformAdmin,
       updateTenant: isPlatformAdmin,
+      setTenantRateLimit: isPlatformAdmin,
     },
     // Reached only by platform-admin operations; through _entities no one else may read another tenant's settings.
     Tenant: isPlatformAdmin,

@@ -198,6 +198,12 @@ export type Mutation = {
    */
   setStorefrontClients: TenantSettings;
   /**
+   * Sets the points per rate-limit window each of a tenant's backends and members may spend at the gateway
+   * (1 to 1,000,000,000; null: back to the deployment default). A request is charged its operation cost; the
+   * gateway applies the change within TENANT_POLICY_CACHE_MS. Platform admin; audited TENANT_SETTINGS_SET.
+   */
+  setTenantRateLimit: Tenant;
+  /**
    * Suspends a subject on the whole platform (platform admin; audited SUBJECT_SUSPEND): their tokens are refused
    * (by every service within 30 seconds), every connected tenant sees BLOCKED and is told (subject.blocked webhook).
    * reason: a reason code.
@@ -306,6 +312,12 @@ export type MutationSetSafelistModeArgs = {
 
 export type MutationSetStorefrontClientsArgs = {
   clientIds: Array<Scalars['String']['input']>;
+};
+
+
+export type MutationSetTenantRateLimitArgs = {
+  points?: InputMaybe<Scalars['Int']['input']>;
+  tenantId: Scalars['ID']['input'];
 };
 
 
@@ -478,6 +490,8 @@ export type Tenant = {
   id: Scalars['ID']['output'];
   idpOrganizationId: Scalars['String']['output'];
   name: Scalars['String']['output'];
+  /** Points per rate-limit window for each of the tenant's backends and members (docs/security.md#rate-limits); null: the deployment default (RATE_LIMIT_POINTS). */
+  rateLimitPoints?: Maybe<Scalars['Int']['output']>;
 };
 
 export type TenantLink = {
@@ -501,6 +515,8 @@ export type TenantSettings = {
   allowedOrigins: Array<Scalars['String']['output']>;
   /** Registered persisted operations, by name (at most 1000). */
   persistedOperations: Array<PersistedOperation>;
+  /** Points per rate-limit window for each of the tenant's backends and members, as a platform admin set it; null: the deployment default. */
+  rateLimitPoints?: Maybe<Scalars['Int']['output']>;
   safelistMode: SafelistMode;
   /** OIDC client ids of the tenant's storefront apps: a passport for the tenant is issued only to a subject signed in to one of them (docs/passports.md). */
   storefrontClients: Array<Scalars['String']['output']>;
@@ -917,6 +933,7 @@ export type MutationResolvers<ContextType = any, ParentType extends ResolversPar
   setAllowedOrigins?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetAllowedOriginsArgs, 'origins'>>;
   setSafelistMode?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetSafelistModeArgs, 'mode'>>;
   setStorefrontClients?: Resolver<ResolversTypes['TenantSettings'], ParentType, ContextType, RequireFields<MutationSetStorefrontClientsArgs, 'clientIds'>>;
+  setTenantRateLimit?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationSetTenantRateLimitArgs, 'tenantId'>>;
   suspendSubject?: Resolver<ResolversTypes['UserStatus'], ParentType, ContextType, RequireFields<MutationSuspendSubjectArgs, 'reason' | 'subjectId'>>;
   unblockUser?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUnblockUserArgs, 'ref'>>;
   updateTenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationUpdateTenantArgs, 'id' | 'input'>>;
@@ -967,6 +984,7 @@ export type TenantResolvers<ContextType = any, ParentType extends ResolversParen
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idpOrganizationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rateLimitPoints?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 }>;
 
 export type TenantLinkResolvers<ContextType = any, ParentType extends ResolversParentTypes['TenantLink'] = ResolversParentTypes['TenantLink']> = ResolversObject<{
@@ -979,6 +997,7 @@ export type TenantLinkResolvers<ContextType = any, ParentType extends ResolversP
 export type TenantSettingsResolvers<ContextType = any, ParentType extends ResolversParentTypes['TenantSettings'] = ResolversParentTypes['TenantSettings']> = ResolversObject<{
   allowedOrigins?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   persistedOperations?: Resolver<Array<ResolversTypes['PersistedOperation']>, ParentType, ContextType>;
+  rateLimitPoints?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   safelistMode?: Resolver<ResolversTypes['SafelistMode'], ParentType, ContextType>;
   storefrontClients?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   unsafelistedOperations?: Resolver<Array<ResolversTypes['UnsafelistedOperation']>, ParentType, ContextType>;

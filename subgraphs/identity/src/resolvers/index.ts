@@ -49,5 +49,6 @@ export const resolvers: Resolvers<IdentityContext> = {
   },
   Tenant: {
     __resolveReference: (reference, ctx) => ctx.tenants.load(reference.id),
+    rateLimitPoints: (tenant, _, ctx) => ctx.tenantRateLimits.load(tenant.id),
   },
 };

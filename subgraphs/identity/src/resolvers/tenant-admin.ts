@@ -12,5 +12,10 @@ export const tenantAdminResolvers: Resolvers<IdentityContext> = {
     suspendSubject: (_, args, ctx) => ctx.tenantAdmin.suspendSubject(args.subjectId, args.reason, ctx.audit),
     reinstateSubject: (_, args, ctx) => ctx.tenantAdmin.reinstateSubject(args.subjectId, args.reason, ctx.audit),
     updateTenant: (_, args, ctx) => ctx.tenantAdmin.updateTenant(args.id, args.input, ctx.audit),
+    setTenantRateLimit: async (_, args, ctx) => {
+      await ctx.tenantSettings.setRateLimit(args.tenantId, args.points ?? null, ctx.audit);
+      ctx.tenantRateLimits.clear(args.tenantId);
+      return (await ctx.tenants.load(args.tenantId)) as NonNullable<Awaited<ReturnType<typeof ctx.tenants.load>>>;
+    },
   },
 };

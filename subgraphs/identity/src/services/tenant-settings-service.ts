@@ -1,6 +1,7 @@
 import { Kind, parse, type DocumentNode } from 'graphql';
 import type { ActionAuditor } from '../../../../shared/audit/actions';
-import { badInput } from '../../../../shared/errors';
+import { badInput, notFound } from '../../../../shared/errors';
+import { isUuid } from '../../../../shared/db/data-source';
 import {
   checkOrigin,
   MAX_ORIGINS_PER_TENANT,
@@ -19,12 +20,15 @@ import type { RegisteredOperationRow, RegistrationCounts, TenantSettingsReposito
 export const MANIFEST_FORMAT = 'apollo-persisted-query-manifest';
 const REPORTS_SHOWN = 100;
 const MAX_INT = 2_147_483_647;
+/** The column's bound (migration 1764900000000), the same as RATE_LIMIT_POINTS'. */
+const MAX_RATE_LIMIT_POINTS = 1_000_000_000;
 export const MAX_STOREFRONT_CLIENTS = 20;
 /** An OIDC client id as IdPs issue them (Logto: 21 lower-case letters and digits); no spaces, quotes or separators. */
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export interface TenantSettingsView {
   safelistMode: SafelistMode;
+  rateLimitPoints: number | null;
   persistedOperations: { id: string; name: string; type: string; registeredAt: Date }[];
   allowedOrigins: string[];
   storefrontClients: string[];
@@ -85,6 +89,7 @@ export function createTenantSettingsService(deps: {
     const [row, operations, reports] = await Promise.all([repo.findSettings(tenantId), repo.listOperations(tenantId), repo.listReports(tenantId, REPORTS_SHOWN)]);
     return {
       safelistMode: row?.safelistMode ?? 'OFF',
+      rateLimitPoints: row?.rateLimitPoints ?? null,
       persistedOperations: operations.map((op: RegisteredOperationRow) => ({ id: op.operationId, name: op.name, type: op.type, registeredAt: op.registeredAt })),
       allowedOrigins: row?.allowedOrigins ?? [],
       storefrontClients: row?.storefrontClients ?? [],
@@ -132,6 +137,25 @@ export function createTenantSettingsService(deps: {
 
     storefrontClients: (tenantId: string) => repo.storefrontClientsOf(tenantId),
 
+    /**
+     * A platform admin sets the points per window each of a tenant's backends and members may spend at
+     * the gateway (null: the deployment default). Takes effect within TENANT_POLICY_CACHE_MS.
+     */
+    async setRateLimit(tenantId: string, points: number | null, audit: ActionAuditor): Promise<void> {
+      if (points !== null && (!Number.isInteger(points) || points < 1 || points > MAX_RATE_LIMIT_POINTS)) {
+        throw badInput('points', `points must be 1 to ${MAX_RATE_LIMIT_POINTS} (null: the deployment default)`);
+      }
+      if (!isUuid(tenantId) || !(await repo.tenantExists(tenantId))) throw notFound('Tenant');
+      await audit('TENANT_SETTINGS_SET', { tenantId, field: `RateLimit.${points ?? 'DEFAULT'}` });
+      await repo.setRateLimitPoints(tenantId, points, now());
+    },
+
+    /** Each tenant's rate-limit points, null where the default applies (Tenant.rateLimitPoints). */
+    async rateLimitsOf(tenantIds: readonly string[]): Promise<(number | null)[]> {
+      const known = await repo.rateLimitPointsOf(tenantIds);
+      return tenantIds.map((id) => known.get(id) ?? null);
+    },
+
     async registerPersistedOperations(tenantId: string, manifest: ManifestInput, replace: boolean, audit: ActionAuditor): Promise<RegistrationCounts> {
       if (manifest.format !== MANIFEST_FORMAT) throw badInput('manifest.format', `format must be ${MANIFEST_FORMAT}`);
       if (manifest.version !== 1) throw badInput('manifest.version', 'version must be 1');
@@ -161,9 +185,9 @@ export function createTenantSettingsService(deps: {
     /** The gateway's view of a tenant, by the IdP organization its tokens carry. */
     async policyOf(organizationId: string): Promise<TenantPolicy> {
       const tenant = await deps.resolveTenant(organizationId);
-      if (!tenant) return { tenantId: null, mode: 'OFF', operationIds: [] };
+      if (!tenant) return { tenantId: null, mode: 'OFF', operationIds: [], rateLimitPoints: null };
       const [row, operationIds] = await Promise.all([repo.findSettings(tenant.tenantId), repo.operationIds(tenant.tenantId)]);
-      return { tenantId: tenant.tenantId, mode: row?.safelistMode ?? 'OFF', operationIds };
+      return { tenantId: tenant.tenantId, mode: row?.safelistMode ?? 'OFF', operationIds, rateLimitPoints: row?.rateLimitPoints ?? null };
     },
 
     operationBody: (operationId: string) => repo.bodyOf(operationId),

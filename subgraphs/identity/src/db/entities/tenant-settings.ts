@@ -8,6 +8,8 @@ export interface TenantSettingsRow {
   allowedOrigins: string[];
   /** OIDC client ids of the tenant's storefront apps, the only apps a passport for the tenant is issued to (migration 1764800000000). */
   storefrontClients: string[];
+  /** Points per rate-limit window for each of the tenant's principals; null = the deployment default (migration 1764900000000). */
+  rateLimitPoints: number | null;
   /** Requests in REPORT mode the safelist would have refused, as the gateway reported them. */
   reportedCount: string;
   updatedAt: Date;
@@ -41,6 +43,7 @@ export const TenantSettingsEntity = new EntitySchema<TenantSettingsRow>({
     safelistMode: { type: 'text', name: 'safelist_mode' },
     allowedOrigins: { type: 'text', array: true, name: 'allowed_origins' },
     storefrontClients: { type: 'text', array: true, name: 'storefront_clients' },
+    rateLimitPoints: { type: 'integer', name: 'rate_limit_points', nullable: true },
     reportedCount: { type: 'bigint', name: 'reported_count' },
     updatedAt: { type: 'timestamptz', name: 'updated_at' },
   },

@@ -15,7 +15,7 @@ export interface RegistrationCounts {
 }
 
 const SETTINGS_COLUMNS = `tenant_id AS "tenantId", safelist_mode AS "safelistMode", allowed_origins AS "allowedOrigins",
-  storefront_clients AS "storefrontClients", reported_count::text AS "reportedCount", updated_at AS "updatedAt"`;
+  storefront_clients AS "storefrontClients", rate_limit_points AS "rateLimitPoints", reported_count::text AS "reportedCount", updated_at AS "updatedAt"`;
 
 export function createTenantSettingsRepository(dataSource: DataSource) {
   const settings = qualifiedTable(dataSource, 'tenant_settings');
@@ -51,6 +51,28 @@ export function createTenantSettingsRepository(dataSource: DataSource) {
          ON CONFLICT (tenant_id) DO UPDATE SET storefront_clients = EXCLUDED.storefront_clients, updated_at = EXCLUDED.updated_at`,
         [tenantId, clientIds, at],
       );
+    },
+
+    async tenantExists(tenantId: string): Promise<boolean> {
+      const rows: unknown[] = await dataSource.query(`SELECT 1 FROM ${tenants} WHERE id = $1`, [tenantId]);
+      return rows.length > 0;
+    },
+
+    async setRateLimitPoints(tenantId: string, points: number | null, at: Date): Promise<void> {
+      await dataSource.query(
+        `INSERT INTO ${settings} (tenant_id, rate_limit_points, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET rate_limit_points = EXCLUDED.rate_limit_points, updated_at = EXCLUDED.updated_at`,
+        [tenantId, points, at],
+      );
+    },
+
+    /** Each tenant's rate-limit points (absent: no settings row, the default). */
+    async rateLimitPointsOf(tenantIds: readonly string[]): Promise<Map<string, number | null>> {
+      const rows: { tenantId: string; points: number | null }[] = await dataSource.query(
+        `SELECT tenant_id AS "tenantId", rate_limit_points AS points FROM ${settings} WHERE tenant_id = ANY($1::uuid[])`,
+        [tenantIds],
+      );
+      return new Map(rows.map((row) => [row.tenantId, row.points]));
     },
 
     /** The client ids of the tenant's storefront apps (none for an unknown tenant). */
