@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { AuthSettings } from './auth/verifier';
 import { DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, devIssuerJwksPath } from './auth/dev-issuer';
 import { devSigningKeyPath } from './signing-key';
+import { MAX_DEADLINE_MS, type DeadlineSettings } from './deadline';
+import { ORIGIN_MODES, PROXY_HEADERS, parseTrustedProxies, type OriginSettings } from './origin';
 
 /**
  * Configuration shared by every service. Each service's config.ts composes these parsers with its
@@ -38,12 +40,24 @@ export interface DatabaseConfig {
   /** Each service owns one PostgreSQL schema; no service reads another's. */
   schema: string;
   poolSize: number;
+  /** DB_STATEMENT_TIMEOUT_MS: the pool's ceiling on any one statement (docs/security.md#deadlines); default 30 s. */
+  statementTimeoutMs?: number;
+  /** DB_LOCK_TIMEOUT_MS: the pool's ceiling on waiting for a lock; default 10 s. */
+  lockTimeoutMs?: number;
 }
 
 export interface HttpConfig {
   host: string;
   port: number;
   bodyLimit: string;
+  /** REQUEST_DEADLINE_MS: the budget of a request that states none, and the most any may ask for (docs/security.md#deadlines). */
+  deadline?: DeadlineSettings;
+  /** HTTP_HEADERS_TIMEOUT_MS: a client must have sent its request headers within this (Node's headersTimeout). */
+  headersTimeoutMs?: number;
+  /** HTTP_REQUEST_TIMEOUT_MS: …and its whole request, body included, within this (Node's requestTimeout). */
+  requestTimeoutMs?: number;
+  /** Trusted proxies and how audit events record the client's address (docs/security.md#request-origin); default: none, truncated. */
+  origin?: OriginSettings;
 }
 
 export interface CommonConfig {
@@ -111,6 +125,9 @@ const commonSchema = z.object({
   AUTH_REQUIRE_AT_JWT: z.enum(['true', 'false']).default('true'),
   INTERNAL_API_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   INTERNAL_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  REQUEST_DEADLINE_MS: z.coerce.number().int().min(100).max(MAX_DEADLINE_MS).default(10_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   IDENTITY_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.identity}`),
   PII_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.pii}`),
   CONSENT_URL: url.default(`http://127.0.0.1:${DEFAULT_PORTS.consent}`),
@@ -156,6 +173,7 @@ export function loadCommonConfig(env: Env, portVariable: string, defaultPort: nu
   const listenPort = parseEnv(portSchema, env)[portVariable];
   const production = parsed.NODE_ENV === 'production';
   const problems: string[] = [];
+  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
   if (!parsed.INTERNAL_API_TOKEN) problems.push('INTERNAL_API_TOKEN: required (a random secret of 32+ characters, the same for every service)');
   const auth = authSettings(parsed, production, problems);
   if (problems.length > 0 || !auth) throw new ConfigError(problems);
@@ -168,7 +186,15 @@ export function loadCommonConfig(env: Env, portVariable: string, defaultPort: nu
       timeoutMs: parsed.INTERNAL_TIMEOUT_MS,
       endpoints: { identity: parsed.IDENTITY_URL, pii: parsed.PII_URL, consent: parsed.CONSENT_URL, audit: parsed.AUDIT_URL },
     },
-    http: { host: parsed.HOST, port: listenPort, bodyLimit: parsed.HTTP_BODY_LIMIT },
+    http: {
+      host: parsed.HOST,
+      port: listenPort,
+      bodyLimit: parsed.HTTP_BODY_LIMIT,
+      origin: loadOriginSettings(env),
+      deadline: { defaultMs: parsed.REQUEST_DEADLINE_MS, maxMs: parsed.REQUEST_DEADLINE_MS },
+      headersTimeoutMs: parsed.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
+    },
     limits: loadGraphqlLimits(env),
   };
 }
@@ -207,9 +233,31 @@ function authSettings(parsed: z.infer<typeof commonSchema>, production: boolean,
   return { ...claims, algorithms: [DEV_ALGORITHM], issuer: DEV_ISSUER, audience: parsed.AUTH_AUDIENCE ?? DEV_AUDIENCE, jwks: { kind: 'local', jwks } };
 }
 
+const originSchema = z.object({
+  TRUSTED_PROXIES: z.string().max(4000).default(''),
+  TRUSTED_PROXY_HEADER: z.enum(PROXY_HEADERS).default('x-forwarded-for'),
+  AUDIT_ORIGIN: z.enum(ORIGIN_MODES).default('truncate'),
+  AUDIT_ORIGIN_HMAC_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+});
+
+/** Which proxies' forwarding headers are believed, and how audit events record the client's address. */
+export function loadOriginSettings(env: Env): OriginSettings {
+  const parsed = parseEnv(originSchema, env);
+  const problems: string[] = [];
+  const trusted = parseTrustedProxies(parsed.TRUSTED_PROXIES);
+  if ('problem' in trusted) problems.push(`TRUSTED_PROXIES: ${trusted.problem}`);
+  if (parsed.AUDIT_ORIGIN === 'hmac' && !parsed.AUDIT_ORIGIN_HMAC_SECRET) {
+    problems.push('AUDIT_ORIGIN_HMAC_SECRET: required with AUDIT_ORIGIN=hmac (32+ characters, the same for every service)');
+  }
+  if (problems.length > 0 || !('proxies' in trusted)) throw new ConfigError(problems);
+  return { trustedProxies: trusted.proxies, proxyHeader: parsed.TRUSTED_PROXY_HEADER, mode: parsed.AUDIT_ORIGIN, hmacSecret: parsed.AUDIT_ORIGIN_HMAC_SECRET };
+}
+
 const databaseSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   DB_SCHEMA_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9_]{0,30}$/, 'lower-case letters, digits and _')
@@ -225,7 +273,14 @@ export function loadDatabaseConfig(env: Env, service: ServiceName): DatabaseConf
   const migrationVariable = `${service.toUpperCase()}_MIGRATION_DATABASE_URL`;
   const migrationUrl = env[migrationVariable];
   if (migrationUrl !== undefined && !/^postgres(ql)?:\/\//.test(migrationUrl)) throw new ConfigError([`${migrationVariable}: must be a postgres:// URL`]);
-  return { url: dbUrl, migrationUrl, schema: `${parsed.DB_SCHEMA_PREFIX ?? ''}${service}`, poolSize: parsed.DB_POOL_SIZE };
+  return {
+    url: dbUrl,
+    migrationUrl,
+    schema: `${parsed.DB_SCHEMA_PREFIX ?? ''}${service}`,
+    poolSize: parsed.DB_POOL_SIZE,
+    statementTimeoutMs: parsed.DB_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: parsed.DB_LOCK_TIMEOUT_MS,
+  };
 }
 
 /** Where the platform's ES256 signing key comes from: PLATFORM_SIGNING_KEY_FILE (required in production), else generated under the data directory. */

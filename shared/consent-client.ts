@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { internalClientFor } from './internal-api';
+import { internalClientFor, type InternalCallOptions } from './internal-api';
 import type { InternalApiConfig } from './config';
 
 export const CONSENT_ACTIVE_PATH = '/internal/v1/consents/active';
@@ -13,14 +13,14 @@ export interface ActiveConsent {
 /** The consent service's decision API as the pii service sees it. */
 export interface ConsentLookups {
   /** Consents in force now for one tenant and purpose, for all subjects of a request at once. */
-  activeConsents(tenantId: string, purpose: string, subjectIds: string[]): Promise<ActiveConsent[]>;
+  activeConsents(tenantId: string, purpose: string, subjectIds: string[], call?: InternalCallOptions): Promise<ActiveConsent[]>;
 }
 
 export function createRemoteConsentLookups(config: InternalApiConfig): ConsentLookups {
   const client = internalClientFor(config, 'consent');
   return {
-    async activeConsents(tenantId, purpose, subjectIds) {
-      const { grants } = await client.post<{ grants: ActiveConsent[] }>(CONSENT_ACTIVE_PATH, { tenantId, purpose, subjectIds });
+    async activeConsents(tenantId, purpose, subjectIds, call) {
+      const { grants } = await client.post<{ grants: ActiveConsent[] }>(CONSENT_ACTIVE_PATH, { tenantId, purpose, subjectIds }, call);
       return grants;
     },
   };

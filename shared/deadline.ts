@@ -67,6 +67,32 @@ export class Deadline {
   check(): void {
     if (this.expired()) throw deadlineExceeded();
   }
+
+  /**
+   * `work`, or DEADLINE_EXCEEDED at the deadline, whichever comes first (the work itself goes on, bounded by its own
+   * timeouts: the database's statement_timeout and lock_timeout). Uses the request's one signal.
+   */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.expired()) {
+      work.catch(() => undefined);
+      return Promise.reject(deadlineExceeded());
+    }
+    const signal = this.signal;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(deadlineExceeded());
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
 }
 
 export interface DeadlineSettings {
@@ -77,6 +103,21 @@ export interface DeadlineSettings {
 }
 
 export const DEFAULT_DEADLINE_SETTINGS: DeadlineSettings = { defaultMs: DEFAULT_DEADLINE_MS, maxMs: DEFAULT_DEADLINE_MS };
+
+/** The deadline of each request, fixed when it arrives (shared/server/graphql-service.ts binds it first thing). */
+const bound = new WeakMap<object, Deadline>();
+
+/** Fixes the request's deadline from its header and the service's settings; call once, when the request arrives. */
+export function bindDeadline(req: HeaderSource & object, settings: DeadlineSettings): Deadline {
+  const deadline = deadlineFrom(req, settings);
+  bound.set(req, deadline);
+  return deadline;
+}
+
+/** The deadline bound to the request on arrival; a request no service bound (a test's own server) gets the defaults from now. */
+export function deadlineOf(req: HeaderSource & object): Deadline {
+  return bound.get(req) ?? bindDeadline(req, DEFAULT_DEADLINE_SETTINGS);
+}
 
 /**
  * The deadline of an incoming request: the budget in DEADLINE_HEADER, capped at `maxMs`; a missing or malformed
@@ -98,3 +139,28 @@ export const deadlineExceeded = (options: { httpStatus?: number } = {}) =>
 
 /** PostgreSQL's statement_timeout (57014, query_canceled) and lock_timeout (55P03, lock_not_available). */
 export const DEADLINE_SQLSTATES: ReadonlySet<string> = new Set(['57014', '55P03']);
+
+/** True for an abandoned wait: an aborted or timed-out fetch (AbortSignal), or a DEADLINE_EXCEEDED error. */
+export function isDeadlineError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  if (name === 'TimeoutError') return true;
+  return (error as { extensions?: { code?: unknown } } | undefined)?.extensions?.code === 'DEADLINE_EXCEEDED';
+}
+
+/**
+ * One statement for the start of a transaction on a request's path: SET LOCAL statement_timeout and lock_timeout
+ * to the budget left (at least 1 ms; 0 would mean "no timeout"), capped by the pool's ceiling. Parameters: [ms].
+ */
+export const SET_LOCAL_DEADLINE_SQL = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)";
+
+/** Bounds the current transaction by the deadline (the first statement inside it); throws DEADLINE_EXCEEDED when none is left. */
+export async function boundTransaction(
+  runner: { query(sql: string, params?: unknown[]): Promise<unknown> },
+  deadline: Deadline | undefined,
+  ceilingMs?: number,
+): Promise<void> {
+  if (!deadline) return;
+  const left = deadline.remainingMs();
+  if (left <= 0) throw deadlineExceeded();
+  await runner.query(SET_LOCAL_DEADLINE_SQL, [String(ceilingMs ? Math.min(left, ceilingMs) : left)]);
+}

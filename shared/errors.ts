@@ -113,6 +113,20 @@ export function createErrorFormatter(logger: Logger) {
     }
     const original = unwrap(error);
     const sqlState = sqlStateOf(original);
+    if ((sqlState && DEADLINE_SQLSTATE.has(sqlState)) || original?.name === 'TimeoutError') {
+      // statement_timeout (57014) or lock_timeout (55P03), the pool's ceiling or the request's budget (docs/security.md#deadlines).
+      logger.warn({ err: { name: original?.name, code: sqlState }, path: formatted.path }, 'deadline exceeded');
+      return { message: DEADLINE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'DEADLINE_EXCEEDED' } };
+    }
+    if (original instanceof DependencyUnavailableError || databaseUnavailable(original, sqlState)) {
+      logger.warn({ err: { name: original?.name, code: sqlState ?? (original as { code?: unknown } | undefined)?.code }, path: formatted.path }, 'dependency unavailable');
+      return {
+        message: 'A platform service this request needs is unavailable; nothing was released. Try again shortly.',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'DEPENDENCY_UNAVAILABLE' },
+      };
+    }
     if (sqlState?.startsWith('22')) {
       // Class 22 (data exception: 22P02 invalid text representation, 22003 out of range, 22021 NUL in text) is the
       // caller's value, not our failure. The driver's message quotes SQL and the value, so only the class is kept.
@@ -130,6 +144,29 @@ export function createErrorFormatter(logger: Logger) {
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     };
   };
+}
+
+/** Kept here (not imported from shared/deadline.ts, which imports this module) so the formatter has no cycle. */
+const DEADLINE_SQLSTATE = new Set(['57014', '55P03']);
+const DEADLINE_MESSAGE = 'The request ran past its deadline; nothing more was released. Retry, or allow more time.';
+
+/** Socket errors of a database (or peer) that cannot be reached. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** pg's own messages for a connection that failed or was lost (they carry no code). */
+const LOST_CONNECTION = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed)/;
+
+/**
+ * The database is down or unreachable: class 08 (connection exception), 57P01–57P03 (shutdown, cannot connect now),
+ * 53300 (too many connections), a socket error, or pg's lost-connection errors. It answers DEPENDENCY_UNAVAILABLE.
+ */
+function databaseUnavailable(error: Error | undefined, sqlState: string | undefined): boolean {
+  if (!error) return false;
+  if (sqlState) return sqlState.startsWith('08') || /^57P0[123]$/.test(sqlState) || sqlState === '53300';
+  const candidates = [error, (error as { driverError?: unknown }).driverError as Error | undefined];
+  return candidates.some((candidate) => {
+    const code = (candidate as { code?: unknown } | undefined)?.code;
+    return (typeof code === 'string' && UNREACHABLE_CODES.has(code)) || (typeof candidate?.message === 'string' && LOST_CONNECTION.test(candidate.message));
+  });
 }
 
 /** The SQLSTATE of a PostgreSQL error, raw from pg or wrapped by TypeORM (QueryFailedError.driverError). */

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { InternalApiConfig } from './config';
+import { DEADLINE_HEADER, deadlineExceeded, type Deadline } from './deadline';
 import { DependencyUnavailableError } from './errors';
 
 /**
@@ -52,8 +53,16 @@ export function internalClientFor(config: InternalApiConfig, service: keyof type
   });
 }
 
+export interface InternalCallOptions {
+  /**
+   * The calling request's deadline: the call sends the budget left (x-privgraph-deadline-ms) and waits at most
+   * min(timeoutMs, remaining); one that cannot start in time fails with DEADLINE_EXCEEDED.
+   */
+  deadline?: Deadline;
+}
+
 export interface InternalClient {
-  post<T>(path: string, body: unknown): Promise<T>;
+  post<T>(path: string, body: unknown, call?: InternalCallOptions): Promise<T>;
 }
 
 /**
@@ -75,8 +84,18 @@ export function createInternalClient(options: InternalClientOptions): InternalCl
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const unavailable = (why: string) => new DependencyUnavailableError(options.dependency, `${options.dependency} service ${why}`);
   return {
-    post<T>(path: string, body: unknown): Promise<T> {
+    post<T>(path: string, body: unknown, call: InternalCallOptions = {}): Promise<T> {
+      const { deadline } = call;
+      let timeout = options.timeoutMs;
+      const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', [INTERNAL_TOKEN_HEADER]: options.token };
+      if (deadline) {
+        const left = deadline.remainingMs();
+        if (left <= 0) return Promise.reject(deadlineExceeded());
+        timeout = Math.min(timeout, left);
+        headers[DEADLINE_HEADER] = String(left);
+      }
       const payload = Buffer.from(JSON.stringify(body));
+      headers['content-length'] = payload.length;
       const { base, prefix } = target();
       return new Promise<T>((resolve, reject) => {
         const request = http.request(
@@ -86,8 +105,8 @@ export function createInternalClient(options: InternalClientOptions): InternalCl
             path: `${prefix}${path}`,
             method: 'POST',
             agent,
-            timeout: options.timeoutMs,
-            headers: { 'content-type': 'application/json', 'content-length': payload.length, [INTERNAL_TOKEN_HEADER]: options.token },
+            timeout,
+            headers,
           },
           (response) => {
             const chunks: Buffer[] = [];
@@ -106,8 +125,10 @@ export function createInternalClient(options: InternalClientOptions): InternalCl
             });
           },
         );
+        // Past the caller's deadline the call is abandoned as such, not as an unavailable peer.
+        const ranOut = () => (deadline?.expired() ? deadlineExceeded() : unavailable('unreachable'));
         request.on('timeout', () => request.destroy(new Error('timeout')));
-        request.on('error', () => reject(unavailable('unreachable')));
+        request.on('error', () => reject(ranOut()));
         request.end(payload);
       });
     },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { InternalApiConfig } from './config';
-import { internalClientFor } from './internal-api';
+import { internalClientFor, type InternalCallOptions } from './internal-api';
 
 /**
  * Identity's standing API: for one tenant and the subjects of one request, whether each may be served
@@ -21,16 +21,16 @@ export type StandingResponse = z.infer<typeof standingResponseSchema>;
 
 export interface StandingLookups {
   /** Rejects when identity is unreachable: callers fail closed. */
-  standings(tenantId: string, subjectIds: string[]): Promise<Map<string, Standing>>;
+  standings(tenantId: string, subjectIds: string[], call?: InternalCallOptions): Promise<Map<string, Standing>>;
 }
 
 export function createRemoteStandingLookups(config: InternalApiConfig): StandingLookups {
   const client = internalClientFor(config, 'identity');
   return {
-    async standings(tenantId, subjectIds) {
+    async standings(tenantId, subjectIds, call) {
       if (subjectIds.length === 0) return new Map();
       const body: StandingRequest = { tenantId, subjectIds };
-      const { standings } = standingResponseSchema.parse(await client.post<unknown>(STANDING_PATH, body));
+      const { standings } = standingResponseSchema.parse(await client.post<unknown>(STANDING_PATH, body, call));
       return new Map(Object.entries(standings));
     },
   };

@@ -9,9 +9,11 @@ import { GraphQLError } from 'graphql';
 import { bearerToken, createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../../shared/auth/verifier';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
 import { isErrorCode, unauthenticated } from '../../shared/errors';
+import { DEADLINE_HEADER, deadlineExceeded, deadlineOf, isDeadlineError, type Deadline } from '../../shared/deadline';
 import { componentLogger } from '../../shared/logger';
 import { PURPOSE_HEADER, REQUEST_ID_HEADER } from '../../shared/pii';
 import { requestIdFrom } from '../../shared/request';
+import { clientAddressOf, forwardingHeaders } from '../../shared/origin';
 import { startGraphqlService } from '../../shared/server/graphql-service';
 import { JWKS_PATH } from '../../shared/signing-key';
 import type { GatewayConfig } from './config';
@@ -31,10 +33,17 @@ export interface GatewayContext {
   authorization: string | undefined;
   purpose: string | undefined;
   requestId: string;
-  /** The TCP peer (the rate limit's key for anonymous requests); X-Forwarded-For is not trusted. */
+  /**
+   * The client's address (the rate limit's key for anonymous requests): the TCP peer, or behind a proxy
+   * listed in TRUSTED_PROXIES the first untrusted hop of its forwarding header (shared/origin.ts).
+   */
   peerAddress: string | undefined;
+  /** The client's User-Agent, passed on so each subgraph records its class (never the string) in audit events. */
+  userAgent: string | undefined;
   /** The caller's token as verified once for this request; undefined without one. The plugins read it. */
   verified: VerifiedToken | undefined;
+  /** REQUEST_DEADLINE_MS from arrival, or less if the client asked (x-privgraph-deadline-ms); docs/security.md#deadlines. */
+  deadline: Deadline;
 }
 
 const REFUSAL_STATUS: Partial<Record<string, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, DEPENDENCY_UNAVAILABLE: 503 };
@@ -44,6 +53,31 @@ function refusalHeaders(response: { headers: { get(name: string): string | null 
   return new Map(challenge ? [['www-authenticate', challenge]] : []);
 }
 
+/**
+ * The request's one AbortSignal reaches Node's fetch through the base class, which builds the fetch's init itself:
+ * willSendRequest files the signal under a key in a header of its own, which the fetcher takes out before sending.
+ */
+const FETCH_SIGNAL_HEADER = 'x-privgraph-gateway-fetch';
+const pendingSignals = new Map<string, AbortSignal>();
+let signalSeq = 0;
+
+function signalKeyFor(deadline: Deadline): string {
+  const key = String((signalSeq = (signalSeq + 1) % Number.MAX_SAFE_INTEGER));
+  pendingSignals.set(key, deadline.signal);
+  return key;
+}
+
+/** Node's fetch with the request's deadline signal (see FETCH_SIGNAL_HEADER). */
+const deadlineFetch = ((url: string, init: { headers?: Record<string, string> } & Record<string, unknown>) => {
+  const headers = init.headers;
+  const key = headers?.[FETCH_SIGNAL_HEADER];
+  if (!headers || key === undefined) return fetch(url, init as RequestInit);
+  delete headers[FETCH_SIGNAL_HEADER];
+  const signal = pendingSignals.get(key);
+  pendingSignals.delete(key);
+  return fetch(url, { ...(init as RequestInit), signal });
+}) as unknown as Fetcher;
+
 /** Subgraphs enforce everything themselves; the gateway forwards who is asking, why, and under which request id. */
 class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>) {
@@ -52,6 +86,18 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (context.authorization) headers.set('authorization', context.authorization);
     if (context.purpose) headers.set(PURPOSE_HEADER, context.purpose);
     if (context.requestId) headers.set(REQUEST_ID_HEADER, context.requestId);
+    // The budget left, relative (no clock is shared with the subgraph); whatever the client sent is replaced.
+    if (context.deadline) {
+      headers.set(DEADLINE_HEADER, context.deadline.header());
+      headers.set(FETCH_SIGNAL_HEADER, signalKeyFor(context.deadline));
+    }
+    forwardOrigin(headers, context.peerAddress, context.userAgent);
+  }
+
+  /** An aborted fetch (the request's deadline passed) answers DEADLINE_EXCEEDED instead of a masked failure. */
+  override didEncounterError(...args: Parameters<RemoteGraphQLDataSource<GatewayContext>['didEncounterError']>): void {
+    if (isDeadlineError(args[0])) throw deadlineExceeded();
+    super.didEncounterError(...args);
   }
 
   /**
@@ -78,7 +124,32 @@ async function gatewayContext(req: Request, verifier: TokenVerifier): Promise<Ga
   const token = bearerToken(authorization);
   if (token === null) throw unauthenticated('The Authorization header must be "Bearer <token>"');
   const verified = token === undefined ? undefined : await verifier.verify(token);
-  return { authorization, purpose: req.header(PURPOSE_HEADER), requestId: requestIdFrom(req), peerAddress: req.socket.remoteAddress, verified };
+  const deadline = deadlineOf(req);
+  if (deadline.expired()) throw deadlineExceeded({ httpStatus: 504 });
+  return {
+    deadline,
+    authorization,
+    purpose: req.header(PURPOSE_HEADER),
+    requestId: requestIdFrom(req),
+    peerAddress: clientAddressOf(req),
+    userAgent: req.header('user-agent'),
+    verified,
+  };
+}
+
+/**
+ * The gateway is a proxy for the subgraphs: it tells them the client it determined, replacing whatever
+ * forwarding headers the client sent (a subgraph believes them only from a proxy it lists, docs/security.md#request-origin).
+ * Only that one hop: the subgraphs then need to trust the gateway alone, not the proxies in front of it.
+ */
+function forwardOrigin(headers: { set(name: string, value: string): void; delete(name: string): void }, clientAddress: string | undefined, userAgent: string | undefined) {
+  const forwarding = forwardingHeaders(clientAddress);
+  for (const name of ['x-forwarded-for', 'forwarded'] as const) {
+    if (forwarding) headers.set(name, forwarding[name]);
+    else headers.delete(name);
+  }
+  // Without one, fetch would send its own ("node"), and the subgraph would record the gateway's class.
+  headers.set('user-agent', userAgent ?? '');
 }
 
 const requestIdEcho: ApolloServerPlugin<GatewayContext> = {
@@ -99,7 +170,7 @@ export async function startGateway(config: GatewayConfig, options: { subgraphUrl
     supergraphSdl: loadSupergraph(),
     // Node's own fetch: the default fetcher (make-fetch-happen) builds an Error stack per request to detect TLS.
     buildService: ({ name }) =>
-      new ForwardingDataSource({ url: `${urls[name as ServiceName].replace(/\/+$/, '')}/graphql`, fetcher: fetch as unknown as Fetcher }),
+      new ForwardingDataSource({ url: `${urls[name as ServiceName].replace(/\/+$/, '')}/graphql`, fetcher: deadlineFetch }),
     logger,
   });
   const verifier = createTokenVerifier(config.common.auth);
@@ -202,12 +273,35 @@ function proxyDataExport(app: Express, identityUrl: string) {
   );
 }
 
+/**
+ * fetch whose connect and response headers must come by the deadline (a stalled upstream cannot hold the client);
+ * the body is not bounded by it. The client going away aborts the upstream request too.
+ */
+async function fetchHeadersWithin(url: string, init: RequestInit, deadline: Deadline, res: ExpressResponse): Promise<Response> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('upstream headers timeout', 'TimeoutError')), deadline.remainingMs());
+  const onClose = () => controller.abort();
+  res.once('close', onClose);
+  try {
+    return await fetch(url, { ...init, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Forwards a download to the service that checks the caller itself, streaming the answer through unbuffered. */
 async function streamFrom(req: Request, res: ExpressResponse, url: string, service: 'audit' | 'identity') {
   let upstream: Response;
   try {
-    upstream = await fetch(url, { headers: { authorization: req.header('authorization') ?? '', [REQUEST_ID_HEADER]: requestIdFrom(req) } });
-  } catch {
+    const headers = new Headers({ authorization: req.header('authorization') ?? '', [REQUEST_ID_HEADER]: requestIdFrom(req) });
+    forwardOrigin(headers, clientAddressOf(req), req.header('user-agent'));
+    // Until the upstream's headers arrive the request's deadline applies; the body then streams as long as it takes.
+    upstream = await fetchHeadersWithin(url, { headers }, deadlineOf(req), res);
+  } catch (error) {
+    if (isDeadlineError(error)) {
+      res.status(504).json({ errors: [{ message: `The ${service} service did not answer in time`, extensions: { code: 'DEADLINE_EXCEEDED' } }] });
+      return;
+    }
     res.status(503).json({ errors: [{ message: `The ${service} service is unavailable`, extensions: { code: 'DEPENDENCY_UNAVAILABLE' } }] });
     return;
   }

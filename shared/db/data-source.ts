@@ -24,7 +24,7 @@ export async function openDataSource(options: DataSourceOptions): Promise<DataSo
   const { database } = options;
   if (database.migrationUrl) {
     // Migrate as the schema owner, grant the application role what it needs, then connect as that role.
-    const owner = createDataSource(options, database.migrationUrl);
+    const owner = createDataSource(options, database.migrationUrl, { timeouts: false });
     await owner.initialize();
     try {
       await migrate(owner, database.schema);
@@ -37,15 +37,17 @@ export async function openDataSource(options: DataSourceOptions): Promise<DataSo
     guardPoolClients(app, options.applicationName);
     return app;
   }
+  // Migrations may run longer than any request may: they get a pool of their own without the statement ceiling.
+  const migrator = createDataSource(options, database.url, { timeouts: false, poolSize: 2 });
+  await migrator.initialize();
+  try {
+    await migrate(migrator, database.schema);
+  } finally {
+    await migrator.destroy();
+  }
   const dataSource = createDataSource(options, database.url);
   await dataSource.initialize();
   guardPoolClients(dataSource, options.applicationName);
-  try {
-    await migrate(dataSource, database.schema);
-  } catch (error) {
-    await dataSource.destroy();
-    throw error;
-  }
   return dataSource;
 }
 
@@ -64,8 +66,24 @@ function guardPoolClients(dataSource: DataSource, applicationName: string) {
   });
 }
 
-function createDataSource(options: DataSourceOptions, url: string): DataSource {
+/** The pool's ceilings (docs/security.md#deadlines): no statement, and no wait for a lock, runs longer than these. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/**
+ * `statement_timeout` and `lock_timeout` are sent as startup parameters of every pooled connection, so they hold
+ * for every statement of the service, requests and jobs alike; transactions on a request's path lower both to the
+ * request's remaining budget (shared/deadline.ts boundTransaction).
+ */
+function createDataSource(options: DataSourceOptions, url: string, pool: { timeouts?: boolean; poolSize?: number } = {}): DataSource {
   const { database } = options;
+  const timeouts =
+    pool.timeouts === false
+      ? {}
+      : {
+          statement_timeout: database.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+          lock_timeout: database.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+        };
   return new DataSource({
     type: 'postgres',
     url,
@@ -78,8 +96,8 @@ function createDataSource(options: DataSourceOptions, url: string): DataSource {
     installExtensions: false,
     logging: false,
     applicationName: options.applicationName,
-    poolSize: database.poolSize,
-    extra: { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
+    poolSize: pool.poolSize ?? database.poolSize,
+    extra: { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, ...timeouts },
   });
 }
 

@@ -9,10 +9,12 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Request, type Router } from 'express';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { loadGraphqlLimits, type GraphqlLimits, type HttpConfig } from '../config';
+import { bindDeadline, DEFAULT_DEADLINE_SETTINGS } from '../deadline';
 import { createErrorFormatter } from '../errors';
 import { requireInternalToken } from '../internal-api';
 import { formatLimitErrors, limitsPlugin, limitValidationRules } from '../limits/rules';
 import type { Logger } from '../logger';
+import { bindOriginSettings, DEFAULT_ORIGIN_SETTINGS } from '../origin';
 
 export interface GraphqlServiceOptions<TContext extends BaseContext> {
   name: string;
@@ -48,6 +50,28 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/**
+ * Slow clients (docs/security.md#deadlines): the headers must arrive within `headersTimeoutMs` and the whole request
+ * within `requestTimeoutMs` (Node's defaults, 60 s and 300 s, let a stalled body hold a connection for five minutes).
+ * Node checks these every `connectionsCheckingInterval` (30 s by default), so the check runs at a quarter of the
+ * shorter one.
+ */
+export function serverTimeouts(config: HttpConfig): http.ServerOptions {
+  const headersTimeout = config.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(config.requestTimeoutMs ?? 30_000, headersTimeout);
+  return { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(30_000, Math.max(25, Math.floor(headersTimeout / 4))) };
+}
+
+/** A response that carries DEADLINE_EXCEEDED answers HTTP 504, on every port (docs/security.md#deadlines). */
+const deadlineStatusListener: import('@apollo/server').GraphQLRequestListener<BaseContext> = {
+  async willSendResponse({ response }) {
+    if (response.body.kind !== 'single') return;
+    const errors = response.body.singleResult.errors;
+    if (errors?.some((error) => error.extensions?.code === 'DEADLINE_EXCEEDED')) response.http.status = 504;
+  },
+};
+const deadlineStatusPlugin: ApolloServerPlugin<BaseContext> = { requestDidStart: async () => deadlineStatusListener };
+
 /** One HTTP shape for every privgraph service: /graphql, /healthz, /readyz, /internal/*. */
 export async function startGraphqlService<TContext extends BaseContext>(
   options: GraphqlServiceOptions<TContext>,
@@ -55,7 +79,19 @@ export async function startGraphqlService<TContext extends BaseContext>(
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const httpServer = http.createServer(app);
+  // The request's deadline starts when it arrives, before its body is read (docs/security.md#deadlines).
+  const deadlineSettings = options.http.deadline ?? DEFAULT_DEADLINE_SETTINGS;
+  app.use((req, _res, next) => {
+    bindDeadline(req, deadlineSettings);
+    next();
+  });
+  // Forwarding headers are read only from the proxies this service lists (shared/origin.ts), not Express's way.
+  const originSettings = options.http.origin ?? DEFAULT_ORIGIN_SETTINGS;
+  app.use((req, _res, next) => {
+    bindOriginSettings(req, originSettings);
+    next();
+  });
+  const httpServer = http.createServer(serverTimeouts(options.http), app);
   httpServer.keepAliveTimeout = 65_000;
 
   const limits = options.limits ?? loadGraphqlLimits({});
@@ -75,6 +111,7 @@ export async function startGraphqlService<TContext extends BaseContext>(
     formatError: (formatted: GraphQLFormattedError, error: unknown) => formatLimitErrors(formatError(formatted, error), options.production),
     plugins: [
       limitsPlugin<TContext>(limits),
+      deadlineStatusPlugin as ApolloServerPlugin<TContext>,
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ...(options.gateway ? [] : [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()]),
       ...(options.plugins ?? []),

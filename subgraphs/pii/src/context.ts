@@ -49,7 +49,8 @@ export function createContextFactory(deps: PiiContextDeps) {
       rotation: deps.rotation,
       guard: createPrivacyGuard(deps, base),
       records: new DataLoader(async (ids) => {
-        const found = await deps.vault.loadRecords(ids);
+        // Abandoned at the deadline (a locked or frozen table); the query itself ends at the pool's ceilings.
+        const found = await base.deadline.race(deps.vault.loadRecords(ids));
         return ids.map((id) => found.get(id));
       }),
       regions: new DataLoader(async (ids) => {

@@ -6,12 +6,13 @@ import type { PiiContext } from './context';
 import { breakGlassOf } from './services/break-glass';
 
 /**
- * One rule per @pii field, derived from the directive: decide, audit, then release. A parent made by
- * breakGlassUser carries its grant; any other parent (an entity reference, a profile) carries none.
+ * One rule per @pii field, derived from the directive: decide, load the record, audit, then release. A parent made by
+ * breakGlassUser carries its grant; any other parent (an entity reference, a profile) carries none. The record is
+ * loaded (one query for the request) before the audit, so an ALLOW is never recorded for a value that could not be read.
  */
 const piiRule = (field: PiiField) =>
   rule(`pii:${field.typeName}.${field.fieldName}`, { cache: 'no_cache' })((parent: { id: string }, _args, ctx: PiiContext) =>
-    ctx.guard.authorizeRead(parent.id, field, breakGlassOf(parent)),
+    ctx.guard.authorizeRead(parent.id, field, breakGlassOf(parent), () => ctx.records.load(parent.id)),
   );
 
 /** A user's region (not PII): the user, a tenant the user is connected to, a platform admin. */

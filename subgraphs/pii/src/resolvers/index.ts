@@ -13,6 +13,7 @@ import { updateOwnProfile } from '../services/profile-service';
 const readField = (field: ProfileField) => (user: { id: string }, _: unknown, ctx: PiiContext) =>
   mapErrors(async () => {
     const value = ctx.vault.decrypt(await ctx.records.load(user.id), field);
+    ctx.deadline.check(); // no value leaves after the deadline (docs/security.md#deadlines)
     const mask = ctx.guard.maskOf(user.id, field);
     return value !== null && mask ? applyMask(mask, value) : value;
   });

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { GraphQLError } from 'graphql';
+import { GraphQLError } from 'graphql';
 import type { AuditEventInput, AuditSink } from '../../../../shared/audit/events';
 import { createActionAuditor } from '../../../../shared/audit/actions';
 import { createRequestAuditRecorder } from '../../../../shared/audit/recorder';
@@ -10,6 +10,7 @@ import { privgraphError } from '../../../../shared/errors';
 import type { PiiField } from '../../../../shared/permissions';
 import { componentLogger } from '../../../../shared/logger';
 import type { PiiMask } from '../../../../shared/pii';
+import { deadlineExceeded, DEADLINE_EXCEEDED_MESSAGE, isDeadlineError, type Deadline } from '../../../../shared/deadline';
 import { decideAccess, needsConsent, type AccessDecision } from './access-policy';
 import type { BreakGlassGrant } from './break-glass';
 
@@ -18,6 +19,8 @@ export interface GuardRequest {
   purpose: string | null;
   purposeMalformed: boolean;
   requestId: string;
+  /** The request's deadline: lookups get what is left of it, and no value goes out after it (docs/security.md#deadlines). */
+  deadline?: Deadline;
 }
 
 export type PrivacyGuard = ReturnType<typeof createPrivacyGuard>;
@@ -39,14 +42,14 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
   const maskedReleases = new Map<string, PiiMask>();
   const consentOf = new DataLoader<string, ActiveConsent | null>(async (subjectIds) => {
     const tenant = principal as TenantPrincipal;
-    const grants = await deps.consents.activeConsents(tenant.tenantId, request.purpose as string, [...subjectIds]);
+    const grants = await deps.consents.activeConsents(tenant.tenantId, request.purpose as string, [...subjectIds], { deadline: request.deadline });
     const bySubject = new Map(grants.map((g) => [g.subjectId, g]));
     return subjectIds.map((id) => bySubject.get(id) ?? null);
   });
 
   /** Identity's standing of each subject with the calling tenant, for all subjects of the request in one call. */
   const standingOf = new DataLoader<string, Standing | null>(async (subjectIds) => {
-    const found = await deps.standing.standings((principal as TenantPrincipal).tenantId, [...subjectIds]);
+    const found = await deps.standing.standings((principal as TenantPrincipal).tenantId, [...subjectIds], { deadline: request.deadline });
     return subjectIds.map((id) => found.get(id) ?? null);
   });
 
@@ -83,6 +86,9 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
     if (!needsConsent(access)) return decideAccess(access);
     // The tenant's standing with the subject and the consent are looked up side by side, each batched per request.
     const [standing, consent] = await Promise.allSettled([standingOf.load(subjectId), consentOf.load(subjectId)]);
+    if ([standing, consent].some((settled) => settled.status === 'rejected' && isDeadlineError(settled.reason))) {
+      return { allow: false, code: 'DEADLINE_EXCEEDED', message: DEADLINE_EXCEEDED_MESSAGE, consentId: null };
+    }
     if (standing.status === 'rejected') {
       logger.warn({ err: { name: (standing.reason as Error)?.name }, requestId: request.requestId }, 'standing lookup failed; denying');
       return { allow: false, code: 'DEPENDENCY_UNAVAILABLE', message: 'Whether the user is blocked could not be checked; no PII was released', consentId: null };
@@ -100,15 +106,34 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
      * true when the value may be released; otherwise the error to return in its place. `breakGlass` is the
      * grant the field's parent carries (breakGlassUser); its reason and ticket are the event's purpose.
      */
-    async authorizeRead(subjectId: string, field: PiiField, breakGlass: BreakGlassGrant | null = null): Promise<true | GraphQLError> {
+    async authorizeRead(
+      subjectId: string,
+      field: PiiField,
+      breakGlass: BreakGlassGrant | null = null,
+      /** Loads what the value is read from; an allowed read runs it before its audit, so an ALLOW means the value was in hand. */
+      prefetch?: () => Promise<unknown>,
+    ): Promise<true | GraphQLError> {
       const decision = await decide(subjectId, field, breakGlass);
+      if (decision.allow && prefetch) {
+        try {
+          await prefetch();
+        } catch (error) {
+          if (isDeadlineError(error) || request.deadline?.expired()) return deadlineExceeded();
+          // Returned, not thrown: a rule that throws is a plain denial. The error formatter maps it (a statement or
+          // lock timeout to DEADLINE_EXCEEDED, a lost database to DEPENDENCY_UNAVAILABLE) and masks the rest.
+          return new GraphQLError('the record could not be loaded', { originalError: error instanceof Error ? error : undefined });
+        }
+      }
       try {
         const purpose = breakGlass ? breakGlass.auditPurpose : request.purpose;
         await recorder.load(event(subjectId, `${field.typeName}.${field.fieldName}`, decision, 'PII_READ', purpose));
       } catch (error) {
         logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, requestId: request.requestId }, 'audit append failed; withholding PII');
+        if (isDeadlineError(error) || request.deadline?.expired()) return deadlineExceeded();
         return privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; no PII was released');
       }
+      // Past the deadline nothing is released, even with its audit committed: the caller has given up (docs/security.md#deadlines).
+      if (request.deadline?.expired()) return deadlineExceeded();
       if (!decision.allow) return privgraphError(decision.code, decision.message);
       if (decision.masked && field.mask) maskedReleases.set(`${subjectId}/${field.fieldName}`, field.mask);
       return true;

@@ -1,0 +1,255 @@
+import http from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
+import { GraphQLError } from 'graphql';
+import { startGateway } from '../gateway/src/app';
+import { loadGatewayConfig } from '../gateway/src/config';
+import { DEADLINE_HEADER, deadlineFrom, parseDeadlineHeader } from '../shared/deadline';
+import { createErrorFormatter } from '../shared/errors';
+import { componentLogger } from '../shared/logger';
+import { startTestStack, type TestStack } from './kit/stack';
+import { codes, createSubject, createTenant, expectNoErrors, grantConsent, subjectIdByEmail, type Subject } from './kit/scenario';
+
+const READ = 'query($r: ID!) { user(ref: $r) { email } }';
+const ENTITIES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { email } } }';
+const EMAIL = 'deadline.reader@example.com';
+
+/**
+ * Deadlines end to end (docs/security.md#deadlines): a request's budget is fixed at the gateway, passed on as what is
+ * left, and enforced where the work happens; past it the caller gets DEADLINE_EXCEEDED and never a PII value.
+ */
+describe('deadlines', () => {
+  let stack: TestStack;
+  let shop: string;
+  let reader: Subject;
+  let subjectId: string;
+  let cms: string;
+  let locker: Client;
+  let requestSeq = 0;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      env: {
+        // The pools' ceiling on lock waits, short enough to see it answer (requests here state shorter budgets).
+        DB_LOCK_TIMEOUT_MS: '1500',
+        // Slow clients: headers within 400 ms, the whole request within 800 ms.
+        HTTP_HEADERS_TIMEOUT_MS: '400',
+        HTTP_REQUEST_TIMEOUT_MS: '800',
+      },
+    });
+    shop = await createTenant(stack, 'Deadline Shop');
+    reader = await createSubject(stack, 'deadline-reader', { email: EMAIL }, [shop]);
+    await grantConsent(stack, reader, { tenantId: shop, purpose: 'crm', categories: ['CONTACT'] });
+    subjectId = await subjectIdByEmail(stack, EMAIL);
+    cms = await stack.tokens.tenant(shop, ['pii:contact:read']);
+    locker = new Client({ connectionString: process.env.DATABASE_URL });
+    await locker.connect();
+  });
+  afterAll(async () => {
+    await locker?.query('ROLLBACK').catch(() => undefined);
+    await locker?.end();
+    await stack?.stop();
+  });
+
+  const requestId = () => `deadline-test-${process.pid}-${(requestSeq += 1)}`;
+
+  /** Holds ACCESS EXCLUSIVE on the table every PII read needs (the region store's fields) until `release()`. */
+  const lockFields = async () => {
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${stack.schema('pii_eu')}".pii_field IN ACCESS EXCLUSIVE MODE`);
+    return { release: () => locker.query('ROLLBACK') };
+  };
+
+  const readEvents = (id: string) =>
+    stack.sql<{ action: string; decision: string; field: string | null }>(
+      `SELECT action, decision, field FROM "${stack.schemas.audit}".audit_event WHERE request_id = $1`,
+      [id],
+    );
+
+  const readThroughGateway = (headers: Record<string, string>) => stack.gql(READ, { r: reader.refs[shop] }, { token: cms, purpose: 'crm', headers });
+  const readOnPiiPort = (headers: Record<string, string>) =>
+    stack.gql(ENTITIES, { r: [{ __typename: 'User', id: subjectId }] }, { token: cms, purpose: 'crm', headers, service: 'pii' });
+
+  test('a consented read finishes well within the default budget, with the value', async () => {
+    const response = await readThroughGateway({});
+    expectNoErrors(response);
+    expect(response.status).toBe(200);
+    expect(response.data?.user.email).toBe(EMAIL);
+  });
+
+  test('with the PII table locked, a read through the gateway with a short deadline answers 504 DEADLINE_EXCEEDED and no value', async () => {
+    const lock = await lockFields();
+    const id = requestId();
+    let response;
+    try {
+      response = await readThroughGateway({ [DEADLINE_HEADER]: '600', 'x-request-id': id });
+    } finally {
+      await lock.release();
+    }
+    expect(response.status).toBe(504);
+    expect(codes(response)).toContain('DEADLINE_EXCEEDED');
+    expect(JSON.stringify(response)).not.toContain(EMAIL);
+    expect(response.data?.user?.email ?? null).toBeNull();
+    // Once the lock is gone: no event says the value was released by that request.
+    const events = await readEvents(id);
+    expect(events.filter((e) => e.action === 'PII_READ' && e.decision === 'ALLOW')).toEqual([]);
+    // …and the same read now succeeds.
+    expect((await readThroughGateway({})).data?.user.email).toBe(EMAIL);
+  });
+
+  test('the same on the pii port directly: its own header bounds the read', async () => {
+    const lock = await lockFields();
+    const id = requestId();
+    let response;
+    try {
+      response = await readOnPiiPort({ [DEADLINE_HEADER]: '500', 'x-request-id': id });
+    } finally {
+      await lock.release();
+    }
+    expect(codes(response)).toEqual(['DEADLINE_EXCEEDED']);
+    expect(response.status).toBe(504);
+    expect(JSON.stringify(response)).not.toContain(EMAIL);
+    expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
+  });
+
+  test("without a header the pools' lock_timeout ceiling ends the wait: DEADLINE_EXCEEDED, never INTERNAL_SERVER_ERROR", async () => {
+    const lock = await lockFields();
+    const id = requestId();
+    let response;
+    try {
+      // The default budget (10 s) outlasts DB_LOCK_TIMEOUT_MS (1.5 s): the database gives up first (SQLSTATE 55P03).
+      response = await readOnPiiPort({ 'x-request-id': id });
+    } finally {
+      await lock.release();
+    }
+    expect(codes(response)).toEqual(['DEADLINE_EXCEEDED']);
+    expect(JSON.stringify(response)).not.toContain(EMAIL);
+    expect(JSON.stringify(response)).not.toMatch(/lock|pii_field|SELECT/i);
+    expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
+  });
+
+  test('a spent budget runs nothing, on the gateway and on a subgraph port: 504 before execution', async () => {
+    for (const response of [await readThroughGateway({ [DEADLINE_HEADER]: '0' }), await readOnPiiPort({ [DEADLINE_HEADER]: '0' })]) {
+      expect(response.status).toBe(504);
+      expect(codes(response)).toEqual(['DEADLINE_EXCEEDED']);
+      expect(JSON.stringify(response)).not.toContain(EMAIL);
+    }
+  });
+
+  test('malformed deadline headers are ignored (the default applies), on the gateway and on a subgraph port', async () => {
+    for (const value of ['abc', '-5', '1e3', '12.5', '0x10', ' ', '9999999999', '500ms']) {
+      const viaGateway = await readThroughGateway({ [DEADLINE_HEADER]: value });
+      expectNoErrors(viaGateway);
+      expect(viaGateway.data?.user.email).toBe(EMAIL);
+      const direct = await readOnPiiPort({ [DEADLINE_HEADER]: value });
+      expectNoErrors(direct);
+      expect(direct.data?._entities).toEqual([{ email: EMAIL }]);
+    }
+  });
+
+  test('the gateway passes the budget left to subgraphs, capped by REQUEST_DEADLINE_MS, and replaces what the client sent', async () => {
+    // A recording proxy in front of the pii subgraph sees what the gateway sends.
+    const seen: (string | undefined)[] = [];
+    const piiUrl = stack.running.subgraphs.pii.url;
+    const proxy = http.createServer(async (req, res) => {
+      seen.push(req.headers[DEADLINE_HEADER] as string | undefined);
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !['host', 'content-length', 'connection'].includes(name))) as Record<string, string>;
+      const upstream = await fetch(`${piiUrl}${req.url}`, { method: 'POST', headers, body: Buffer.concat(chunks) });
+      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    proxy.listen(0, '127.0.0.1');
+    await new Promise((resolve) => proxy.once('listening', resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const { subgraphs } = stack.running;
+    const gateway = await startGateway(
+      loadGatewayConfig({
+        NODE_ENV: 'test',
+        PORT: '0',
+        PRIVGRAPH_DATA_DIR: stack.dataDir,
+        INTERNAL_API_TOKEN: stack.reuse.internalToken,
+        IDENTITY_URL: subgraphs.identity.url,
+        CONSENT_URL: subgraphs.consent.url,
+        AUDIT_URL: subgraphs.audit.url,
+        PII_URL: subgraphs.pii.url,
+        REQUEST_DEADLINE_MS: '3000',
+        RATE_LIMIT_POINTS: '1000000000',
+      }),
+      { subgraphUrls: { pii: proxyUrl } },
+    );
+    try {
+      const read = (headers: Record<string, string>) =>
+        fetch(gateway.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${cms}`, 'x-privacy-purpose': 'crm', ...headers },
+          body: JSON.stringify({ query: READ, variables: { r: reader.refs[shop] } }),
+        }).then((r) => r.json() as Promise<{ data?: { user?: { email?: string } } }>);
+      for (const [sent, cap] of [[undefined, 3000], ['700', 700], ['999999', 3000], ['junk', 3000]] as const) {
+        seen.length = 0;
+        const body = await read(sent === undefined ? {} : { [DEADLINE_HEADER]: sent });
+        expect(body.data?.user?.email).toBe(EMAIL);
+        expect(seen).toHaveLength(1);
+        expect(seen[0]).toMatch(/^\d+$/);
+        expect(Number(seen[0])).toBeLessThanOrEqual(cap);
+      }
+    } finally {
+      await gateway.stop();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  /** Sends `head` on a raw socket and never the rest; resolves with what the server answered once it closes the socket. */
+  const stall = (port: number, head: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(head));
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (answer += chunk));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+
+  test('a client that sends its headers and stalls the body is cut off (408) by HTTP_REQUEST_TIMEOUT_MS, on every port', async () => {
+    const ports = [stack.running.gateway.port, stack.running.subgraphs.pii.port, stack.running.subgraphs.audit.port];
+    const head = 'POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":';
+    for (const answer of await Promise.all(ports.map((port) => stall(port, head)))) {
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    }
+  });
+
+  test('a client that stalls in the middle of its headers is cut off by HTTP_HEADERS_TIMEOUT_MS', async () => {
+    const answer = await stall(stack.running.gateway.port, 'POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+});
+
+describe('deadline header parsing and the error mapping', () => {
+  const header = (value: string | undefined) => ({ header: (name: string) => (name === DEADLINE_HEADER ? value : undefined) });
+
+  test('only plain decimal milliseconds count, and never more than the maximum', () => {
+    expect(parseDeadlineHeader('250')).toBe(250);
+    expect(parseDeadlineHeader(' 250 ')).toBe(250);
+    for (const bad of [undefined, '', '-1', '1.5', '1e3', '0x1f', 'NaN', '10000000000', '２５０']) expect(parseDeadlineHeader(bad)).toBeUndefined();
+    const settings = { defaultMs: 2000, maxMs: 5000 };
+    expect(deadlineFrom(header('999999'), settings).remainingMs()).toBeLessThanOrEqual(5000);
+    expect(deadlineFrom(header('nonsense'), settings).remainingMs()).toBeLessThanOrEqual(2000);
+    expect(deadlineFrom(header('0'), settings).expired()).toBe(true);
+  });
+
+  test('statement_timeout and lock_timeout answer DEADLINE_EXCEEDED; a database that cannot be reached answers DEPENDENCY_UNAVAILABLE', () => {
+    const format = createErrorFormatter(componentLogger('test'));
+    const pgError = (code: string) => Object.assign(new Error('canceling statement due to statement timeout: SELECT secret'), { code, severity: 'ERROR' });
+    const formatted = (original: Error) => format({ message: original.message, extensions: {} }, new GraphQLError(original.message, { originalError: original }));
+    expect(formatted(pgError('57014')).extensions?.code).toBe('DEADLINE_EXCEEDED');
+    expect(formatted(pgError('55P03')).extensions?.code).toBe('DEADLINE_EXCEEDED');
+    expect(formatted(pgError('57P01')).extensions?.code).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(formatted(pgError('08006')).extensions?.code).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(formatted(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })).extensions?.code).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(formatted(new Error('Connection terminated unexpectedly')).extensions?.code).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(formatted(new Error('timeout exceeded when trying to connect')).extensions?.code).toBe('DEPENDENCY_UNAVAILABLE');
+    for (const code of ['57014', '57P01']) expect(formatted(pgError(code)).message).not.toMatch(/SELECT|secret/);
+    expect(formatted(new Error('something else')).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+  });
+});
