@@ -38,24 +38,27 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const env: Env = { ...options.env };
   const ephemeral = options.ports === 'ephemeral';
   const port = (variable: string) => (ephemeral ? { [variable]: '0' } : {});
+  // The gateway reaches the subgraphs over loopback, so they believe its forwarding headers there
+  // (SUBGRAPH_TRUSTED_PROXIES, default `loopback`); the gateway itself trusts TRUSTED_PROXIES (default none).
+  const subgraph = (variable: string) => ({ ...port(variable), TRUSTED_PROXIES: options.env.SUBGRAPH_TRUSTED_PROXIES ?? 'loopback' });
   const started: RunningService[] = [];
   const stopAll = async () => {
     for (const service of started.reverse()) await service.stop().catch(() => undefined);
   };
   try {
-    const identityConfig = loadIdentityConfig({ ...env, ...port('IDENTITY_PORT') });
+    const identityConfig = loadIdentityConfig({ ...env, ...subgraph('IDENTITY_PORT') });
     const identity = await startIdentity(identityConfig, { now: options.now, ...options.identity });
     started.push(identity);
     env.IDENTITY_URL = identity.url;
-    const audit = await startAudit(loadAuditConfig({ ...env, ...port('AUDIT_PORT') }), { now: options.now });
+    const audit = await startAudit(loadAuditConfig({ ...env, ...subgraph('AUDIT_PORT') }), { now: options.now });
     started.push(audit);
     env.AUDIT_URL = audit.url;
     identityConfig.common.internal.endpoints.audit = audit.url;
-    const consent = await startConsent(loadConsentConfig({ ...env, ...port('CONSENT_PORT') }), { now: options.now });
+    const consent = await startConsent(loadConsentConfig({ ...env, ...subgraph('CONSENT_PORT') }), { now: options.now });
     started.push(consent);
     env.CONSENT_URL = consent.url;
     identityConfig.common.internal.endpoints.consent = consent.url; // identity calls consent and pii too (data export, erasure)
-    const piiConfig = loadPiiConfig({ ...env, ...port('PII_PORT') });
+    const piiConfig = loadPiiConfig({ ...env, ...subgraph('PII_PORT') });
     const pii = await startPii(piiConfig, { now: options.now, ...options.pii });
     started.push(pii);
     env.PII_URL = pii.url;
