@@ -1,3 +1,4 @@
+import { ConfigError, loadOriginSettings } from './config';
 import {
   DEFAULT_ORIGIN_SETTINGS,
   ORIGIN_PATTERN,
@@ -186,5 +187,23 @@ describe('user-agent class', () => {
   test('absent and oversized user agents', () => {
     expect(userAgentClass(undefined)).toBe('UNKNOWN');
     expect(userAgentClass(`curl/8.0 ${'x'.repeat(100_000)}`)).toBe('CLI');
+  });
+});
+
+describe('configuration', () => {
+  test('defaults: no trusted proxy, X-Forwarded-For, truncation', () => {
+    const settings = loadOriginSettings({});
+    expect(settings.trustedProxies.entries).toEqual([]);
+    expect(settings.proxyHeader).toBe('x-forwarded-for');
+    expect(settings.mode).toBe('truncate');
+  });
+
+  test('a list it cannot read, an unknown mode, or hmac without a secret refuse to start', () => {
+    expect(() => loadOriginSettings({ TRUSTED_PROXIES: 'loopback, 10.0.0.0/40' })).toThrow(ConfigError);
+    expect(() => loadOriginSettings({ AUDIT_ORIGIN: 'full' })).toThrow(ConfigError);
+    expect(() => loadOriginSettings({ AUDIT_ORIGIN: 'hmac' })).toThrow(/AUDIT_ORIGIN_HMAC_SECRET/);
+    expect(() => loadOriginSettings({ AUDIT_ORIGIN: 'hmac', AUDIT_ORIGIN_HMAC_SECRET: 'short' })).toThrow(ConfigError);
+    expect(loadOriginSettings({ AUDIT_ORIGIN: 'hmac', AUDIT_ORIGIN_HMAC_SECRET: 'k'.repeat(32) }).mode).toBe('hmac');
+    expect(loadOriginSettings({ TRUSTED_PROXIES: 'private', TRUSTED_PROXY_HEADER: 'forwarded' }).proxyHeader).toBe('forwarded');
   });
 });
