@@ -148,19 +148,27 @@ export function isDeadlineError(error: unknown): boolean {
 }
 
 /**
- * One statement for the start of a transaction on a request's path: SET LOCAL statement_timeout and lock_timeout
- * to the budget left (at least 1 ms; 0 would mean "no timeout"), capped by the pool's ceiling. Parameters: [ms].
+ * One statement for the start of a transaction on a request's path: SET LOCAL statement_timeout ($1) and lock_timeout
+ * ($2), in ms, for the rest of the transaction.
  */
-export const SET_LOCAL_DEADLINE_SQL = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)";
+export const SET_LOCAL_DEADLINE_SQL = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)";
 
-/** Bounds the current transaction by the deadline (the first statement inside it); throws DEADLINE_EXCEEDED when none is left. */
-export async function boundTransaction(
-  runner: { query(sql: string, params?: unknown[]): Promise<unknown> },
-  deadline: Deadline | undefined,
-  ceilingMs?: number,
-): Promise<void> {
+type TransactionRunner = {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+  /** A TypeORM EntityManager's data source, whose pool settings hold the ceilings (shared/db/data-source.ts). */
+  connection?: { options?: { extra?: { statement_timeout?: unknown; lock_timeout?: unknown } } };
+};
+
+/**
+ * Bounds the current transaction by the deadline (call it first inside the transaction): its statements and lock waits
+ * end by the budget left, never later than the pool's own ceilings. Throws DEADLINE_EXCEEDED when nothing is left.
+ */
+export async function boundTransaction(runner: TransactionRunner, deadline: Deadline | undefined): Promise<void> {
   if (!deadline) return;
+  // At least 1 ms: 0 would mean "no timeout".
   const left = deadline.remainingMs();
   if (left <= 0) throw deadlineExceeded();
-  await runner.query(SET_LOCAL_DEADLINE_SQL, [String(ceilingMs ? Math.min(left, ceilingMs) : left)]);
+  const extra = runner.connection?.options?.extra;
+  const capped = (ceiling: unknown) => String(typeof ceiling === 'number' && ceiling > 0 ? Math.min(left, ceiling) : left);
+  await runner.query(SET_LOCAL_DEADLINE_SQL, [capped(extra?.statement_timeout), capped(extra?.lock_timeout)]);
 }

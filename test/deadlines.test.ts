@@ -129,6 +129,26 @@ describe('deadlines', () => {
     expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
   });
 
+  test("a profile write past its deadline does not happen: the transaction's lock wait ends with the request's budget", async () => {
+    const lock = await lockFields();
+    // The lock goes after 1 s, before the pool's 1.5 s ceiling: only the request's own 400 ms stops the write.
+    const released = new Promise((resolve) => setTimeout(resolve, 1000)).then(() => lock.release());
+    let response;
+    try {
+      response = await stack.gql(
+        'mutation($input: ProfileInput!) { updateMyProfile(input: $input) { __typename } }',
+        { input: { email: 'deadline.changed@example.com' } },
+        { token: reader.token, headers: { [DEADLINE_HEADER]: '400' }, service: 'pii' },
+      );
+    } finally {
+      await released;
+    }
+    expect(codes(response)).toEqual(['DEADLINE_EXCEEDED']);
+    const me = await stack.gql('{ me { email } }', {}, { token: reader.token });
+    expectNoErrors(me);
+    expect(me.data?.me.email).toBe(EMAIL);
+  });
+
   test('a spent budget runs nothing, on the gateway and on a subgraph port: 504 before execution', async () => {
     for (const response of [await readThroughGateway({ [DEADLINE_HEADER]: '0' }), await readOnPiiPort({ [DEADLINE_HEADER]: '0' })]) {
       expect(response.status).toBe(504);

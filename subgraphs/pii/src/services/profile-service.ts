@@ -1,3 +1,4 @@
+import type { Deadline } from '../../../../shared/deadline';
 import type { ProfileValues } from './profile-input';
 import { validateProfile } from './profile-input';
 import type { PrivacyGuard } from './privacy-guard';
@@ -10,7 +11,7 @@ export interface UserKey {
 
 /** A subject updates their own profile: validate everything, audit, then write (nothing is half-written). */
 export async function updateOwnProfile(
-  deps: { vault: VaultService; guard: PrivacyGuard; now: () => Date },
+  deps: { vault: VaultService; guard: PrivacyGuard; now: () => Date; deadline?: Deadline },
   subjectId: string,
   input: ProfileValues & { region?: string | null },
 ): Promise<UserKey> {
@@ -19,6 +20,6 @@ export async function updateOwnProfile(
   // Region problems are found before anything is audited or written.
   const plan = await deps.vault.planPlacement(subjectId, profile, { region });
   await deps.guard.recordOwnWrites(subjectId, Object.keys(profile));
-  await deps.vault.store(subjectId, profile, plan);
+  await deps.vault.store(subjectId, profile, plan, deps.deadline);
   return { id: subjectId };
 }

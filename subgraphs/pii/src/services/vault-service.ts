@@ -1,4 +1,5 @@
 import { privgraphError } from '../../../../shared/errors';
+import type { Deadline } from '../../../../shared/deadline';
 import { UniqueViolation } from '../../../../shared/db/errors';
 import type { ErasureLedger } from '../../../../shared/erasure-ledger';
 import { componentLogger } from '../../../../shared/logger';
@@ -254,7 +255,7 @@ export function createVaultService(deps: {
     planPlacement,
 
     /** Stores validated fields where `plan` (from planPlacement, made before the write was audited) says. */
-    async store(subjectId: string, profile: ValidatedProfile, plan: PlacementPlan): Promise<string> {
+    async store(subjectId: string, profile: ValidatedProfile, plan: PlacementPlan, deadline?: Deadline): Promise<string> {
       // A token mapped onto an erased subject by a directory cache entry of the last seconds must not store anything.
       if (await erasures.has(subjectId)) throw privgraphError('FORBIDDEN', 'This account has been erased');
       const { placement, created } = plan.existing
@@ -266,7 +267,7 @@ export function createVaultService(deps: {
         const values = Object.entries(profile) as [ProfileField, string | null][];
         const upserts = sealAll(subjectId, generation, dek, Object.fromEntries(values.filter(([, value]) => value !== null)));
         const deletes = values.filter(([, value]) => value === null).map(([field]) => field);
-        await store.data.saveFields({ subjectId, upserts, deletes, updatedAt: now(), index: await indexDigests(store, profile) });
+        await store.data.saveFields({ subjectId, upserts, deletes, updatedAt: now(), index: await indexDigests(store, profile), deadline });
       } catch (error) {
         // A first write that failed leaves no placement behind (unless a concurrent write stored data meanwhile).
         if (created && !(await store.data.findFields([subjectId])).has(subjectId)) {

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
+import { boundTransaction, type Deadline } from '../../../../../shared/deadline';
 import type { BlindIndexRow } from '../entities';
 
 export interface SealedField {
@@ -15,6 +16,8 @@ export interface FieldChange {
   updatedAt: Date;
   /** Blind-index entries to replace, by kind (null = remove the kind's entry). */
   index: Map<BlindIndexRow['kind'], Buffer | null>;
+  /** The request's deadline: the transaction's statements and lock waits end by it (SET LOCAL). */
+  deadline?: Deadline;
 }
 
 /** The record changed between reading and replacing it. */
@@ -59,6 +62,7 @@ export function createRegionRepository(dataSource: DataSource) {
     /** All changes of one profile update, index entries included, in one transaction: nothing is half-written. */
     async saveFields(change: FieldChange): Promise<void> {
       await dataSource.transaction(async (manager) => {
+        await boundTransaction(manager, change.deadline);
         const query = (sql: string, params: unknown[]) => manager.query(sql, params);
         for (const row of change.upserts) {
           await query(
