@@ -1,27 +1,45 @@
 import DataLoader from 'dataloader';
 import { internalClientFor } from '../internal-api';
 import type { InternalApiConfig } from '../config';
+import type { Deadline } from '../deadline';
 import { AUDIT_INGEST_PATH, type AuditEventInput, type AuditSink } from './events';
 
+/**
+ * A sink that can bound one append by the calling request's deadline. The remote sink does: the ingest request carries
+ * the budget left (x-privgraph-deadline-ms) and waits no longer than it (docs/security.md#deadlines).
+ */
+export interface DeadlineBoundSink {
+  appendWithin(events: AuditEventInput[], deadline: Deadline): Promise<void>;
+}
+
 /** The audit service's ingest endpoint as a sink. */
-export function createRemoteAuditSink(config: InternalApiConfig): AuditSink {
+export function createRemoteAuditSink(config: InternalApiConfig): AuditSink & DeadlineBoundSink {
   const client = internalClientFor(config, 'audit');
   return {
     async append(events) {
       await client.post<{ appended: number }>(AUDIT_INGEST_PATH, { events });
     },
+    async appendWithin(events, deadline) {
+      await client.post<{ appended: number }>(AUDIT_INGEST_PATH, { events }, { deadline });
+    },
   };
+}
+
+function boundByDeadline(sink: AuditSink): sink is AuditSink & DeadlineBoundSink {
+  return typeof (sink as Partial<DeadlineBoundSink>).appendWithin === 'function';
 }
 
 /**
  * Per-request recorder: every decision made in the same tick of one request is sent as one batch
  * and committed in one transaction; each caller waits for that commit before releasing anything.
  */
-export function createRequestAuditRecorder(sink: AuditSink): DataLoader<AuditEventInput, true> {
+export function createRequestAuditRecorder(sink: AuditSink, deadline?: Deadline): DataLoader<AuditEventInput, true> {
   return new DataLoader<AuditEventInput, true>(
     async (events) => {
       try {
-        await sink.append([...events]);
+        // With the request's deadline, where the sink can take it (a test's wrapped sink may not): the budget left goes along.
+        if (deadline && boundByDeadline(sink)) await sink.appendWithin([...events], deadline);
+        else await sink.append([...events]);
         return events.map(() => true as const);
       } catch (error) {
         return events.map(() => (error instanceof Error ? error : new Error('audit append failed')));

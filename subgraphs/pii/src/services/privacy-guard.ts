@@ -36,7 +36,7 @@ const logger = componentLogger('pii.guard');
 export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: StandingLookups; audit: AuditSink; now: () => Date }, request: GuardRequest) {
   const { principal } = request;
   const actor = actorOf(principal);
-  const recorder = createRequestAuditRecorder(deps.audit);
+  const recorder = createRequestAuditRecorder(deps.audit, request.deadline);
   const adminAuditor = createActionAuditor(deps.audit, request, deps.now);
   /** Fields released only in their masked view, by `subjectId/field`. */
   const maskedReleases = new Map<string, PiiMask>();
