@@ -20,6 +20,7 @@ import { verifyAuditLog, type VerificationProblem } from '../subgraphs/audit/src
 
 const EXPLAIN: Record<VerificationProblem, string> = {
   CHAIN_BROKEN: 'an event was altered, removed, inserted or reordered',
+  DUPLICATE_SEQ: 'two events hold this sequence number: one of them was forged',
   TRUNCATED: 'the log ends before an event a signed checkpoint covers: its tail was cut off',
   CHECKPOINT_MISMATCH: 'the chain does not pass through a signed checkpoint: it was rewritten and recomputed',
   CHECKPOINT_INVALID: "a stored checkpoint's signature does not verify with the platform's key",

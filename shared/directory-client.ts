@@ -10,6 +10,7 @@ export const DIRECTORY_PATHS = {
   tenantNames: '/internal/v1/directory/tenants/names',
   refsForSubjects: '/internal/v1/directory/refs/for-subjects',
   subjectForRef: '/internal/v1/directory/refs/subject',
+  existingSubjects: '/internal/v1/directory/subjects/existing',
 } as const;
 
 /** An entry of the directory that changed (a subject suspended, a tenant's organization id changed). */
@@ -26,6 +27,8 @@ export interface ExtendedDirectory extends Directory {
   /** The tenant's pairwise refs for subjects linked to it (others are absent). */
   refsForSubjects(tenantId: string, subjectIds: string[]): Promise<Map<string, string>>;
   subjectForRef(tenantId: string, ref: string): Promise<string | null>;
+  /** Which of these subject ids name a subject (of any status, erased ones included: their tombstone stays). */
+  existingSubjects(subjectIds: string[]): Promise<Set<string>>;
 }
 
 /**
@@ -85,6 +88,11 @@ export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirect
     async subjectForRef(tenantId, ref) {
       const { subjectId } = await client.post<{ subjectId: string | null }>(DIRECTORY_PATHS.subjectForRef, { tenantId, ref });
       return subjectId;
+    },
+    async existingSubjects(subjectIds) {
+      if (subjectIds.length === 0) return new Set();
+      const { subjectIds: found } = await client.post<{ subjectIds: string[] }>(DIRECTORY_PATHS.existingSubjects, { subjectIds });
+      return new Set(found);
     },
   });
 }

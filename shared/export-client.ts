@@ -110,6 +110,11 @@ export const auditExportSchema = z.object({
       decision: z.enum(['ALLOW', 'DENY']),
       reason: z.string(),
       consentId: id.nullable(),
+      /** FAILED when the entry records an admin operation that failed after it was recorded (docs/audit.md#outcomes). */
+      outcome: z.enum(['FAILED']).nullable().optional(),
+      /** The requester's network (truncated or keyed-hashed) and user-agent class, as myAccessLog shows them. */
+      origin: z.string().nullable().optional(),
+      userAgentClass: z.string().nullable().optional(),
     }),
   ),
 });

@@ -42,7 +42,7 @@ describe('audit export', () => {
     expect(order).toEqual([...order].sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : a[0] < b[0] ? -1 : 1)));
     const read = lines.find((l) => l.action === 'PII_READ' && l.actorType === 'TENANT');
     expect(read.memberId).toBeNull();
-    expect(Object.keys(read).sort()).toEqual(['action', 'actorType', 'consentId', 'decision', 'field', 'occurredAt', 'purpose', 'reason', 'requestId', 'seq', 'subjectRef', 'tenantId', 'memberId'].sort());
+    expect(Object.keys(read).sort()).toEqual(['action', 'actorType', 'consentId', 'decision', 'field', 'occurredAt', 'purpose', 'reason', 'requestId', 'seq', 'subjectRef', 'tenantId', 'memberId', 'outcome', 'origin', 'userAgentClass'].sort());
     expect(read.subjectRef).toMatch(/^usr_/);
     expect(result.text).not.toMatch(/export\d@example\.com/);
   });
@@ -52,7 +52,7 @@ describe('audit export', () => {
     expect(result.status).toBe(200);
     expect(result.type).toMatch(/text\/csv/);
     const [header, ...rows] = result.text.trim().split('\r\n');
-    expect(header).toBe('seq,occurredAt,actorType,tenantId,subjectRef,action,field,purpose,decision,reason,consentId,requestId,memberId');
+    expect(header).toBe('seq,occurredAt,actorType,tenantId,subjectRef,action,field,purpose,decision,reason,consentId,requestId,memberId,outcome,origin,userAgentClass');
     expect(rows.length).toBeGreaterThan(5);
     for (const row of rows) expect(row.split(',')[3]).toBe(shop);
     expect(result.text).not.toContain(other);

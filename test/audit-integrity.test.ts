@@ -50,8 +50,9 @@ describe('audit log integrity: chain + signed checkpoints', () => {
   const recomputeFrom = async (fromSeq: number) => {
     const rows = await stack.sql<Record<string, any>>(
       `SELECT seq::text AS seq, occurred_at AS "occurredAt", actor_type AS "actorType", actor_id AS "actorId", tenant_id AS "tenantId",
-              subject_id AS "subjectId", action, field, purpose, decision, reason, consent_id AS "consentId", request_id AS "requestId", hash
-         FROM ${table} ORDER BY seq`,
+              subject_id AS "subjectId", action, field, purpose, decision, reason, consent_id AS "consentId", request_id AS "requestId", hash,
+              client_origin AS origin, user_agent_class AS "userAgentClass", outcome
+         FROM ${table} ORDER BY audit_event.seq`,
     );
     let prev = GENESIS_HASH;
     for (const row of rows) {
@@ -100,7 +101,45 @@ describe('audit log integrity: chain + signed checkpoints', () => {
       [top],
     );
     expect(await verify()).toMatchObject({ ok: false, problem: 'CHAIN_BROKEN', firstBadSeq: top + 1 });
+    // The plain INSERT claimed its number in the ledger; the owner's clean-up takes both away.
     await stack.tamper(`DELETE FROM ${table} WHERE seq = $1`, [top + 1]);
+    await stack.tamper(`DELETE FROM "${stack.schemas.audit}".audit_seq WHERE seq = $1`, [top + 1]);
+    expect(await verify()).toMatchObject({ ok: true });
+  });
+
+  test('a forged row reusing a sequence number is refused by the database, and with triggers off it is named at that number as DUPLICATE_SEQ', async () => {
+    await produce();
+    const victim = (await head()) - 2;
+    const forge = (at: string) =>
+      `INSERT INTO ${table} SELECT seq, occurred_at + interval '${at}', actor_type, actor_id, tenant_id, subject_id, action, field, purpose,
+              'DENY', 'FORBIDDEN', consent_id, request_id, prev_hash, hash FROM ${table} WHERE seq = $1`;
+    // The partition key lets (seq, occurred_at) differ; the seq ledger does not.
+    await expect(stack.sql(forge('1 millisecond'), [victim])).rejects.toThrow(/audit_seq_pkey/);
+    expect(await verify()).toMatchObject({ ok: true });
+    // Forged later or earlier in time than the real event, so it sorts after or before it: named at its seq either way.
+    for (const at of ['1 millisecond', '-1 millisecond']) {
+      await stack.tamper(forge(at), [victim]);
+      expect(await verify()).toMatchObject({ ok: false, problem: 'DUPLICATE_SEQ', firstBadSeq: victim });
+      await stack.tamper(`DELETE FROM ${table} WHERE seq = $1 AND decision = 'DENY' AND reason = 'FORBIDDEN'`, [victim]);
+      expect(await verify()).toMatchObject({ ok: true });
+    }
+    const cli = await run('npx', ['tsx', 'scripts/audit-verify.ts'], {
+      env: { ...process.env, DB_SCHEMA_PREFIX: stack.schemas.audit.slice(0, -'audit'.length), PRIVGRAPH_DATA_DIR: stack.dataDir, NODE_ENV: 'test' },
+    });
+    expect(cli.stdout).toMatch(/audit log verified/);
+  });
+
+  test('a removed event is named at the missing number', async () => {
+    await produce();
+    const gone = (await head()) - 1;
+    const [saved] = await stack.sql<Record<string, unknown>>(`SELECT * FROM ${table} WHERE seq = $1`, [gone]);
+    await stack.tamper(`DELETE FROM ${table} WHERE seq = $1`, [gone]);
+    expect(await verify()).toMatchObject({ ok: false, problem: 'CHAIN_BROKEN', firstBadSeq: gone });
+    const columns = Object.keys(saved);
+    await stack.tamper(
+      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+      columns.map((c) => saved[c]),
+    );
     expect(await verify()).toMatchObject({ ok: true });
   });
 
@@ -132,9 +171,10 @@ describe('audit log integrity: chain + signed checkpoints', () => {
     const failed = await cli();
     expect(failed.code).toBe(1);
     expect(failed.stdout).toContain(`TRUNCATED at seq ${signed.seq - 2}`);
+    // Put back as the owner (the seq ledger still holds their numbers, so a plain INSERT is refused).
     for (const row of rows) {
       const columns = Object.keys(row);
-      await stack.sql(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));
+      await stack.tamper(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));
     }
     expect(await verify()).toMatchObject({ ok: true });
   });

@@ -1,6 +1,7 @@
 import { actorOf, type Principal } from '../auth/principal';
 import { privgraphError } from '../errors';
 import { componentLogger } from '../logger';
+import type { RequestOrigin } from '../origin';
 import type { AuditAction, AuditEventInput, AuditSink } from './events';
 
 export interface AuditedAction {
@@ -10,6 +11,8 @@ export interface AuditedAction {
   field?: string | null;
   purpose?: string | null;
   consentId?: string | null;
+  /** Makes this the outcome event of an action that failed after it was recorded: the error code the caller got (docs/audit.md#outcomes). */
+  failedWith?: string;
 }
 
 /** Records one action of the request; throws AUDIT_UNAVAILABLE when it cannot, so the action does not run. */
@@ -24,9 +27,9 @@ const REASON_OF: Record<Principal['kind'], string> = { subject: 'SELF', tenant: 
  * Consent and admin actions are audited before they take effect, with an action name from the closed
  * list in shared/audit/events.ts. The event carries ids and codes only, never personal data.
  */
-export function createActionAuditor(sink: AuditSink, request: { principal: Principal; requestId: string }, now: () => Date): ActionAuditor {
+export function createActionAuditor(sink: AuditSink, request: { principal: Principal; requestId: string; origin?: RequestOrigin }, now: () => Date): ActionAuditor {
   const { actorType, actorId, tenantId } = actorOf(request.principal);
-  return auditorFor(sink, now, () => ({ actorType, actorId, defaultTenantId: tenantId, reason: REASON_OF[request.principal.kind], requestId: request.requestId }));
+  return auditorFor(sink, now, () => ({ actorType, actorId, defaultTenantId: tenantId, reason: REASON_OF[request.principal.kind], requestId: request.requestId, origin: request.origin }));
 }
 
 /** For work no request asked for (a periodic job): actor SYSTEM, identified by the job's name. */
@@ -41,11 +44,13 @@ interface Acting {
   defaultTenantId: string | null;
   reason: string;
   requestId: string;
+  /** Where the request came from; none for a job. */
+  origin?: RequestOrigin;
 }
 
 function auditorFor(sink: AuditSink, now: () => Date, acting: () => Acting): ActionAuditor {
   return async (action, target) => {
-    const { actorType, actorId, defaultTenantId, reason, requestId } = acting();
+    const { actorType, actorId, defaultTenantId, reason, requestId, origin } = acting();
     const event: AuditEventInput = {
       occurredAt: now().toISOString(),
       actorType,
@@ -56,9 +61,11 @@ function auditorFor(sink: AuditSink, now: () => Date, acting: () => Acting): Act
       field: target.field ?? null,
       purpose: target.purpose ?? null,
       decision: 'ALLOW',
-      reason,
+      reason: target.failedWith ?? reason,
       consentId: target.consentId ?? null,
       requestId,
+      ...(target.failedWith ? { outcome: 'FAILED' as const } : {}),
+      ...(origin ? { origin: origin.origin, userAgentClass: origin.userAgentClass } : {}),
     };
     try {
       await sink.append([event]);
@@ -67,4 +74,27 @@ function auditorFor(sink: AuditSink, now: () => Date, acting: () => Acting): Act
       throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; the operation was not performed');
     }
   };
+}
+
+/** The code a caller receives for an error (what a FAILED outcome event records as its reason). */
+function codeOf(error: unknown): string {
+  const code = (error as { extensions?: { code?: unknown } })?.extensions?.code;
+  return typeof code === 'string' && /^[A-Z_]{1,64}$/.test(code) ? code : 'INTERNAL_SERVER_ERROR';
+}
+
+/**
+ * An audited action end to end (docs/audit.md#outcomes): the event is committed before the effect runs
+ * (write-ahead: no effect without its record); if the effect then fails, a second event with the same
+ * action and target, outcome FAILED and the caller's error code, says it did not take effect. When even
+ * that cannot be recorded the failure is logged and the caller still gets the effect's error.
+ */
+export async function auditedEffect<T>(audit: ActionAuditor, action: AuditAction, target: AuditedAction, effect: () => Promise<T>): Promise<T> {
+  await audit(action, target);
+  try {
+    return await effect();
+  } catch (error) {
+    const code = codeOf(error);
+    await audit(action, { ...target, failedWith: code }).catch(() => logger.warn({ action, code }, 'outcome of a failed action could not be audited'));
+    throw error;
+  }
 }

@@ -1,4 +1,5 @@
 import type { ActorType } from '../auth/principal';
+import type { UserAgentClass } from '../origin';
 
 /**
  * The audit event as services hand it to the audit log. It carries opaque ids, field names and
@@ -71,6 +72,12 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditDecision = 'ALLOW' | 'DENY';
+/**
+ * What became of an authorized action: FAILED on the outcome event recorded when the action failed
+ * after its (write-ahead) event was committed. Absent (null) on every other event (docs/audit.md#outcomes).
+ */
+export const AUDIT_OUTCOMES = ['FAILED'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 export interface AuditEventInput {
   occurredAt: string;
@@ -86,11 +93,25 @@ export interface AuditEventInput {
   reason: string;
   consentId: string | null;
   requestId: string;
+  /** The client's network, truncated or keyed-hashed, never a full address (shared/origin.ts); null or absent when unknown. */
+  origin?: string | null;
+  /** The class of the client's user agent (never the raw string); null or absent for work no request asked for. */
+  userAgentClass?: UserAgentClass | null;
+  /** Set only on an outcome event (docs/audit.md#outcomes); absent or null otherwise. */
+  outcome?: AuditOutcome | null;
+}
+
+export interface AppendOptions {
+  /**
+   * When the caller stops waiting (epoch ms). The events are never committed after it: an append
+   * that cannot commit in time fails, so a caller that gave up never leaves its events behind.
+   */
+  deadline?: number;
 }
 
 /** Appends events durably: the promise resolves only after the events are committed. */
 export interface AuditSink {
-  append(events: AuditEventInput[]): Promise<void>;
+  append(events: AuditEventInput[], options?: AppendOptions): Promise<void>;
 }
 
 export const AUDIT_INGEST_PATH = '/internal/v1/audit/events';

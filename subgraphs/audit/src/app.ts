@@ -59,6 +59,7 @@ export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
         verify: () => audit.verify(),
         defaultDays: config.retention.defaultDays,
         now,
+        directory,
       });
       const retentionTimer =
         config.retention.intervalMs > 0
@@ -71,7 +72,7 @@ export function startAudit(config: AuditConfig, options: AuditOptions = {}) {
       return {
         context: createContextFactory({ verifier, directory, audit, checkpointer, retention, sink: writer, now }),
         internalRoutes: (router) => {
-          ingestRoutes(writer, logger)(router);
+          ingestRoutes(writer, logger, { timeoutMs: config.common.internal.timeoutMs })(router);
           exportRoutes(createAuditSubjectExport({ audit }), logger)(router);
           erasureRoutes(createErasureCheck({ retention: retentionRepo, verify: () => audit.verify() }), logger)(router);
         },

@@ -1,9 +1,11 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { AUDIT_ACTIONS, AUDIT_INGEST_PATH, type AuditSink } from '../../../shared/audit/events';
+import { AUDIT_ACTIONS, AUDIT_INGEST_PATH, AUDIT_OUTCOMES, type AuditSink } from '../../../shared/audit/events';
 import { ACTOR_TYPES } from '../../../shared/auth/principal';
+import { ORIGIN_PATTERN, USER_AGENT_CLASSES } from '../../../shared/origin';
 import { EXPORT_PATHS, exportRequestSchema, internalRoute } from '../../../shared/export-client';
 import { ERASURE_PATHS, auditErasureCheckRequest, type AuditErasureCheck } from '../../../shared/erasure-client';
+import { DEADLINE_HEADER, parseDeadlineHeader } from '../../../shared/deadline';
 import { internalHandler } from '../../../shared/internal-api';
 import type { Logger } from '../../../shared/logger';
 import type { AuditSubjectExport } from './services/subject-export';
@@ -26,17 +28,35 @@ const eventSchema = z.strictObject({
   reason: z.string().regex(/^[A-Z_]{1,64}$/),
   consentId: uuid,
   requestId: z.string().min(1).max(128),
+  outcome: z.enum(AUDIT_OUTCOMES).nullable().optional(),
+  // Truncated or keyed-hashed only: a full address is refused (shared/origin.ts).
+  origin: z.string().regex(ORIGIN_PATTERN).nullable().optional(),
+  userAgentClass: z.enum(USER_AGENT_CLASSES).nullable().optional(),
 });
 
-export function ingestRoutes(sink: AuditSink, logger: Logger) {
+/**
+ * The commit-by time of an ingest request (docs/audit.md#deadlines). The caller waits at most the budget
+ * its request states (DEADLINE_HEADER, what is left of its own deadline) and never longer than its
+ * client's timeout, INTERNAL_TIMEOUT_MS (the same setting on every service): the events must be
+ * committed before the smaller of the two, with a margin for the answer's way back (a fifth of the
+ * budget, at most 100 ms).
+ */
+export function commitBy(arrivedAt: number, timeoutMs: number, statedBudgetMs: number | undefined): number {
+  const budget = Math.min(timeoutMs, statedBudgetMs ?? timeoutMs);
+  return arrivedAt + budget - Math.min(100, Math.floor(budget / 5));
+}
+
+const ingestBody = z.object({ events: z.array(eventSchema).min(1).max(10_000) });
+
+export function ingestRoutes(sink: AuditSink, logger: Logger, options: { timeoutMs: number }) {
   return (router: Router) => {
-    router.post(
-      AUDIT_INGEST_PATH.replace(/^\/internal/, ''),
-      internalHandler(z.object({ events: z.array(eventSchema).min(1).max(10_000) }), async ({ events }) => {
-        await sink.append(events);
+    router.post(AUDIT_INGEST_PATH.replace(/^\/internal/, ''), (req, res) => {
+      const deadline = commitBy(Date.now(), options.timeoutMs, parseDeadlineHeader(req.header(DEADLINE_HEADER)));
+      return internalHandler(ingestBody, async ({ events }) => {
+        await sink.append(events, { deadline });
         return { appended: events.length };
-      }, logger),
-    );
+      }, logger)(req, res);
+    });
   };
 }
 

@@ -58,4 +58,35 @@ describe('audit writer', () => {
     const verification = await verifyAuditLog(repo, [], {});
     expect(verification.ok).toBe(true);
   });
+
+  test('an append is committed by its deadline or not at all: with the table locked it fails, and nothing of it appears when the lock lifts', async () => {
+    const repo = createAuditRepository(dataSource);
+    const writer = createAuditWriter(repo);
+    const count = async () => (await dataSource.query(`SELECT count(*)::int AS count FROM "${schema}".audit_event`))[0].count as number;
+    const before = await count();
+    // Already past its deadline when it is queued: refused without being written.
+    await expect(writer.append([event(5)], { deadline: Date.now() - 1 })).rejects.toThrow(/deadline/);
+    const locker = dataSource.createQueryRunner();
+    await locker.connect();
+    await locker.startTransaction();
+    await locker.query(`LOCK TABLE "${schema}".audit_event IN ACCESS EXCLUSIVE MODE`);
+    // The lock lifts only after the deadline has passed (on the embedded database, whose one session the
+    // locker holds, the append cannot even start before that; it must then roll back instead of committing).
+    const late = writer.append([event(6), event(7)], { deadline: Date.now() + 300 });
+    const settled = late.then(
+      () => 'committed',
+      () => 'refused',
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+    } finally {
+      await locker.commitTransaction();
+      await locker.release();
+    }
+    expect(await settled).toBe('refused');
+    expect(await count()).toBe(before);
+    await writer.append([event(8)], { deadline: Date.now() + 5000 });
+    expect(await count()).toBe(before + 1);
+    expect((await verifyAuditLog(repo, [], {})).ok).toBe(true);
+  });
 });

@@ -43,6 +43,12 @@ export function directoryRoutes(identity: IdentityService, logger: Logger) {
       }), logger),
     );
     router.post(
+      strip(DIRECTORY_PATHS.existingSubjects),
+      internalHandler(z.object({ subjectIds: z.array(id).max(1000) }), async (b) => ({
+        subjectIds: [...(await directory.existingSubjects(b.subjectIds))],
+      }), logger),
+    );
+    router.post(
       strip(DIRECTORY_PATHS.subjectForRef),
       internalHandler(z.object({ tenantId: id, ref: id }), async (b) => ({
         subjectId: await directory.subjectForRef(b.tenantId, b.ref),

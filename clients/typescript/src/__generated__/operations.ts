@@ -96,6 +96,10 @@ export type AuditFilter = {
   field?: string | null | undefined;
   /** Events of one staff member (TENANT_MEMBER), by their IdP user id. */
   memberId?: string | null | undefined;
+  /** Events from one network, exactly as AuditEvent.origin shows it (e.g. 203.0.113.0/24). */
+  origin?: string | null | undefined;
+  /** Only outcome events: FAILED lists the actions that failed after they were recorded. */
+  outcome?: AuditOutcome | null | undefined;
   purpose?: string | null | undefined;
   /** All decisions made for one request (the x-request-id the gateway returned). */
   requestId?: string | null | undefined;
@@ -105,6 +109,15 @@ export type AuditFilter = {
   tenantId?: string | null | undefined;
   until?: string | null | undefined;
 };
+
+/**
+ * What became of an authorized action (docs/audit.md#outcomes). Consent and admin actions are recorded
+ * before they take effect; when the action then fails, a second event with the same action, target and
+ * requestId says so.
+ */
+export type AuditOutcome =
+  /** The action failed after its event was recorded: it did not take effect (reason = the error code the caller received). */
+  | 'FAILED';
 
 export type ConsentEventType =
   /** Lapsed at its expiry time (computed at read time, exact to the millisecond). */

@@ -50,6 +50,13 @@ export type AccessLogEntry = {
   field?: Maybe<Scalars['String']['output']>;
   occurredAt: Scalars['DateTime']['output'];
   /**
+   * The network the request came from: its IPv4 /24 or IPv6 /48 (e.g. 203.0.113.0/24), or a keyed hash
+   * where the platform records hashes; null when not recorded.
+   */
+  origin?: Maybe<Scalars['String']['output']>;
+  /** FAILED when this entry records that an admin operation on your data failed after it was recorded; null otherwise. */
+  outcome?: Maybe<AuditOutcome>;
+  /**
    * The purpose the tenant declared, or the admin's stated reason; for a break-glass read the reason
    * code and the ticket, e.g. support_request.sup-1042.
    */
@@ -59,6 +66,8 @@ export type AccessLogEntry = {
   /** The shop that asked; null for a platform admin. */
   tenantId?: Maybe<Scalars['ID']['output']>;
   tenantName?: Maybe<Scalars['String']['output']>;
+  /** What kind of program asked (never the full user-agent string); null when not recorded. */
+  userAgentClass?: Maybe<UserAgentClass>;
 };
 
 export type AuditAction =
@@ -169,6 +178,17 @@ export type AuditEvent = {
    */
   memberId?: Maybe<Scalars['ID']['output']>;
   occurredAt: Scalars['DateTime']['output'];
+  /**
+   * The network the request came from, behind trusted proxies only: the client's IPv4 /24 or IPv6 /48
+   * (e.g. 203.0.113.0/24), or hmac:<hash> where AUDIT_ORIGIN=hmac; never a full address. Null for events
+   * recorded before origins were, for work no request asked for, and with AUDIT_ORIGIN=off.
+   */
+  origin?: Maybe<Scalars['String']['output']>;
+  /**
+   * FAILED on the outcome event of an action that failed after it was recorded (the earlier event with the
+   * same action and requestId did not take effect); null on every other event.
+   */
+  outcome?: Maybe<AuditOutcome>;
   purpose?: Maybe<Scalars['String']['output']>;
   /** ALLOW: CONSENT, CONSENT_MASKED (a masked value was released), SELF, TENANT, ADMIN or BREAK_GLASS. DENY: the error code the caller received. */
   reason: Scalars['String']['output'];
@@ -177,6 +197,8 @@ export type AuditEvent = {
   /** The pairwise ref of the subject as the event's tenant knows them; null when no tenant was involved. */
   subjectRef?: Maybe<Scalars['ID']['output']>;
   tenantId?: Maybe<Scalars['ID']['output']>;
+  /** The class of the client's user agent; null where no request asked (jobs) or for older events. */
+  userAgentClass?: Maybe<UserAgentClass>;
 };
 
 export type AuditEventConnection = {
@@ -199,6 +221,10 @@ export type AuditFilter = {
   field?: InputMaybe<Scalars['String']['input']>;
   /** Events of one staff member (TENANT_MEMBER), by their IdP user id. */
   memberId?: InputMaybe<Scalars['ID']['input']>;
+  /** Events from one network, exactly as AuditEvent.origin shows it (e.g. 203.0.113.0/24). */
+  origin?: InputMaybe<Scalars['String']['input']>;
+  /** Only outcome events: FAILED lists the actions that failed after they were recorded. */
+  outcome?: InputMaybe<AuditOutcome>;
   purpose?: InputMaybe<Scalars['String']['input']>;
   /** All decisions made for one request (the x-request-id the gateway returned). */
   requestId?: InputMaybe<Scalars['String']['input']>;
@@ -208,6 +234,15 @@ export type AuditFilter = {
   tenantId?: InputMaybe<Scalars['ID']['input']>;
   until?: InputMaybe<Scalars['DateTime']['input']>;
 };
+
+/**
+ * What became of an authorized action (docs/audit.md#outcomes). Consent and admin actions are recorded
+ * before they take effect; when the action then fails, a second event with the same action, target and
+ * requestId says so.
+ */
+export type AuditOutcome =
+  /** The action failed after its event was recorded: it did not take effect (reason = the error code the caller received). */
+  | 'FAILED';
 
 /** One month (UTC) of the audit log. */
 export type AuditPartition = {
@@ -240,6 +275,8 @@ export type AuditProblem =
   | 'CHECKPOINT_INVALID'
   /** The chain verifies but not through a signed checkpoint's head: it was rewritten and recomputed. */
   | 'CHECKPOINT_MISMATCH'
+  /** Two events hold the same sequence number (a forged row beside a real one); firstBadSeq is that number. */
+  | 'DUPLICATE_SEQ'
   /** A record of removed (retention) events does not verify with the platform's key. */
   | 'PURGE_RECORD_INVALID'
   /** A signed checkpoint names an event the log no longer has: its tail was cut off. */
@@ -409,6 +446,18 @@ export type TenantAuditRetention = {
   tenantId: Scalars['ID']['output'];
 };
 
+/** A coarse class of the client's user agent, derived by privgraph; the user-agent string itself is never stored. */
+export type UserAgentClass =
+  /** A crawler, monitor or headless browser. */
+  | 'BOT'
+  | 'BROWSER'
+  /** A command-line tool such as curl. */
+  | 'CLI'
+  | 'MOBILE_APP'
+  /** A backend or server library (e.g. a shop's CMS). */
+  | 'SERVER'
+  | 'UNKNOWN';
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -496,6 +545,7 @@ export type ResolversTypes = ResolversObject<{
   AuditEventConnection: ResolverTypeWrapper<Omit<AuditEventConnection, 'edges'> & { edges: Array<ResolversTypes['AuditEventEdge']> }>;
   AuditEventEdge: ResolverTypeWrapper<Omit<AuditEventEdge, 'node'> & { node: ResolversTypes['AuditEvent'] }>;
   AuditFilter: AuditFilter;
+  AuditOutcome: AuditOutcome;
   AuditPartition: ResolverTypeWrapper<PartitionStatus>;
   AuditPartitionFate: AuditPartitionFate;
   AuditProblem: AuditProblem;
@@ -513,6 +563,7 @@ export type ResolversTypes = ResolversObject<{
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   TenantAuditRetention: ResolverTypeWrapper<TenantAuditRetention>;
+  UserAgentClass: UserAgentClass;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -561,10 +612,13 @@ export type AccessLogEntryResolvers<ContextType = any, ParentType extends Resolv
   decision?: Resolver<ResolversTypes['AuditDecision'], ParentType, ContextType>;
   field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  origin?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<Maybe<ResolversTypes['AuditOutcome']>, ParentType, ContextType>;
   purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   tenantId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   tenantName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userAgentClass?: Resolver<Maybe<ResolversTypes['UserAgentClass']>, ParentType, ContextType>;
 }>;
 
 export type AuditCheckpointResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditCheckpoint'] = ResolversParentTypes['AuditCheckpoint']> = ResolversObject<{
@@ -581,12 +635,15 @@ export type AuditEventResolvers<ContextType = any, ParentType extends ResolversP
   field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   memberId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  origin?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<Maybe<ResolversTypes['AuditOutcome']>, ParentType, ContextType>;
   purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   requestId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   seq?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
   subjectRef?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   tenantId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  userAgentClass?: Resolver<Maybe<ResolversTypes['UserAgentClass']>, ParentType, ContextType>;
 }>;
 
 export type AuditEventConnectionResolvers<ContextType = any, ParentType extends ResolversParentTypes['AuditEventConnection'] = ResolversParentTypes['AuditEventConnection']> = ResolversObject<{

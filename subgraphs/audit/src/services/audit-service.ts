@@ -19,6 +19,8 @@ export interface AuditFilterInput {
   purpose?: string | null;
   subjectRef?: string | null;
   requestId?: string | null;
+  outcome?: string | null;
+  origin?: string | null;
   tenantId?: string | null;
   since?: Date | null;
   until?: Date | null;
@@ -66,7 +68,7 @@ export function createAuditService(deps: {
         if (!isUuid(filter.tenantId)) throw badInput('filter.tenantId', 'filter.tenantId is not a valid id');
         query.tenantId = filter.tenantId;
       }
-      for (const key of ['subjectRef', 'field', 'purpose', 'requestId', 'memberId'] as const) {
+      for (const key of ['subjectRef', 'field', 'purpose', 'requestId', 'memberId', 'origin'] as const) {
         const value = filter?.[key];
         if (value) checkText(`filter.${key}`, value, 200);
       }
@@ -77,7 +79,7 @@ export function createAuditService(deps: {
         query.subjectId = subjectId;
       }
       if (filter?.since && filter?.until && filter.since >= filter.until) throw badInput('filter.until', 'until must be after since');
-      for (const key of ['action', 'decision', 'field', 'purpose', 'requestId'] as const) {
+      for (const key of ['action', 'decision', 'field', 'purpose', 'requestId', 'outcome', 'origin'] as const) {
         const value = filter?.[key];
         if (value) query[key] = value;
       }
@@ -124,6 +126,9 @@ export function createAuditService(deps: {
           decision: row.decision,
           reason: row.reason,
           consentId: row.consentId,
+          outcome: row.outcome,
+          origin: row.origin ?? null,
+          userAgentClass: row.userAgentClass ?? null,
         },
         cursor: encodeCursor(row.seq),
       }));

@@ -1,10 +1,12 @@
-import type { AuditEventInput, AuditSink } from '../../../../shared/audit/events';
-import type { AuditRepository, ChainHead } from '../db/repositories/audit-repository';
+import type { AppendOptions, AuditEventInput, AuditSink } from '../../../../shared/audit/events';
+import { AuditDeadlineExceeded, type AuditRepository, type ChainHead } from '../db/repositories/audit-repository';
 import type { AuditEventRow } from '../db/entities';
 import { canonicalTime, chainHash, GENESIS_HASH } from './hash-chain';
 
 interface Pending {
   events: AuditEventInput[];
+  /** Commit by (epoch ms); undefined = no limit. */
+  deadline: number | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -26,6 +28,13 @@ const MAX_IN_FLIGHT = 2;
  * of the batch it prepared last). Under the lock the real head is read; if it differs (another
  * writer appended, or the previous batch failed) the batch is hashed again from the real head, so
  * the chain is always built on what is committed.
+ *
+ * Deadlines: a caller that stops waiting (its request timed out) must not have its events committed
+ * later — an ALLOW recorded after the read was refused would claim a release that never happened. A
+ * batch therefore commits by the earliest deadline of its members or not at all (the repository bounds
+ * every wait inside the transaction by it and checks it again right before COMMIT); the batch fails as
+ * a whole and every member gets the error. A member whose deadline passed while it queued is refused
+ * without being written.
  */
 export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: number } = {}): AuditSink {
   const maxBatch = options.maxBatch ?? 5000;
@@ -36,8 +45,13 @@ export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: n
   function takeBatch(): Pending[] {
     const batch: Pending[] = [];
     let size = 0;
+    const now = Date.now();
     while (queue.length > 0 && (batch.length === 0 || size + queue[0].events.length <= maxBatch)) {
       const next = queue.shift() as Pending;
+      if (next.deadline !== undefined && next.deadline <= now) {
+        next.reject(new AuditDeadlineExceeded());
+        continue;
+      }
       batch.push(next);
       size += next.events.length;
     }
@@ -47,12 +61,15 @@ export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: n
   function pump() {
     while (queue.length > 0 && inFlight < MAX_IN_FLIGHT) {
       const batch = takeBatch();
+      if (batch.length === 0) continue;
       const events = batch.flatMap((p) => p.events);
+      const deadlines = batch.flatMap((p) => (p.deadline === undefined ? [] : [p.deadline]));
+      const deadline = deadlines.length > 0 ? Math.min(...deadlines) : undefined;
       const prepared = expectedHead ? prepare(expectedHead, events) : null;
       expectedHead = prepared ? lastOf(prepared) : null;
       inFlight += 1;
       repo
-        .appendChained((head) => (prepared && sameHead(prepared.base, head) ? prepared.rows : prepare(head, events).rows))
+        .appendChained((head) => (prepared && sameHead(prepared.base, head) ? prepared.rows : prepare(head, events).rows), { deadline })
         .then(
           (written) => {
             if (!expectedHead) expectedHead = written;
@@ -71,10 +88,10 @@ export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: n
   }
 
   return {
-    append(events) {
+    append(events, options: AppendOptions = {}) {
       if (events.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        queue.push({ events, resolve, reject });
+        queue.push({ events, deadline: options.deadline, resolve, reject });
         pump();
       });
     },
@@ -86,7 +103,7 @@ function prepare(head: ChainHead, events: AuditEventInput[]): Prepared {
   let seq = head.seq;
   const rows = events.map((event) => {
     seq += 1n;
-    const fields = { ...event, seq: seq.toString(), occurredAt: canonicalTime(event.occurredAt) };
+    const fields = { ...event, seq: seq.toString(), occurredAt: canonicalTime(event.occurredAt), outcome: event.outcome ?? null, origin: event.origin ?? null, userAgentClass: event.userAgentClass ?? null };
     const hash = chainHash(prevHash, fields);
     const row: AuditEventRow = { ...fields, occurredAt: new Date(fields.occurredAt), prevHash, hash };
     prevHash = hash;
@@ -103,3 +120,4 @@ function lastOf(prepared: Prepared): ChainHead {
 function sameHead(a: ChainHead, b: ChainHead): boolean {
   return a.seq === b.seq && (a.hash === null ? b.hash === null : b.hash !== null && a.hash.equals(b.hash));
 }
+

@@ -22,8 +22,8 @@ export interface ExportRequest {
   tenantId: string | null;
 }
 
-// memberId last, so readers of the earlier columns by position keep working.
-const COLUMNS = ['seq', 'occurredAt', 'actorType', 'tenantId', 'subjectRef', 'action', 'field', 'purpose', 'decision', 'reason', 'consentId', 'requestId', 'memberId'] as const;
+// memberId, then outcome, origin and userAgentClass, last, so readers of the earlier columns by position keep working.
+const COLUMNS = ['seq', 'occurredAt', 'actorType', 'tenantId', 'subjectRef', 'action', 'field', 'purpose', 'decision', 'reason', 'consentId', 'requestId', 'memberId', 'outcome', 'origin', 'userAgentClass'] as const;
 const MAX_RANGE_DAYS = 3660;
 
 function parseTime(value: unknown, field: string): Date {
@@ -84,6 +84,9 @@ export async function* exportLines(repo: AuditRepository, directory: ExtendedDir
         consentId: row.consentId,
         requestId: row.requestId,
         memberId: memberIdOf(row),
+        outcome: row.outcome ?? null,
+        origin: row.origin ?? null,
+        userAgentClass: row.userAgentClass ?? null,
       };
       chunk += request.format === 'jsonl' ? `${JSON.stringify(record)}\n` : `${COLUMNS.map((c) => csvCell(record[c])).join(',')}\r\n`;
     }

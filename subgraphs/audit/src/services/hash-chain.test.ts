@@ -34,6 +34,24 @@ describe('audit hash chain', () => {
     expect(canonicalTime('2026-11-22T10:00:00.000Z')).toBe('2026-11-22T10:00:00.000Z');
   });
 
+  test('origin and user-agent class are covered when set; an event without them hashes as events did before them', () => {
+    // The digest of an event recorded before origins were: it must stay verifiable.
+    const before = chainHash(GENESIS_HASH, event(1));
+    expect(chainHash(GENESIS_HASH, event(1, { origin: null, userAgentClass: null })).equals(before)).toBe(true);
+    const withOrigin = chainHash(GENESIS_HASH, event(1, { origin: '203.0.113.0/24', userAgentClass: 'BROWSER' }));
+    expect(withOrigin.equals(before)).toBe(false);
+    for (const change of [{ origin: '198.51.100.0/24' }, { origin: null }, { userAgentClass: 'BOT' as const }, { userAgentClass: null }]) {
+      expect(chainHash(GENESIS_HASH, event(1, { origin: '203.0.113.0/24', userAgentClass: 'BROWSER', ...change })).equals(withOrigin)).toBe(false);
+    }
+  });
+
+  test('an outcome is covered when set; an event without one hashes as events did before outcomes', () => {
+    // A digest computed before the field existed (the literal canonical form of version 1).
+    const before = chainHash(GENESIS_HASH, event(1));
+    expect(chainHash(GENESIS_HASH, event(1, { outcome: null })).equals(before)).toBe(true);
+    expect(chainHash(GENESIS_HASH, event(1, { outcome: 'FAILED' })).equals(before)).toBe(false);
+  });
+
   test('null and the string "null" hash differently (no field confusion)', () => {
     expect(chainHash(GENESIS_HASH, event(1, { purpose: null })).equals(chainHash(GENESIS_HASH, event(1, { purpose: 'null' })))).toBe(false);
   });

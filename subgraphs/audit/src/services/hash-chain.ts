@@ -20,7 +20,7 @@ export function canonicalTime(value: string | Date): string {
  * the chain from that event on.
  */
 export function chainHash(prevHash: Buffer, event: ChainedFields): Buffer {
-  const canonical = JSON.stringify([
+  const fields: unknown[] = [
     1,
     event.seq,
     event.occurredAt,
@@ -35,7 +35,12 @@ export function chainHash(prevHash: Buffer, event: ChainedFields): Buffer {
     event.reason,
     event.consentId,
     event.requestId,
-  ]);
+  ];
+  // Added fields join the canonical form only when set, so events recorded before them still verify.
+  if (event.outcome) fields.push(['outcome', event.outcome]);
+  if (event.origin) fields.push(['origin', event.origin]);
+  if (event.userAgentClass) fields.push(['userAgentClass', event.userAgentClass]);
+  const canonical = JSON.stringify(fields);
   // One-shot hashing: the same digest as update(prevHash).update(canonical), without a Hash object per event.
   return hash('sha256', Buffer.concat([prevHash, Buffer.from(canonical, 'utf8')]), 'buffer');
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
+import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput, notFound, privgraphError } from '../../../../shared/errors';
 import { componentLogger } from '../../../../shared/logger';
@@ -62,6 +63,8 @@ export interface RetentionDeps {
   verify: () => Promise<Verification>;
   defaultDays: number;
   now: () => Date;
+  /** Identity's directory (over its internal API): settings and holds name tenants and subjects that exist. */
+  directory: Pick<ExtendedDirectory, 'tenantNames' | 'existingSubjects'>;
 }
 
 const logger = componentLogger('audit.retention');
@@ -77,8 +80,16 @@ export type RetentionService = ReturnType<typeof createRetentionService>;
  * bridges the gap, while any other missing event still breaks the chain.
  */
 export function createRetentionService(deps: RetentionDeps) {
-  const { retention, now } = deps;
+  const { retention, now, directory } = deps;
   let running: Promise<RetentionRun> | null = null;
+
+  /** NOT_FOUND (with the field) before anything is audited: no setting or hold names a tenant or subject that does not exist. */
+  async function requireTenant(tenantId: string, field: string) {
+    if (!(await directory.tenantNames([tenantId])).has(tenantId)) throw privgraphError('NOT_FOUND', 'Tenant not found', { field });
+  }
+  async function requireSubject(subjectId: string, field: string) {
+    if (!(await directory.existingSubjects([subjectId])).has(subjectId)) throw privgraphError('NOT_FOUND', 'Subject not found', { field });
+  }
 
   async function statusOf(partition: AuditPartition, at: Date): Promise<PartitionStatus> {
     const contents = await retention.contentsOf(partition, deps.defaultDays);
@@ -168,10 +179,12 @@ export function createRetentionService(deps: RetentionDeps) {
       checkAdminReason(reason);
       if (!isUuid(tenantId)) throw badInput('tenantId', 'tenantId is not a valid id');
       if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) throw badInput('days', `days must be a whole number from 1 to ${MAX_DAYS}`);
+      await requireTenant(tenantId, 'tenantId');
       const setAt = now();
-      await audit('AUDIT_RETENTION_SET', { tenantId, field: `AuditRetention.${days}`, purpose: reason });
-      await retention.insertRetention(tenantId, days, setAt, principalId);
-      return { tenantId, days, setAt };
+      return auditedEffect(audit, 'AUDIT_RETENTION_SET', { tenantId, field: `AuditRetention.${days}`, purpose: reason }, async () => {
+        await retention.insertRetention(tenantId, days, setAt, principalId);
+        return { tenantId, days, setAt };
+      });
     },
 
     async placeHold(audit: ActionAuditor, principalId: string, input: { tenantId?: string | null; subjectId?: string | null; reason: string }): Promise<LegalHold> {
@@ -181,10 +194,13 @@ export function createRetentionService(deps: RetentionDeps) {
       if ((tenantId === null) === (subjectId === null)) throw badInput('input', 'a legal hold names either a tenantId or a subjectId');
       if (tenantId !== null && !isUuid(tenantId)) throw badInput('input.tenantId', 'tenantId is not a valid id');
       if (subjectId !== null && !isUuid(subjectId)) throw badInput('input.subjectId', 'subjectId is not a valid id');
+      if (tenantId !== null) await requireTenant(tenantId, 'input.tenantId');
+      if (subjectId !== null) await requireSubject(subjectId, 'input.subjectId');
       const hold = { id: randomUUID(), tenantId, subjectId, reason: input.reason, placedAt: now(), placedBy: principalId };
-      await audit('LEGAL_HOLD_PLACE', { tenantId, subjectId, field: `LegalHold.${hold.id.replace(/-/g, '')}`, purpose: input.reason });
-      await retention.insertHold(hold);
-      return { ...hold, releasedAt: null, releaseReason: null };
+      return auditedEffect(audit, 'LEGAL_HOLD_PLACE', { tenantId, subjectId, field: `LegalHold.${hold.id.replace(/-/g, '')}`, purpose: input.reason }, async () => {
+        await retention.insertHold(hold);
+        return { ...hold, releasedAt: null, releaseReason: null };
+      });
     },
 
     async releaseHold(audit: ActionAuditor, principalId: string, id: string, reason: string): Promise<LegalHold> {
@@ -192,10 +208,12 @@ export function createRetentionService(deps: RetentionDeps) {
       const [hold] = isUuid(id) ? await retention.listHolds({ id }) : [];
       if (!hold) throw notFound('Legal hold');
       if (hold.releasedAt) throw privgraphError('CONFLICT', 'this legal hold is already released');
-      await audit('LEGAL_HOLD_RELEASE', { tenantId: hold.tenantId, subjectId: hold.subjectId, field: `LegalHold.${hold.id.replace(/-/g, '')}`, purpose: reason });
-      await retention.insertRelease(hold.id, reason, now(), principalId);
-      const [released] = await retention.listHolds({ id });
-      return released;
+      return auditedEffect(audit, 'LEGAL_HOLD_RELEASE', { tenantId: hold.tenantId, subjectId: hold.subjectId, field: `LegalHold.${hold.id.replace(/-/g, '')}`, purpose: reason }, async () => {
+        // Of two releases racing, the second changes nothing and is told so (recorded as FAILED).
+        if (!(await retention.insertRelease(hold.id, reason, now(), principalId))) throw privgraphError('CONFLICT', 'this legal hold is already released');
+        const [released] = await retention.listHolds({ id });
+        return released;
+      });
     },
   };
 }

@@ -27,6 +27,9 @@ export function createAuditSubjectExport(deps: { audit: AuditService }) {
           decision: node.decision,
           reason: node.reason,
           consentId: node.consentId,
+          ...(node.outcome ? { outcome: node.outcome } : {}),
+          origin: node.origin,
+          userAgentClass: node.userAgentClass,
         });
       }
       if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor) return out;

@@ -7,7 +7,9 @@ import { openPurgeRecord } from './retention';
 /**
  * What verification found first:
  * - CHAIN_BROKEN: an event was altered, removed, inserted or reordered (its hash or its link fails, or a
- *   sequence number is missing);
+ *   sequence number is missing); the first bad seq is that event's (for a missing one, the missing number);
+ * - DUPLICATE_SEQ: two events hold the same sequence number (a forged row beside a real one); the first
+ *   bad seq is that number, whichever of the two sorts first;
  * - TRUNCATED: a signed checkpoint names an event the log no longer has (the tail was cut off);
  * - CHECKPOINT_MISMATCH: the chain verifies, but not to the head a checkpoint signed (it was rewritten and
  *   recomputed); the first bad seq is the first event after the last checkpoint that still matches;
@@ -16,7 +18,7 @@ import { openPurgeRecord } from './retention';
  * Events removed by retention are bridged by their signed purge record (each run of removed sequence
  * numbers and the hash it ended with); any other missing event breaks the chain.
  */
-export type VerificationProblem = 'CHAIN_BROKEN' | 'TRUNCATED' | 'CHECKPOINT_MISMATCH' | 'CHECKPOINT_INVALID' | 'PURGE_RECORD_INVALID';
+export type VerificationProblem = 'CHAIN_BROKEN' | 'DUPLICATE_SEQ' | 'TRUNCATED' | 'CHECKPOINT_MISMATCH' | 'CHECKPOINT_INVALID' | 'PURGE_RECORD_INVALID';
 
 export interface Verification {
   ok: boolean;
@@ -67,6 +69,9 @@ export async function verifyAuditLog(repo: AuditRepository, checkpointJws: strin
   });
 
   if (invalidPurge) return result('PURGE_RECORD_INVALID', null);
+  // A duplicate is named at its own number: without this the second copy would read as a break at
+  // the next (untouched) event, or the forged copy sorting first as an edit.
+  const duplicates = new Set(await repo.duplicateSeqs());
   /** Steps over runs removed by retention that start where the chain stands. */
   const bridge = () => {
     for (let run = removed.get(expectedSeq); run; run = removed.get(expectedSeq)) {
@@ -82,6 +87,7 @@ export async function verifyAuditLog(repo: AuditRepository, checkpointJws: strin
     if (rows.length === 0) break;
     for (const row of rows) {
       const seq = BigInt(row.seq);
+      if (duplicates.has(seq) && seq <= expectedSeq) return result('DUPLICATE_SEQ', Number(seq));
       if (seq !== expectedSeq) bridge();
       if (seq !== expectedSeq) return result('CHAIN_BROKEN', Number(expectedSeq));
       const recomputed = chainHash(prevHash, { ...row, occurredAt: canonicalTime(row.occurredAt) });

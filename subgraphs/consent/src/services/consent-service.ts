@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
@@ -205,10 +205,11 @@ export function createConsentService(deps: {
       if (existing.filter((c) => c.purpose === purpose).some(isDuplicate)) throw alreadyGranted();
       if (!parties.ref) throw badInput('input.tenantId', 'connect to this tenant first (connectTenant): a consent receipt names you by your ref for the tenant');
       const receipt = await issueReceipt(consent, 'GRANT', grantedAt, policy, { ref: parties.ref, controllerName: parties.controllerName });
-      await audit('CONSENT_GRANT', { subjectId, tenantId: consent.tenantId, purpose, consentId: consent.id });
-      // Checked again under the grant's lock: of two identical grants racing, one is refused.
-      if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate, outboxWrite('consent.granted', parties.ref, grantedAt)))) throw alreadyGranted();
-      return consent;
+      return auditedEffect(audit, 'CONSENT_GRANT', { subjectId, tenantId: consent.tenantId, purpose, consentId: consent.id }, async () => {
+        // Checked again under the grant's lock: of two identical grants racing, one is refused (recorded as FAILED).
+        if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate, outboxWrite('consent.granted', parties.ref as string, grantedAt)))) throw alreadyGranted();
+        return consent;
+      });
     },
 
     /**
@@ -226,10 +227,11 @@ export function createConsentService(deps: {
       const receipt = parties.ref
         ? await issueReceipt(own, 'WITHDRAWAL', withdrawnAt, policy, { ref: parties.ref, controllerName: parties.controllerName ?? own.tenantId })
         : null;
-      await audit('CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId });
-      const withdrawn = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt));
-      if (!withdrawn) throw consentNotFound();
-      return withdrawn.consent;
+      return auditedEffect(audit, 'CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId }, async () => {
+        const withdrawn = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt));
+        if (!withdrawn) throw consentNotFound();
+        return withdrawn.consent;
+      });
     },
 
     // Erasure (GDPR Art. 17), for identity's erasure saga
@@ -252,8 +254,9 @@ export function createConsentService(deps: {
               controllerName: parties.controllerName ?? own.tenantId,
             })
           : null;
-        await audit('CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId: own.id });
-        const result = await repo.markConsentWithdrawn(own.id, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt));
+        const result = await auditedEffect(audit, 'CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId: own.id }, () =>
+          repo.markConsentWithdrawn(own.id, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt)),
+        );
         if (result?.changed) withdrawn += 1;
       }
       return { withdrawn };

@@ -1,4 +1,4 @@
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput, notFound, privgraphError } from '../../../../shared/errors';
 import { isPiiCategory, PURPOSE_PATTERN, type PiiCategory } from '../../../../shared/pii';
@@ -82,11 +82,12 @@ export function createPolicyService(deps: { repo: PolicyRepository; now: () => D
         throw badInput('input.effectiveAt', `effectiveAt must not precede that of version ${latest.version} (${latest.effectiveAt.toISOString()})`);
       }
       const policy: PolicyVersionRow = { tenantId, version: input.version, url: input.url, textHash, effectiveAt, publishedAt, purposes };
-      await audit('POLICY_PUBLISH', { tenantId, field: `PolicyVersion.${input.version}` });
-      if (!(await repo.insertPolicyVersion(policy))) {
-        throw privgraphError('ALREADY_EXISTS', `policy version ${input.version} is already published`, { field: 'input.version' });
-      }
-      return policy;
+      return auditedEffect(audit, 'POLICY_PUBLISH', { tenantId, field: `PolicyVersion.${input.version}` }, async () => {
+        if (!(await repo.insertPolicyVersion(policy))) {
+          throw privgraphError('ALREADY_EXISTS', `policy version ${input.version} is already published`, { field: 'input.version' });
+        }
+        return policy;
+      });
     },
 
     /** The version in force for a tenant; an id that is no tenant's simply has none. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { Principal } from '../../../../shared/auth/principal';
 import type { DirectoryChange, ExtendedDirectory, ObservableDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
@@ -69,6 +69,11 @@ export function createIdentityService(deps: {
       if (!isUuid(tenantId)) return null;
       return (await repo.findLinkByRef(tenantId, ref))?.subjectId ?? null;
     },
+    async existingSubjects(subjectIds) {
+      const valid = subjectIds.filter(isUuid);
+      if (valid.length === 0) return new Set();
+      return new Set((await repo.findSubjectsByIds(valid)).map((s) => s.id));
+    },
   };
 
   return {
@@ -92,16 +97,19 @@ export function createIdentityService(deps: {
         throw badInput('input.idpOrganizationId', 'Organization id must be 1-128 letters, digits or . _ : -');
       }
       const tenant: TenantRow = { id, name, idpOrganizationId, createdAt: now() };
-      await audit('TENANT_CREATE', { tenantId: id });
-      try {
-        await repo.insertTenant(tenant);
-      } catch (error) {
-        if (error instanceof UniqueViolation) {
-          throw badInput('input.idpOrganizationId', 'Another tenant already answers to this organization id');
+      const taken = () => badInput('input.idpOrganizationId', 'Another tenant already answers to this organization id');
+      // Refused before anything is recorded, so no TENANT_CREATE names a tenant that could not be made;
+      // a concurrent create of the same organization id still loses at the insert, recorded as FAILED.
+      if (await repo.findTenantByOrganization(idpOrganizationId)) throw taken();
+      return auditedEffect(audit, 'TENANT_CREATE', { tenantId: id }, async () => {
+        try {
+          await repo.insertTenant(tenant);
+        } catch (error) {
+          if (error instanceof UniqueViolation) throw taken();
+          throw error;
         }
-        throw error;
-      }
-      return tenant;
+        return tenant;
+      });
     },
 
     listTenants: () => repo.listTenants(),
@@ -118,10 +126,11 @@ export function createIdentityService(deps: {
       // Once an erasure is asked for, no new shop receives the person's ref.
       const refused = () => forbidden('An erasure of this account is in progress; it cannot connect to a tenant');
       if (await repo.hasOpenErasure(subjectId)) throw refused();
-      await audit('TENANT_CONNECT', { subjectId, tenantId });
-      const link = await repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), status: 'ACTIVE', createdAt: now() });
-      if (!link) throw refused();
-      return link;
+      return auditedEffect(audit, 'TENANT_CONNECT', { subjectId, tenantId }, async () => {
+        const link = await repo.insertLinkIfAbsent({ tenantId, subjectId, ref: pairwiseRef(refSecret, tenantId, subjectId), status: 'ACTIVE', createdAt: now() });
+        if (!link) throw refused();
+        return link;
+      });
     },
 
     linksOfSubject: (subjectId: string) => repo.findLinksOfSubject(subjectId),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { SqlExecutor } from '../../../../shared/jobs';
 import type { ErasureLedger } from '../../../../shared/erasure-ledger';
 import { isUuid } from '../../../../shared/db/data-source';
@@ -223,9 +223,11 @@ export function createRightsService(deps: {
       if (now().getTime() > noticeDueAt.getTime()) {
         throw badInput('id', 'an extension must be decided, and the subject told, within one month of receipt (GDPR Art. 12(3))');
       }
-      await audit('DSR_EXTEND', { subjectId: row.subjectId, tenantId: null, field: `DataSubjectRequest.${row.extendedMonths + add}`, purpose: reason });
-      const extended = await repo.extendRequest(id, add, reason, noticeDueAt);
-      if (!extended) throw badInput('months', `a deadline can be extended by at most ${MAX_EXTENSION_MONTHS} further months in total (GDPR Art. 12(3))`);
+      const extended = await auditedEffect(audit, 'DSR_EXTEND', { subjectId: row.subjectId, tenantId: null, field: `DataSubjectRequest.${row.extendedMonths + add}`, purpose: reason }, async () => {
+        const done = await repo.extendRequest(id, add, reason, noticeDueAt);
+        if (!done) throw badInput('months', `a deadline can be extended by at most ${MAX_EXTENSION_MONTHS} further months in total (GDPR Art. 12(3))`);
+        return done;
+      });
       return (await viewsOf([extended]))[0];
     },
   };

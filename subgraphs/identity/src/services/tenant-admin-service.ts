@@ -1,4 +1,4 @@
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { TenantPrincipal } from '../../../../shared/auth/principal';
 import { isUuid } from '../../../../shared/db/data-source';
 import { UniqueViolation } from '../../../../shared/db/errors';
@@ -42,18 +42,18 @@ export function createTenantAdminService(deps: {
     const link = isLookupKey(ref) ? await repo.findLinkByRef(principal.tenantId, ref) : null;
     // An erased subject is a tombstone no tenant can look up: the same answer as a foreign ref.
     if (!link || link.subjectStatus === 'ERASED') throw userNotFound();
-    await audit(status === 'BLOCKED' ? 'USER_BLOCK' : 'USER_UNBLOCK', { subjectId: link.subjectId, purpose: reason });
-    const changed = await repo.setLinkStatus(principal.tenantId, ref, status, now());
-    if (!changed) throw userNotFound();
-    return { id: changed.subjectId, ref: changed.ref, status: statusForTenant(changed.subjectStatus, changed.status), createdAt: changed.createdAt };
+    return auditedEffect(audit, status === 'BLOCKED' ? 'USER_BLOCK' : 'USER_UNBLOCK', { subjectId: link.subjectId, purpose: reason }, async () => {
+      const changed = await repo.setLinkStatus(principal.tenantId, ref, status, now());
+      if (!changed) throw userNotFound();
+      return { id: changed.subjectId, ref: changed.ref, status: statusForTenant(changed.subjectStatus, changed.status), createdAt: changed.createdAt };
+    });
   }
 
   async function setSuspension(subjectId: string, target: 'ACTIVE' | 'BLOCKED', reason: string, audit: ActionAuditor): Promise<SubjectRow['status']> {
     const code = checkAdminReason(reason);
     const subject = isUuid(subjectId) ? await repo.findSubject(subjectId) : null;
     if (!subject || subject.status === 'ERASED') throw notFound('Subject');
-    await audit('SUBJECT_SUSPEND', { subjectId, tenantId: null, field: `Subject.${target}`, purpose: code });
-    const status = await deps.suspensions.inSuspensionTransaction(async (t) => {
+    const status = await auditedEffect(audit, 'SUBJECT_SUSPEND', { subjectId, tenantId: null, field: `Subject.${target}`, purpose: code }, () => deps.suspensions.inSuspensionTransaction(async (t) => {
       const locked = await t.lockSubject(subjectId);
       if (!locked || locked.status === 'ERASED') return locked?.status ?? 'ERASED';
       const changed = await t.setSubjectStatus(subjectId, target);
@@ -65,7 +65,7 @@ export function createTenantAdminService(deps: {
         }
       }
       return target;
-    });
+    }));
     deps.directoryChanged({ kind: 'subject', issuer: subject.issuer, sub: subject.sub });
     return status;
   }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { Webhook } from 'standardwebhooks';
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput, notFound, privgraphError } from '../../../../shared/errors';
 import type { JobQueue, SqlExecutor } from '../../../../shared/jobs';
@@ -502,9 +502,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         createdAt: at,
         updatedAt: at,
       };
-      await audit('WEBHOOK_ENDPOINT_CREATE', { tenantId, field: `WebhookEndpoint.${row.id}` });
-      await repo.insertEndpoint(row);
-      return { endpoint: viewOfEndpoint(row, at), secret };
+      return auditedEffect(audit, 'WEBHOOK_ENDPOINT_CREATE', { tenantId, field: `WebhookEndpoint.${row.id}` }, async () => {
+        await repo.insertEndpoint(row);
+        return { endpoint: viewOfEndpoint(row, at), secret };
+      });
     },
 
     async listEndpoints(tenantId: string): Promise<EndpointView[]> {
@@ -514,26 +515,30 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
     async setEndpointEnabled(tenantId: string, id: string, enabled: boolean, audit: ActionAuditor): Promise<EndpointView> {
       await findOwnEndpoint(tenantId, id);
-      await audit('WEBHOOK_ENDPOINT_UPDATE', { tenantId, field: `WebhookEndpoint.${id}` });
-      const at = now();
-      return viewOfEndpoint(ownEndpoint(await repo.setEndpointStatus(tenantId, id, enabled ? 'ENABLED' : 'DISABLED', at)), at);
+      return auditedEffect(audit, 'WEBHOOK_ENDPOINT_UPDATE', { tenantId, field: `WebhookEndpoint.${id}` }, async () => {
+        const at = now();
+        return viewOfEndpoint(ownEndpoint(await repo.setEndpointStatus(tenantId, id, enabled ? 'ENABLED' : 'DISABLED', at)), at);
+      });
     },
 
     /** A new secret (shown once); the old one keeps signing, next to it, for 24 hours. */
     async rotateSecret(tenantId: string, id: string, audit: ActionAuditor): Promise<{ endpoint: EndpointView; secret: string }> {
       await findOwnEndpoint(tenantId, id);
-      await audit('WEBHOOK_ENDPOINT_UPDATE', { tenantId, field: `WebhookEndpoint.${id}` });
-      const at = now();
-      const secret = newWebhookSecret();
-      const row = ownEndpoint(await repo.rotateSecret(tenantId, id, box.seal(secret, id), new Date(at.getTime() + SECRET_OVERLAP_MS), at));
-      return { endpoint: viewOfEndpoint(row, at), secret };
+      return auditedEffect(audit, 'WEBHOOK_ENDPOINT_UPDATE', { tenantId, field: `WebhookEndpoint.${id}` }, async () => {
+        const at = now();
+        const secret = newWebhookSecret();
+        const row = ownEndpoint(await repo.rotateSecret(tenantId, id, box.seal(secret, id), new Date(at.getTime() + SECRET_OVERLAP_MS), at));
+        return { endpoint: viewOfEndpoint(row, at), secret };
+      });
     },
 
     async deleteEndpoint(tenantId: string, id: string, audit: ActionAuditor): Promise<string> {
       await findOwnEndpoint(tenantId, id);
-      await audit('WEBHOOK_ENDPOINT_DELETE', { tenantId, field: `WebhookEndpoint.${id}` });
-      const settled = await repo.deleteEndpoint(tenantId, id, now());
-      if (!settled) throw notFound('Webhook endpoint');
+      const settled = await auditedEffect(audit, 'WEBHOOK_ENDPOINT_DELETE', { tenantId, field: `WebhookEndpoint.${id}` }, async () => {
+        const result = await repo.deleteEndpoint(tenantId, id, now());
+        if (!result) throw notFound('Webhook endpoint');
+        return result;
+      });
       await notifySettled(settled);
       return id;
     },
@@ -558,13 +563,14 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const endpoint = await repo.findEndpoint(tenantId, existing.endpointId);
       if (!endpoint) throw badInput('deliveryId', 'the endpoint of this delivery was deleted');
       if (endpoint.status !== 'ENABLED') throw badInput('deliveryId', 'the endpoint of this delivery is disabled; enable it first');
-      await audit('WEBHOOK_REDELIVER', { tenantId, field: `WebhookDelivery.${deliveryId}` });
-      const at = now();
-      const jobToken = randomUUID();
-      if (!(await repo.resetForRedelivery(tenantId, deliveryId, at, new Date(at.getTime() + maxAgeMs), jobToken, (tx) => enqueue(deliveryId, jobToken, tx)))) {
-        throw privgraphError('CONFLICT', 'an attempt of this delivery is in progress; redeliver when it is done');
-      }
-      return viewOfDelivery((await repo.findDelivery(tenantId, deliveryId)) as DeliveryLogRow);
+      return auditedEffect(audit, 'WEBHOOK_REDELIVER', { tenantId, field: `WebhookDelivery.${deliveryId}` }, async () => {
+        const at = now();
+        const jobToken = randomUUID();
+        if (!(await repo.resetForRedelivery(tenantId, deliveryId, at, new Date(at.getTime() + maxAgeMs), jobToken, (tx) => enqueue(deliveryId, jobToken, tx)))) {
+          throw privgraphError('CONFLICT', 'an attempt of this delivery is in progress; redeliver when it is done');
+        }
+        return viewOfDelivery((await repo.findDelivery(tenantId, deliveryId)) as DeliveryLogRow);
+      });
     },
   };
 }

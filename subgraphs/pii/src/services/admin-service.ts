@@ -1,6 +1,6 @@
 import { actorOf, type Principal } from '../../../../shared/auth/principal';
 import { isUuid } from '../../../../shared/db/data-source';
-import { badInput } from '../../../../shared/errors';
+import { badInput, privgraphError } from '../../../../shared/errors';
 import { checkAdminReason } from '../../../../shared/pii';
 import type { IndexKind } from './blind-index';
 import type { KeyRotationService } from './key-rotation';
@@ -29,6 +29,11 @@ export function createAdminService(deps: { vault: VaultService; rotation: KeyRot
     return subjectId;
   };
   const region = (code: string) => requireRegion(policy, code, 'region');
+  /** An unknown subject is NOT_FOUND before anything is audited: no event names a subject that does not exist here. */
+  const requireProfile = async (subjectId: string) => {
+    if (!(await vault.hasProfile(checkSubject(subjectId)))) throw privgraphError('NOT_FOUND', 'No profile is stored for this subject');
+    return subjectId;
+  };
   const actorName = (principal: Principal) => actorOf(principal).actorId ?? 'unknown';
 
   return {
@@ -44,35 +49,36 @@ export function createAdminService(deps: { vault: VaultService; rotation: KeyRot
 
     async rotateKey(request: AdminRequest, code: string, reason: string) {
       checkAdminReason(reason);
-      await request.guard.recordAdminAction('KEY_ROTATE', { field: `Region.${region(code)}`, reason });
-      return rotation.rotate(code, actorName(request.principal));
+      return request.guard.auditedAdminAction('KEY_ROTATE', { field: `Region.${region(code)}`, reason }, () => rotation.rotate(code, actorName(request.principal)));
     },
 
     async retireKeyVersions(request: AdminRequest, code: string, minDecryptionVersion: number, reason: string) {
       checkAdminReason(reason);
       region(code);
-      await request.guard.recordAdminAction('KEY_RETIRE', { field: `Region.${code}`, reason });
-      await rotation.retire(code, minDecryptionVersion);
-      const [status] = await vault.regionKeys(code);
-      return status;
+      return request.guard.auditedAdminAction('KEY_RETIRE', { field: `Region.${code}`, reason }, async () => {
+        await rotation.retire(code, minDecryptionVersion);
+        const [status] = await vault.regionKeys(code);
+        return status;
+      });
     },
 
     async rekey(request: AdminRequest, subjectId: string, reason: string) {
       checkAdminReason(reason);
-      await request.guard.recordAdminAction('DEK_REKEY', { subjectId: checkSubject(subjectId), reason });
-      return { subjectId, ...(await vault.rekey(subjectId)) };
+      await requireProfile(subjectId);
+      return request.guard.auditedAdminAction('DEK_REKEY', { subjectId, reason }, async () => ({ subjectId, ...(await vault.rekey(subjectId)) }));
     },
 
     async shred(request: AdminRequest, subjectId: string, reason: string) {
       checkAdminReason(reason);
-      await request.guard.recordAdminAction('SUBJECT_SHRED', { subjectId: checkSubject(subjectId), reason });
-      return { subjectId, ...(await vault.shred(subjectId)) };
+      // Idempotent (a repeat removes whatever is left), so a subject without a profile is no failure here.
+      return request.guard.auditedAdminAction('SUBJECT_SHRED', { subjectId: checkSubject(subjectId), reason }, async () => ({ subjectId, ...(await vault.shred(subjectId)) }));
     },
 
     async move(request: AdminRequest, subjectId: string, target: string, reason: string) {
       checkAdminReason(reason);
-      await request.guard.recordAdminAction('SUBJECT_MOVE', { subjectId: checkSubject(subjectId), field: `Region.${region(target)}`, reason });
-      return { subjectId, region: await vault.move(subjectId, target) };
+      const field = `Region.${region(target)}`;
+      await requireProfile(subjectId);
+      return request.guard.auditedAdminAction('SUBJECT_MOVE', { subjectId, field, reason }, async () => ({ subjectId, region: await vault.move(subjectId, target) }));
     },
   };
 }

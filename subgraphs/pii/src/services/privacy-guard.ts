@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import type { AuditEventInput, AuditSink } from '../../../../shared/audit/events';
-import { createActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, createActionAuditor } from '../../../../shared/audit/actions';
 import { createRequestAuditRecorder } from '../../../../shared/audit/recorder';
 import { actorOf, type Principal, type TenantPrincipal } from '../../../../shared/auth/principal';
 import type { ActiveConsent, ConsentLookups } from '../../../../shared/consent-client';
@@ -9,6 +9,7 @@ import type { Standing, StandingLookups } from '../../../../shared/standing-clie
 import { privgraphError } from '../../../../shared/errors';
 import type { PiiField } from '../../../../shared/permissions';
 import { componentLogger } from '../../../../shared/logger';
+import type { RequestOrigin } from '../../../../shared/origin';
 import type { PiiMask } from '../../../../shared/pii';
 import { deadlineExceeded, DEADLINE_EXCEEDED_MESSAGE, isDeadlineError, type Deadline } from '../../../../shared/deadline';
 import { decideAccess, needsConsent, type AccessDecision } from './access-policy';
@@ -19,6 +20,8 @@ export interface GuardRequest {
   purpose: string | null;
   purposeMalformed: boolean;
   requestId: string;
+  /** Where the request came from (shared/origin.ts); every event of the request carries it. */
+  origin?: RequestOrigin;
   /** The request's deadline: lookups get what is left of it, and no value goes out after it (docs/security.md#deadlines). */
   deadline?: Deadline;
 }
@@ -70,6 +73,7 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
     reason: decision.allow ? decision.reason : decision.code,
     consentId: decision.consentId,
     requestId: request.requestId,
+    ...(request.origin ? { origin: request.origin.origin, userAgentClass: request.origin.userAgentClass } : {}),
   });
 
   async function decide(subjectId: string, field: PiiField, breakGlass: BreakGlassGrant | null): Promise<AccessDecision> {
@@ -148,6 +152,10 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
      */
     recordAdminAction: (action: AuditEventInput['action'], target: { subjectId?: string | null; field?: string | null; reason: string }) =>
       adminAuditor(action, { subjectId: target.subjectId, field: target.field, purpose: target.reason }),
+
+    /** Audits an admin operation before it runs and, if it then fails, that it failed (shared/audit/actions.ts auditedEffect). */
+    auditedAdminAction: <T>(action: AuditEventInput['action'], target: { subjectId?: string | null; field?: string | null; reason: string }, effect: () => Promise<T>) =>
+      auditedEffect(adminAuditor, action, { subjectId: target.subjectId, field: target.field, purpose: target.reason }, effect),
 
     /** Audits a subject's writes to their own fields; throws AUDIT_UNAVAILABLE (and nothing is written) if it cannot. */
     async recordOwnWrites(subjectId: string, fields: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 import { EntitySchema } from 'typeorm';
 import type { ActorType } from '../../../../../shared/auth/principal';
-import type { AuditAction, AuditDecision } from '../../../../../shared/audit/events';
+import type { AuditAction, AuditDecision, AuditOutcome } from '../../../../../shared/audit/events';
+import type { UserAgentClass } from '../../../../../shared/origin';
 
 export interface AuditEventRow {
   seq: string;
@@ -16,6 +17,11 @@ export interface AuditEventRow {
   reason: string;
   consentId: string | null;
   requestId: string;
+  /** FAILED on an outcome event; null otherwise (docs/audit.md#outcomes). */
+  outcome: AuditOutcome | null;
+  /** The client's network (truncated or keyed-hashed) and user-agent class; null before they were recorded. */
+  origin: string | null;
+  userAgentClass: UserAgentClass | null;
   prevHash: Buffer;
   hash: Buffer;
 }
@@ -37,6 +43,9 @@ export const AuditEventEntity = new EntitySchema<AuditEventRow>({
     reason: { type: 'text' },
     consentId: { type: 'uuid', name: 'consent_id', nullable: true },
     requestId: { type: 'text', name: 'request_id' },
+    outcome: { type: 'text', nullable: true },
+    origin: { type: 'text', name: 'client_origin', nullable: true },
+    userAgentClass: { type: 'text', name: 'user_agent_class', nullable: true },
     prevHash: { type: 'bytea', name: 'prev_hash' },
     hash: { type: 'bytea' },
   },

@@ -22,6 +22,8 @@ export interface AuditQuery {
   field?: string;
   purpose?: string;
   requestId?: string;
+  outcome?: string;
+  origin?: string;
   since?: Date;
   until?: Date;
   beforeSeq?: string;
@@ -30,12 +32,14 @@ export interface AuditQuery {
 
 const COLUMNS = [
   'seq', 'occurred_at', 'actor_type', 'actor_id', 'tenant_id', 'subject_id', 'action', 'field',
-  'purpose', 'decision', 'reason', 'consent_id', 'request_id', 'prev_hash', 'hash',
+  'purpose', 'decision', 'reason', 'consent_id', 'request_id', 'prev_hash', 'hash', 'outcome',
+  'client_origin', 'user_agent_class',
 ] as const;
 // Rows are read through the alias e; ORDER BY always names e.seq (the bigint), never the text output column.
 const SELECT_LIST = `e.seq::text AS seq, e.occurred_at AS "occurredAt", e.actor_type AS "actorType", e.actor_id AS "actorId",
   e.tenant_id AS "tenantId", e.subject_id AS "subjectId", e.action, e.field, e.purpose, e.decision, e.reason,
-  e.consent_id AS "consentId", e.request_id AS "requestId", e.prev_hash AS "prevHash", e.hash`;
+  e.consent_id AS "consentId", e.request_id AS "requestId", e.prev_hash AS "prevHash", e.hash, e.outcome,
+  e.client_origin AS "origin", e.user_agent_class AS "userAgentClass"`;
 /** One writer at a time extends the chain, across processes too. */
 const CHAIN_LOCK = createHash('sha256').update('privgraph:audit:chain').digest().readBigInt64BE(0).toString();
 
@@ -47,6 +51,14 @@ function copyValue(value: string | Buffer | null): string {
 }
 
 export type AuditRepository = ReturnType<typeof createAuditRepository>;
+
+/** The append could not commit before its caller's deadline; nothing of it was written. */
+export class AuditDeadlineExceeded extends Error {
+  constructor() {
+    super('the audit append could not commit before its deadline');
+    this.name = 'AuditDeadlineExceeded';
+  }
+}
 
 /** The UTC month an event's partition covers, e.g. 2026-11. */
 const monthOf = (date: Date) => date.toISOString().slice(0, 7);
@@ -85,7 +97,8 @@ export function createAuditRepository(dataSource: DataSource) {
     const lines = rows.map((row) =>
       [
         row.seq, row.occurredAt.toISOString(), row.actorType, row.actorId, row.tenantId, row.subjectId, row.action, row.field,
-        row.purpose, row.decision, row.reason, row.consentId, row.requestId, row.prevHash, row.hash,
+        row.purpose, row.decision, row.reason, row.consentId, row.requestId, row.prevHash, row.hash, row.outcome ?? null,
+        row.origin ?? null, row.userAgentClass ?? null,
       ]
         .map(copyValue)
         .join('\t'),
@@ -95,18 +108,20 @@ export function createAuditRepository(dataSource: DataSource) {
 
   /**
    * One INSERT per batch, whatever its size: each column travels as one array parameter and
-   * unnest() turns them back into rows (15 parameters instead of 15 per row).
+   * unnest() turns them back into rows (one parameter per column instead of one per column and row).
    */
   async function insertRowsUnnest(manager: EntityManager, rows: AuditEventRow[]) {
     const column = <K extends keyof AuditEventRow>(key: K) => rows.map((row) => row[key]);
     await manager.query(
       `INSERT INTO ${table} (${COLUMNS.join(', ')})
        SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
-                            $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[], $14::bytea[], $15::bytea[])`,
+                            $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[], $14::bytea[], $15::bytea[], $16::text[],
+                            $17::text[], $18::text[])`,
       [
         column('seq'), column('occurredAt'), column('actorType'), column('actorId'), column('tenantId'), column('subjectId'),
         column('action'), column('field'), column('purpose'), column('decision'), column('reason'), column('consentId'),
-        column('requestId'), column('prevHash'), column('hash'),
+        column('requestId'), column('prevHash'), column('hash'), rows.map((row) => row.outcome ?? null),
+        rows.map((row) => row.origin ?? null), rows.map((row) => row.userAgentClass ?? null),
       ],
     );
   }
@@ -116,9 +131,22 @@ export function createAuditRepository(dataSource: DataSource) {
      * Extends the chain in one transaction: lock, read the head, let `build` hash the new rows
      * from it, insert. Committed when the promise resolves, which gives the new head.
      */
-    async appendChained(build: (head: ChainHead) => AuditEventRow[]): Promise<ChainHead> {
+    async appendChained(build: (head: ChainHead) => AuditEventRow[], options: { deadline?: number } = {}): Promise<ChainHead> {
+      const { deadline } = options;
+      const remaining = () => (deadline === undefined ? Infinity : deadline - Date.now());
+      if (remaining() <= 0) throw new AuditDeadlineExceeded();
       return dataSource.transaction(async (manager) => {
-        await manager.query('SELECT pg_advisory_xact_lock($1::bigint)', [CHAIN_LOCK]);
+        if (deadline === undefined) {
+          await manager.query('SELECT pg_advisory_xact_lock($1::bigint)', [CHAIN_LOCK]);
+        } else {
+          // Every later statement of this transaction (the head read, which waits for any table lock,
+          // the partition, the insert) gives up when the deadline comes; set in the same round trip.
+          const limit = `${Math.max(1, Math.floor(remaining()))}ms`;
+          await manager.query(
+            `SELECT set_config('lock_timeout', $2, true), set_config('statement_timeout', $2, true), pg_advisory_xact_lock($1::bigint)`,
+            [CHAIN_LOCK, limit],
+          );
+        }
         const [head] = (await manager.query(`SELECT e.seq::text AS seq, e.hash FROM ${table} e ORDER BY e.seq DESC LIMIT 1`)) as {
           seq: string;
           hash: Buffer;
@@ -127,6 +155,9 @@ export function createAuditRepository(dataSource: DataSource) {
         const rows = build(current);
         await ensurePartitions(manager, rows);
         await insertRows(manager, rows);
+        // The waits above are bounded, but the advisory lock and the work between statements are not:
+        // a batch whose earliest caller has already given up rolls back instead of committing late.
+        if (remaining() <= 0) throw new AuditDeadlineExceeded();
         const last = rows.at(-1);
         return last ? { seq: BigInt(last.seq), hash: last.hash } : current;
       });
@@ -149,6 +180,8 @@ export function createAuditRepository(dataSource: DataSource) {
       if (query.field !== undefined) add('field = ?', query.field);
       if (query.purpose !== undefined) add('purpose = ?', query.purpose);
       if (query.requestId !== undefined) add('request_id = ?', query.requestId);
+      if (query.outcome !== undefined) add('outcome = ?', query.outcome);
+      if (query.origin !== undefined) add('client_origin = ?', query.origin);
       if (query.since !== undefined) add('occurred_at >= ?', query.since);
       if (query.until !== undefined) add('occurred_at < ?', query.until);
       if (query.beforeSeq !== undefined) add('seq < ?::bigint', query.beforeSeq);
@@ -180,6 +213,15 @@ export function createAuditRepository(dataSource: DataSource) {
     /** Partitions may have been removed (retention): check again before the next write into a month. */
     forgetPartitions() {
       partitionedMonths.clear();
+    },
+
+    /** Sequence numbers held by more than one event (a forged row; verification names the first). */
+    async duplicateSeqs(limit = 100): Promise<bigint[]> {
+      const rows: { seq: string }[] = await dataSource.query(
+        `SELECT e.seq::text AS seq FROM ${table} e GROUP BY e.seq HAVING count(*) > 1 ORDER BY e.seq LIMIT $1`,
+        [limit],
+      );
+      return rows.map((row) => BigInt(row.seq));
     },
 
     /** Ascending scan for verification. */
