@@ -127,6 +127,34 @@ describe('audit outcomes', () => {
     await stack.tamper(`UPDATE ${audit}.audit_event SET outcome = 'FAILED' WHERE seq = $1`, [outcome.seq]);
     expect(await verify()).toMatchObject({ ok: true });
   });
+
+  test('a grant whose write fails after its event was recorded is followed by a FAILED CONSENT_GRANT from the consent service, and no consent exists', async () => {
+    const shop = await createTenant(stack, 'Failing Grant Shop');
+    const subject = await createSubject(stack, 'failing-grant', { email: 'failing-grant@example.com' }, [shop]);
+    const version = await policyVersionFor(stack, shop, 'loyalty', ['CONTACT']);
+    const consent = `"${stack.schemas.consent}"`;
+    await stack.sql(`CREATE FUNCTION ${consent}.refuse_for_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$`);
+    await stack.sql(`CREATE TRIGGER refuse_for_test BEFORE INSERT ON ${consent}.consent FOR EACH ROW EXECUTE FUNCTION ${consent}.refuse_for_test()`);
+    let grant;
+    try {
+      grant = await stack.gql(
+        'mutation($t: ID!, $v: String!) { grantConsent(input: { tenantId: $t, purpose: "loyalty", categories: [CONTACT], policyVersion: $v }) { id } }',
+        { t: shop, v: version },
+        { token: subject.token },
+      );
+    } finally {
+      await stack.sql(`DROP TRIGGER refuse_for_test ON ${consent}.consent`);
+      await stack.sql(`DROP FUNCTION ${consent}.refuse_for_test()`);
+    }
+    expect(codes(grant)).toEqual(['INTERNAL_SERVER_ERROR']);
+    const pair = await events({ requestId: grant.headers.get('x-request-id') });
+    expect(pair.map((e) => [e.action, e.purpose, e.reason, e.outcome]).reverse()).toEqual([
+      ['CONSENT_GRANT', 'loyalty', 'SELF', null],
+      ['CONSENT_GRANT', 'loyalty', 'INTERNAL_SERVER_ERROR', 'FAILED'],
+    ]);
+    const stored = await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${consent}.consent WHERE purpose = 'loyalty'`);
+    expect(stored[0].n).toBe(0);
+  });
 });
 
 /**

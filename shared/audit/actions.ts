@@ -77,7 +77,7 @@ function auditorFor(sink: AuditSink, now: () => Date, acting: () => Acting): Act
 }
 
 /** The code a caller receives for an error (what a FAILED outcome event records as its reason). */
-function codeOf(error: unknown): string {
+export function codeOf(error: unknown): string {
   const code = (error as { extensions?: { code?: unknown } })?.extensions?.code;
   return typeof code === 'string' && /^[A-Z_]{1,64}$/.test(code) ? code : 'INTERNAL_SERVER_ERROR';
 }

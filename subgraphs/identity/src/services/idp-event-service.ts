@@ -1,4 +1,4 @@
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { Directory } from '../../../../shared/auth/principal';
 import { idpEventKey, type IdpEvent, type IdpEventOutcome, type IdpEventResult } from '../../../../shared/idp-events-client';
 import type { Logger } from '../../../../shared/logger';
@@ -97,8 +97,7 @@ export function createIdpEventService(deps: IdpEventServiceDeps) {
 
     const target = suspended ? 'BLOCKED' : 'ACTIVE';
     const subjectId = subject.id;
-    await audit('SUBJECT_SUSPEND', { subjectId, tenantId: null, field: `Subject.${target}` });
-    return repo.inSuspensionTransaction(async (t): Promise<IdpEventResult> => {
+    return auditedEffect(audit, 'SUBJECT_SUSPEND', { subjectId, tenantId: null, field: `Subject.${target}` }, () => repo.inSuspensionTransaction(async (t): Promise<IdpEventResult> => {
       const locked = await t.lockSubject(subjectId);
       // The subject row lock serialises concurrent deliveries for this subject: re-check under it.
       if (await t.isHandled(eventKey)) return { duplicate: true, outcome: 'NO_CHANGE' };
@@ -128,7 +127,7 @@ export function createIdpEventService(deps: IdpEventServiceDeps) {
       const outcome: IdpEventOutcome = changed ? (target === 'BLOCKED' ? 'BLOCKED' : 'REINSTATED') : 'NO_CHANGE';
       await t.recordHandled({ ...row, outcome });
       return { duplicate: false, outcome };
-    });
+    }));
   }
 
   return {

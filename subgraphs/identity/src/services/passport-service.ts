@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { SubjectPrincipal } from '../../../../shared/auth/principal';
 import type { ConsentPurposes } from '../../../../shared/consent-purposes-client';
 import { isUuid } from '../../../../shared/db/data-source';
@@ -108,8 +108,9 @@ export function createPassportService(deps: {
         phone_number_verified: principal.phoneNumberVerified === true,
         purposes: [...new Set(purposes)].sort(),
       };
-      await audit('PASSPORT_ISSUE', { subjectId: principal.subjectId, tenantId });
-      const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: key.kid, typ: PASSPORT_TYP }).sign(key.privateKey);
+      const token = await auditedEffect(audit, 'PASSPORT_ISSUE', { subjectId: principal.subjectId, tenantId }, () =>
+        new SignJWT({ ...claims }).setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: key.kid, typ: PASSPORT_TYP }).sign(key.privateKey),
+      );
       return { token, expiresAt: new Date(claims.exp * 1000) };
     },
   };

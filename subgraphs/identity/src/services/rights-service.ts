@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, codeOf, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { SqlExecutor } from '../../../../shared/jobs';
 import type { ErasureLedger } from '../../../../shared/erasure-ledger';
 import { isUuid } from '../../../../shared/db/data-source';
@@ -109,7 +109,8 @@ export function createRightsService(deps: {
       const existing = await repo.findOpenErasure(subjectId);
       if (existing) return (await viewsOf([existing]))[0];
     }
-    await input.audit('DSR_OPEN', { subjectId, tenantId: null, field: `DataSubjectRequest.${kind}`, purpose: reason });
+    const audited = { subjectId, tenantId: null, field: `DataSubjectRequest.${kind}`, purpose: reason };
+    await input.audit('DSR_OPEN', audited);
     const receivedAt = now();
     const id = randomUUID();
     const row: DsrRow = {
@@ -152,6 +153,8 @@ export function createRightsService(deps: {
         const winner = await repo.findOpenErasure(subjectId);
         if (winner) return (await viewsOf([winner]))[0];
       }
+      // The request was recorded as opened but is not stored: say so (docs/audit.md#outcomes).
+      await input.audit('DSR_OPEN', { ...audited, failedWith: codeOf(error) }).catch(() => undefined);
       throw error;
     }
     return { ...row, overdue: false, systems: steps };

@@ -107,17 +107,22 @@ export function createTenantAdminService(deps: {
       };
       const taken = () => badInput('input.idpOrganizationId', 'Another tenant already answers to this organization id');
       if (change.idpOrganizationId !== undefined && (await repo.findTenantIdByOrganization(change.idpOrganizationId))) throw taken();
-      if (change.name !== undefined) await audit('TENANT_UPDATE', { tenantId: id, field: 'Tenant.name' });
-      if (change.idpOrganizationId !== undefined) await audit('TENANT_UPDATE', { tenantId: id, field: 'Tenant.idpOrganizationId' });
       if (change.name === undefined && change.idpOrganizationId === undefined) return tenant;
-      let updated: TenantRow | null;
-      try {
-        updated = await repo.updateTenant(id, change);
-      } catch (error) {
-        if (error instanceof UniqueViolation) throw taken();
-        throw error;
-      }
-      if (!updated) throw notFound('Tenant');
+      const update = async () => {
+        let result: TenantRow | null;
+        try {
+          result = await repo.updateTenant(id, change);
+        } catch (error) {
+          if (error instanceof UniqueViolation) throw taken();
+          throw error;
+        }
+        if (!result) throw notFound('Tenant');
+        return result;
+      };
+      // One event per attribute, each recorded before the change and each followed by FAILED if it does not happen.
+      const withOrganization = () =>
+        change.idpOrganizationId !== undefined ? auditedEffect(audit, 'TENANT_UPDATE', { tenantId: id, field: 'Tenant.idpOrganizationId' }, update) : update();
+      const updated = change.name !== undefined ? await auditedEffect(audit, 'TENANT_UPDATE', { tenantId: id, field: 'Tenant.name' }, withOrganization) : await withOrganization();
       if (change.idpOrganizationId !== undefined) {
         // Tokens of the old organization stop mapping here at once; other services' caches follow within 30 s.
         deps.directoryChanged({ kind: 'organization', organizationId: tenant.idpOrganizationId });

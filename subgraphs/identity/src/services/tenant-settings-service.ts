@@ -1,5 +1,5 @@
 import { Kind, parse, type DocumentNode } from 'graphql';
-import type { ActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import { badInput, notFound } from '../../../../shared/errors';
 import { isUuid } from '../../../../shared/db/data-source';
 import {
@@ -103,8 +103,7 @@ export function createTenantSettingsService(deps: {
     settings: settingsOf,
 
     async setSafelistMode(tenantId: string, mode: SafelistMode, audit: ActionAuditor): Promise<TenantSettingsView> {
-      await audit('TENANT_SETTINGS_SET', { tenantId, field: `SafelistMode.${mode}` });
-      await repo.setMode(tenantId, mode, now());
+      await auditedEffect(audit, 'TENANT_SETTINGS_SET', { tenantId, field: `SafelistMode.${mode}` }, () => repo.setMode(tenantId, mode, now()));
       return settingsOf(tenantId);
     },
 
@@ -116,8 +115,7 @@ export function createTenantSettingsService(deps: {
         return result.origin;
       });
       const unique = [...new Set(checked)];
-      await audit('TENANT_SETTINGS_SET', { tenantId, field: `AllowedOrigins.${unique.length}` });
-      await repo.setOrigins(tenantId, unique, now());
+      await auditedEffect(audit, 'TENANT_SETTINGS_SET', { tenantId, field: `AllowedOrigins.${unique.length}` }, () => repo.setOrigins(tenantId, unique, now()));
       return settingsOf(tenantId);
     },
 
@@ -130,8 +128,7 @@ export function createTenantSettingsService(deps: {
         }
       });
       const unique = [...new Set(clientIds)];
-      await audit('TENANT_SETTINGS_SET', { tenantId, field: `StorefrontClients.${unique.length}` });
-      await repo.setStorefrontClients(tenantId, unique, now());
+      await auditedEffect(audit, 'TENANT_SETTINGS_SET', { tenantId, field: `StorefrontClients.${unique.length}` }, () => repo.setStorefrontClients(tenantId, unique, now()));
       return settingsOf(tenantId);
     },
 
@@ -146,8 +143,7 @@ export function createTenantSettingsService(deps: {
         throw badInput('points', `points must be 1 to ${MAX_RATE_LIMIT_POINTS} (null: the deployment default)`);
       }
       if (!isUuid(tenantId) || !(await repo.tenantExists(tenantId))) throw notFound('Tenant');
-      await audit('TENANT_SETTINGS_SET', { tenantId, field: `RateLimit.${points ?? 'DEFAULT'}` });
-      await repo.setRateLimitPoints(tenantId, points, now());
+      await auditedEffect(audit, 'TENANT_SETTINGS_SET', { tenantId, field: `RateLimit.${points ?? 'DEFAULT'}` }, () => repo.setRateLimitPoints(tenantId, points, now()));
     },
 
     /** Each tenant's rate-limit points, null where the default applies (Tenant.rateLimitPoints). */
@@ -176,10 +172,11 @@ export function createTenantSettingsService(deps: {
         const existing = new Set(await repo.operationIds(tenantId));
         if (existing.size + operations.filter((op) => !existing.has(op.operationId)).length > PERSISTED_OPERATION_LIMITS.perTenant) throw tooMany();
       }
-      await audit('OPERATION_MANIFEST_REGISTER', { tenantId, field: `PersistedOperations.${replace ? 'REPLACE' : 'ADD'}.${count}` });
-      const counts = await repo.registerOperations(tenantId, operations, replace, PERSISTED_OPERATION_LIMITS.perTenant, now());
-      if (!counts) throw tooMany();
-      return counts;
+      return auditedEffect(audit, 'OPERATION_MANIFEST_REGISTER', { tenantId, field: `PersistedOperations.${replace ? 'REPLACE' : 'ADD'}.${count}` }, async () => {
+        const counts = await repo.registerOperations(tenantId, operations, replace, PERSISTED_OPERATION_LIMITS.perTenant, now());
+        if (!counts) throw tooMany();
+        return counts;
+      });
     },
 
     /** The gateway's view of a tenant, by the IdP organization its tokens carry. */
