@@ -128,6 +128,29 @@ describe('audit outcomes', () => {
     expect(await verify()).toMatchObject({ ok: true });
   });
 
+  test("a failed admin operation on a subject shows in the subject's myAccessLog with outcome FAILED", async () => {
+    await createSubject(stack, 'held-failing', { email: 'held-failing@example.com' }, []);
+    const subjectId = await subjectIdByEmail(stack, 'held-failing@example.com');
+    const audit = `"${stack.schemas.audit}"`;
+    await stack.sql(`CREATE FUNCTION ${audit}.refuse_hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$`);
+    await stack.sql(`CREATE TRIGGER refuse_hold BEFORE INSERT ON ${audit}.audit_legal_hold FOR EACH ROW EXECUTE FUNCTION ${audit}.refuse_hold()`);
+    let hold;
+    try {
+      hold = await stack.gql('mutation($i: PlaceLegalHoldInput!) { placeLegalHold(input: $i) { id } }', { i: { subjectId, reason: 'litigation-2' } }, { token: admin });
+    } finally {
+      await stack.sql(`DROP TRIGGER refuse_hold ON ${audit}.audit_legal_hold`);
+      await stack.sql(`DROP FUNCTION ${audit}.refuse_hold()`);
+    }
+    expect(codes(hold)).toEqual(['INTERNAL_SERVER_ERROR']);
+    const log = await stack.gql('{ myAccessLog { edges { node { action accessorType purpose reason outcome } } } }', {}, { token: await stack.tokens.subject('held-failing') });
+    expectNoErrors(log);
+    const holds = log.data?.myAccessLog.edges.map((e: { node: unknown }) => e.node).filter((n: { action: string }) => n.action === 'LEGAL_HOLD_PLACE');
+    expect(holds).toEqual([
+      { action: 'LEGAL_HOLD_PLACE', accessorType: 'PLATFORM_ADMIN', purpose: 'litigation-2', reason: 'INTERNAL_SERVER_ERROR', outcome: 'FAILED' },
+      { action: 'LEGAL_HOLD_PLACE', accessorType: 'PLATFORM_ADMIN', purpose: 'litigation-2', reason: 'ADMIN', outcome: null },
+    ]);
+  });
+
   test('a grant whose write fails after its event was recorded is followed by a FAILED CONSENT_GRANT from the consent service, and no consent exists', async () => {
     const shop = await createTenant(stack, 'Failing Grant Shop');
     const subject = await createSubject(stack, 'failing-grant', { email: 'failing-grant@example.com' }, [shop]);
