@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import http from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { GraphQLError } from 'graphql';
@@ -271,5 +272,127 @@ describe('deadline header parsing and the error mapping', () => {
     expect(formatted(new Error('timeout exceeded when trying to connect')).extensions?.code).toBe('DEPENDENCY_UNAVAILABLE');
     for (const code of ['57014', '57P01']) expect(formatted(pgError(code)).message).not.toMatch(/SELECT|secret/);
     expect(formatted(new Error('something else')).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+  });
+});
+
+/**
+ * The database behind a TCP relay the test controls: frozen (bytes held, like stopped processes) or down (every
+ * connection cut, new ones refused).
+ */
+async function startDatabaseRelay(target: URL) {
+  const sockets = new Set<import('node:net').Socket>();
+  let frozen = false;
+  let down = false;
+  const held: (() => void)[] = [];
+  const server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+    }
+    const pipe = (from: import('node:net').Socket, to: import('node:net').Socket) =>
+      from.on('data', (chunk) => {
+        if (frozen) held.push(() => to.write(chunk));
+        else to.write(chunk);
+      });
+    pipe(client, upstream);
+    pipe(upstream, client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = new URL(target.toString());
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    freeze: () => {
+      frozen = true;
+    },
+    thaw: () => {
+      frozen = false;
+      for (const write of held.splice(0)) write();
+    },
+    cut: () => {
+      down = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore: () => {
+      down = false;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('a frozen or lost database', () => {
+  let relay: Awaited<ReturnType<typeof startDatabaseRelay>>;
+  let stack: TestStack;
+  let shop: string;
+  let reader: Subject;
+  let cms: string;
+  const email = 'frozen.reader@example.com';
+
+  beforeAll(async () => {
+    relay = await startDatabaseRelay(new URL(process.env.DATABASE_URL as string));
+    // The services reach the database through the relay; the test's own SQL client does not.
+    stack = await startTestStack({ env: { DATABASE_URL: relay.url } });
+    shop = await createTenant(stack, 'Frozen Shop');
+    reader = await createSubject(stack, 'frozen-reader', { email }, [shop]);
+    await grantConsent(stack, reader, { tenantId: shop, purpose: 'crm', categories: ['CONTACT'] });
+    cms = await stack.tokens.tenant(shop, ['pii:contact:read']);
+    expect((await stack.gql(READ, { r: reader.refs[shop] }, { token: cms, purpose: 'crm' })).data?.user.email).toBe(email);
+  });
+  afterAll(async () => {
+    relay?.thaw();
+    relay?.restore();
+    await stack?.stop();
+    await relay?.close();
+  });
+
+  test('with the database frozen, reads in flight answer 504 DEADLINE_EXCEEDED with no value instead of waiting for it to thaw', async () => {
+    relay.freeze();
+    let responses;
+    try {
+      responses = await Promise.all(
+        Array.from({ length: 3 }, () => stack.gql(READ, { r: reader.refs[shop] }, { token: cms, purpose: 'crm', headers: { [DEADLINE_HEADER]: '700' } })),
+      );
+    } finally {
+      relay.thaw();
+    }
+    for (const response of responses) {
+      expect(response.status).toBe(504);
+      expect(codes(response)).toContain('DEADLINE_EXCEEDED');
+      expect(JSON.stringify(response)).not.toContain(email);
+    }
+  });
+
+  test('with the database gone, queries answer DEPENDENCY_UNAVAILABLE (not INTERNAL_SERVER_ERROR) and PII reads fail closed', async () => {
+    const subjectId = (await stack.sql<{ id: string }>(`SELECT id FROM "${stack.schema('identity')}".subject WHERE sub = $1`, ['frozen-reader']))[0].id;
+    const POLICY = 'query($t: ID!) { tenantPolicy(tenantId: $t) { version } }';
+    relay.cut();
+    try {
+      // A plain read of the consent service's own tables, through the gateway and on its port.
+      for (const response of [await stack.gql(POLICY, { t: shop }, { token: cms }), await stack.gql(POLICY, { t: shop }, { token: cms, service: 'consent' })]) {
+        expect(codes(response)).toEqual(['DEPENDENCY_UNAVAILABLE']);
+      }
+      // A PII read fails closed with the code of the first dependency it could not reach (consent, audit, the store).
+      const viaGateway = await stack.gql(READ, { r: reader.refs[shop] }, { token: cms, purpose: 'crm' });
+      const direct = await stack.gql(ENTITIES, { r: [{ __typename: 'User', id: subjectId }] }, { token: cms, purpose: 'crm', service: 'pii' });
+      for (const response of [viaGateway, direct]) {
+        expect(codes(response).length).toBeGreaterThan(0);
+        expect(codes(response)).not.toContain('INTERNAL_SERVER_ERROR');
+        expect(JSON.stringify(response)).not.toContain(email);
+      }
+    } finally {
+      relay.restore();
+    }
+    // The pools reconnect once it is back.
+    expect((await stack.gql(READ, { r: reader.refs[shop] }, { token: cms, purpose: 'crm' })).data?.user.email).toBe(email);
   });
 });
