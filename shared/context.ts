@@ -1,6 +1,6 @@
 import { resolvePrincipal, type Directory, type Principal } from './auth/principal';
 import type { TokenVerifier } from './auth/verifier';
-import { deadlineExceeded, deadlineOf, type Deadline } from './deadline';
+import { deadlineExceeded, deadlineOf, isDeadlineError, type Deadline } from './deadline';
 import { DependencyUnavailableError, privgraphError } from './errors';
 import { requestOriginOf, type RequestOrigin } from './origin';
 import { purposeFrom, requestIdFrom } from './request';
@@ -26,8 +26,9 @@ export async function requestContext(
   const deadline = deadlineOf(req);
   let principal: Principal;
   try {
-    principal = await resolvePrincipal(req.header('authorization'), verifier, directory);
+    principal = await resolvePrincipal(req.header('authorization'), verifier, directory, { deadline });
   } catch (error) {
+    if (isDeadlineError(error)) throw deadlineExceeded({ httpStatus: 504 });
     // Without the directory no caller can be identified: refuse the whole request, clearly and retryably.
     if (error instanceof DependencyUnavailableError) {
       throw privgraphError('DEPENDENCY_UNAVAILABLE', 'The identity directory is unavailable; try again shortly', { httpStatus: 503 });

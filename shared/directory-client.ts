@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Directory, SubjectStatus } from './auth/principal';
+import type { Directory, DirectoryCall, SubjectStatus } from './auth/principal';
 import { internalClientFor } from './internal-api';
 import type { InternalApiConfig } from './config';
 
@@ -48,18 +48,18 @@ export function withDirectoryCache<D extends Directory>(directory: D): D {
   }
   return {
     ...directory,
-    async resolveSubject(issuer: string, sub: string) {
+    async resolveSubject(issuer: string, sub: string, call?: DirectoryCall) {
       const key = `${issuer}\u0000${sub}`;
       const cached = subjects.get(key);
       if (cached) return cached;
-      const resolved = await directory.resolveSubject(issuer, sub);
+      const resolved = await directory.resolveSubject(issuer, sub, call);
       subjects.set(key, resolved);
       return resolved;
     },
-    async resolveTenant(organizationId: string) {
+    async resolveTenant(organizationId: string, call?: DirectoryCall) {
       const cached = tenants.get(organizationId);
       if (cached) return cached.tenantId ? { tenantId: cached.tenantId } : null;
-      const tenant = await directory.resolveTenant(organizationId);
+      const tenant = await directory.resolveTenant(organizationId, call);
       tenants.set(organizationId, { tenantId: tenant?.tenantId ?? null }, tenant ? undefined : { ttl: 1_000 });
       return tenant;
     },
@@ -70,9 +70,9 @@ export function withDirectoryCache<D extends Directory>(directory: D): D {
 export function createRemoteDirectory(config: InternalApiConfig): ExtendedDirectory {
   const client = internalClientFor(config, 'identity');
   return withDirectoryCache<ExtendedDirectory>({
-    resolveSubject: (issuer, sub) => client.post<{ subjectId: string; status: SubjectStatus }>(DIRECTORY_PATHS.resolveSubject, { issuer, sub }),
-    async resolveTenant(organizationId) {
-      const { tenantId } = await client.post<{ tenantId: string | null }>(DIRECTORY_PATHS.resolveTenant, { organizationId });
+    resolveSubject: (issuer, sub, call) => client.post<{ subjectId: string; status: SubjectStatus }>(DIRECTORY_PATHS.resolveSubject, { issuer, sub }, call),
+    async resolveTenant(organizationId, call) {
+      const { tenantId } = await client.post<{ tenantId: string | null }>(DIRECTORY_PATHS.resolveTenant, { organizationId }, call);
       return tenantId ? { tenantId } : null;
     },
     async tenantNames(tenantIds) {

@@ -1,3 +1,4 @@
+import type { Deadline } from '../deadline';
 import { privgraphError, unauthenticated } from '../errors';
 import { SCOPES } from '../pii';
 import { bearerToken, type TokenVerifier } from './verifier';
@@ -39,12 +40,17 @@ export interface PlatformAdminPrincipal {
 }
 export type Principal = AnonymousPrincipal | SubjectPrincipal | TenantPrincipal | PlatformAdminPrincipal;
 
+/** A lookup made for a request: a remote directory sends the budget left and waits no longer (shared/deadline.ts). */
+export interface DirectoryCall {
+  deadline?: Deadline;
+}
+
 /** Maps IdP identities onto privgraph's internal ids. Implemented by the identity subgraph. */
 export interface Directory {
   /** Returns the subject bound to (issuer, sub), provisioning it on first sight. */
-  resolveSubject(issuer: string, sub: string): Promise<{ subjectId: string; status: SubjectStatus }>;
+  resolveSubject(issuer: string, sub: string, call?: DirectoryCall): Promise<{ subjectId: string; status: SubjectStatus }>;
   /** The tenant that answers to an IdP organization id, or null. */
-  resolveTenant(organizationId: string): Promise<{ tenantId: string } | null>;
+  resolveTenant(organizationId: string, call?: DirectoryCall): Promise<{ tenantId: string } | null>;
 }
 
 /** Raised before execution, so it carries an HTTP status (a gateway maps 403 back onto FORBIDDEN). */
@@ -60,6 +66,7 @@ export async function resolvePrincipal(
   authorization: string | undefined,
   verifier: TokenVerifier,
   directory: Directory,
+  call?: DirectoryCall,
 ): Promise<Principal> {
   const token = bearerToken(authorization);
   if (token === undefined) return ANONYMOUS;
@@ -67,7 +74,7 @@ export async function resolvePrincipal(
   const verified = await verifier.verify(token);
 
   if (verified.organizationId !== undefined) {
-    const tenant = await directory.resolveTenant(verified.organizationId);
+    const tenant = await directory.resolveTenant(verified.organizationId, call);
     if (!tenant) throw refuse("The token's organization is not a registered tenant");
     const isBackend = verified.clientId !== undefined && verified.clientId === verified.sub;
     return {
@@ -86,7 +93,7 @@ export async function resolvePrincipal(
   if (verified.clientId !== undefined && verified.clientId === verified.sub) {
     throw refuse('A machine token must carry a tenant (organization) or the platform:admin scope');
   }
-  const subject = await directory.resolveSubject(verified.issuer, verified.sub);
+  const subject = await directory.resolveSubject(verified.issuer, verified.sub, call);
   if (subject.status === 'BLOCKED') throw refuse('This account is blocked');
   if (subject.status === 'ERASED') throw refuse('This account has been erased');
   return {
