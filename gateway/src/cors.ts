@@ -1,6 +1,7 @@
 import cors from 'cors';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../shared/logger';
+import { DEADLINE_HEADER } from '../../shared/deadline';
 import { PURPOSE_HEADER, REQUEST_ID_HEADER } from '../../shared/pii';
 import { JWKS_PATH } from '../../shared/signing-key';
 import type { TenantPolicyClient } from '../../shared/tenant-policy-client';
@@ -10,11 +11,19 @@ import type { CorsSettings } from './config';
 export const CORS_PATHS = ['/graphql', JWKS_PATH, '/audit/export', '/privacy/export'];
 
 /**
- * What a browser may send: the bearer token, JSON, the purpose and request id, and the headers Apollo's
+ * What a browser may send: the bearer token, JSON, the purpose, request id and deadline, and the headers Apollo's
  * CSRF prevention accepts as proof of a preflighted request (`apollo-require-preflight`,
  * `x-apollo-operation-name`), so a GET from another origin can pass it too.
  */
-export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', PURPOSE_HEADER, REQUEST_ID_HEADER, 'apollo-require-preflight', 'x-apollo-operation-name'];
+export const CORS_ALLOWED_HEADERS = [
+  'authorization',
+  'content-type',
+  PURPOSE_HEADER,
+  REQUEST_ID_HEADER,
+  DEADLINE_HEADER,
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+];
 
 export type OriginCheck = (origin: string) => Promise<boolean>;
 
