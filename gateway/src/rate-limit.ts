@@ -5,6 +5,7 @@ import { Pool } from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { VerifiedToken } from '../../shared/auth/verifier';
 import { privgraphError } from '../../shared/errors';
+import { formatIp, parseIp } from '../../shared/origin';
 import type { Logger } from '../../shared/logger';
 import { SCOPES } from '../../shared/pii';
 import type { RateLimitSettings } from './config';
@@ -30,7 +31,7 @@ export function principalKey(verified: VerifiedToken | undefined, peerAddress: s
   let parts: string[];
   if (!verified) {
     kind = 'anonymous';
-    parts = [peerAddress ?? 'unknown'];
+    parts = [anonymousKeyOf(peerAddress)];
   } else if (verified.organizationId !== undefined) {
     const backend = verified.clientId !== undefined && verified.clientId === verified.sub;
     kind = backend ? 'tenant' : 'member';
@@ -41,6 +42,20 @@ export function principalKey(verified: VerifiedToken | undefined, peerAddress: s
   }
   const key = createHash('sha256').update(JSON.stringify([kind, ...parts])).digest('base64url');
   return { kind, key: `${kind}:${key}` };
+}
+
+/**
+ * An anonymous caller's address as the limit counts it: an IPv4 address alone, an IPv6 address by its
+ * /64, the smallest network a single host is given (RFC 6177, RFC 7421): a client rotating through the
+ * 2^64 addresses of its own prefix would otherwise get a fresh budget with every one.
+ */
+export function anonymousKeyOf(peerAddress: string | undefined): string {
+  const address = peerAddress === undefined ? null : parseIp(peerAddress);
+  if (!address) return peerAddress ?? 'unknown';
+  if (address.family === 4) return formatIp(address);
+  const network = new Uint8Array(16);
+  network.set(address.bytes.subarray(0, 8));
+  return `${formatIp({ family: 6, bytes: network })}/64`;
 }
 
 export interface RateLimit {
