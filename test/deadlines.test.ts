@@ -169,7 +169,7 @@ describe('deadlines', () => {
     }
   });
 
-  test('the gateway passes the budget left to subgraphs, capped by REQUEST_DEADLINE_MS, and replaces what the client sent', async () => {
+  test('the gateway passes the budget left to subgraphs, capped by REQUEST_DEADLINE_MS, replacing what the client sent; an unreachable subgraph is DEPENDENCY_UNAVAILABLE', async () => {
     // A recording proxy in front of the pii subgraph sees what the gateway sends.
     const seen: (string | undefined)[] = [];
     const piiUrl = stack.running.subgraphs.pii.url;
@@ -215,9 +215,16 @@ describe('deadlines', () => {
         expect(seen[0]).toMatch(/^\d+$/);
         expect(Number(seen[0])).toBeLessThanOrEqual(cap);
       }
+      // With the subgraph unreachable the gateway answers DEPENDENCY_UNAVAILABLE, not a masked INTERNAL_SERVER_ERROR.
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+      const unreachable = (await read({})) as { data?: { user?: { email?: string } }; errors?: { extensions?: Record<string, unknown> }[] };
+      expect(codes(unreachable)).toContain('DEPENDENCY_UNAVAILABLE');
+      expect(codes(unreachable)).not.toContain('INTERNAL_SERVER_ERROR');
+      expect(JSON.stringify(unreachable)).not.toContain(EMAIL);
     } finally {
       await gateway.stop();
-      await new Promise((resolve) => proxy.close(resolve));
+      if (proxy.listening) await new Promise((resolve) => proxy.close(resolve));
     }
   });
 

@@ -8,7 +8,7 @@ import type { Express, Request, Response as ExpressResponse } from 'express';
 import { GraphQLError } from 'graphql';
 import { bearerToken, createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../../shared/auth/verifier';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
-import { isErrorCode, unauthenticated } from '../../shared/errors';
+import { isErrorCode, privgraphError, unauthenticated } from '../../shared/errors';
 import { DEADLINE_HEADER, deadlineExceeded, deadlineOf, isDeadlineError, type Deadline } from '../../shared/deadline';
 import { componentLogger } from '../../shared/logger';
 import { PURPOSE_HEADER, REQUEST_ID_HEADER } from '../../shared/pii';
@@ -94,9 +94,17 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     forwardOrigin(headers, context.peerAddress, context.userAgent);
   }
 
-  /** An aborted fetch (the request's deadline passed) answers DEADLINE_EXCEEDED instead of a masked failure. */
+  /**
+   * An aborted fetch (the request's deadline passed) answers DEADLINE_EXCEEDED, and a subgraph that cannot be reached
+   * (fetch's network failure) DEPENDENCY_UNAVAILABLE, instead of a masked INTERNAL_SERVER_ERROR.
+   */
   override didEncounterError(...args: Parameters<RemoteGraphQLDataSource<GatewayContext>['didEncounterError']>): void {
-    if (isDeadlineError(args[0])) throw deadlineExceeded();
+    const [error] = args;
+    if (isDeadlineError(error)) throw deadlineExceeded();
+    // By name, not instanceof: fetch's errors may come from another realm (a test runner's sandbox).
+    if (error?.name === 'TypeError' && error.message === 'fetch failed') {
+      throw privgraphError('DEPENDENCY_UNAVAILABLE', 'A service this request needs cannot be reached; nothing was released. Try again shortly.');
+    }
     super.didEncounterError(...args);
   }
 
