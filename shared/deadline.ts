@@ -172,3 +172,17 @@ export async function boundTransaction(runner: TransactionRunner, deadline: Dead
   const capped = (ceiling: unknown) => String(typeof ceiling === 'number' && ceiling > 0 ? Math.min(left, ceiling) : left);
   await runner.query(SET_LOCAL_DEADLINE_SQL, [capped(extra?.statement_timeout), capped(extra?.lock_timeout)]);
 }
+
+/** statement_timeout or lock_timeout ended the statement (raw from pg, or wrapped by TypeORM as QueryFailedError.driverError). */
+export function isDeadlineSqlError(error: unknown): boolean {
+  const candidates = [error, (error as { driverError?: unknown } | undefined)?.driverError];
+  return candidates.some((candidate) => {
+    const code = (candidate as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' && DEADLINE_SQLSTATES.has(code);
+  });
+}
+
+/** For a bounded transaction's catch: its timeouts become DEADLINE_EXCEEDED (so an outcome event records that code); anything else is rethrown as is. */
+export function rethrowAsDeadline(error: unknown): never {
+  throw isDeadlineSqlError(error) ? deadlineExceeded() : error;
+}

@@ -10,7 +10,7 @@ import { DEADLINE_HEADER, deadlineFrom, parseDeadlineHeader } from '../shared/de
 import { createErrorFormatter } from '../shared/errors';
 import { componentLogger } from '../shared/logger';
 import { startTestStack, type TestStack } from './kit/stack';
-import { codes, createSubject, createTenant, expectNoErrors, grantConsent, subjectIdByEmail, type Subject } from './kit/scenario';
+import { codes, createSubject, createTenant, expectNoErrors, grantConsent, policyVersionFor, subjectIdByEmail, type Subject } from './kit/scenario';
 
 const READ = 'query($r: ID!) { user(ref: $r) { email } }';
 const ENTITIES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { email } } }';
@@ -148,6 +148,26 @@ describe('deadlines', () => {
     const me = await stack.gql('{ me { email } }', {}, { token: reader.token });
     expectNoErrors(me);
     expect(me.data?.me.email).toBe(EMAIL);
+  });
+
+  test('a consent grant past its deadline does not happen either, and says DEADLINE_EXCEEDED', async () => {
+    const policyVersion = await policyVersionFor(stack, shop, 'newsletter', ['CONTACT']);
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${stack.schema('consent')}".consent_event IN ACCESS EXCLUSIVE MODE`);
+    const released = new Promise((resolve) => setTimeout(resolve, 1000)).then(() => locker.query('ROLLBACK'));
+    let response;
+    try {
+      response = await stack.gql(
+        'mutation($input: GrantConsentInput!) { grantConsent(input: $input) { id } }',
+        { input: { tenantId: shop, purpose: 'newsletter', categories: ['CONTACT'], policyVersion } },
+        { token: reader.token, headers: { [DEADLINE_HEADER]: '400' }, service: 'consent' },
+      );
+    } finally {
+      await released;
+    }
+    expect(codes(response)).toEqual(['DEADLINE_EXCEEDED']);
+    const stored = await stack.sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${stack.schema('consent')}".consent WHERE purpose = 'newsletter'`);
+    expect(stored[0].n).toBe(0);
   });
 
   test('a spent budget runs nothing, on the gateway and on a subgraph port: 504 before execution', async () => {

@@ -20,9 +20,9 @@ export const resolvers: Resolvers<ConsentContext> = {
   Mutation: {
     publishPolicyVersion: (_, args, ctx) => ctx.policies.publish(tenantOf(ctx).tenantId, args.input as PublishPolicyInput, ctx.audit),
     grantConsent: (_, args, ctx) =>
-      ctx.consents.grant(subjectOf(ctx).subjectId, args.input as GrantConsentInput, ctx.audit),
+      ctx.consents.grant(subjectOf(ctx).subjectId, args.input as GrantConsentInput, ctx.audit, ctx.deadline),
     withdrawConsent: (_, args, ctx) =>
-      ctx.consents.withdraw(subjectOf(ctx).subjectId, args.id, ctx.audit),
+      ctx.consents.withdraw(subjectOf(ctx).subjectId, args.id, ctx.audit, ctx.deadline),
   },
   User: {
     __resolveReference: (reference) => ({ id: reference.id }),

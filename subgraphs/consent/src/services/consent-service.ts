@@ -5,6 +5,7 @@ import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput, notFound, privgraphError } from '../../../../shared/errors';
 import type { SigningKey } from '../../../../shared/signing-key';
+import type { Deadline } from '../../../../shared/deadline';
 import { consentNotFound } from '../errors';
 import { isPiiCategory, PURPOSE_PATTERN, type PiiCategory } from '../../../../shared/pii';
 import type { ConsentReceiptKind, ConsentReceiptRow, ConsentRow, PolicyVersionRow } from '../db/entities';
@@ -146,7 +147,7 @@ export function createConsentService(deps: {
      * Validates against the tenant's policy in force, signs the receipt, audits (CONSENT_GRANT), then
      * stores consent, history and receipt in one transaction. A refused grant leaves nothing behind.
      */
-    async grant(subjectId: string, input: GrantConsentInput, audit: ActionAuditor): Promise<ConsentRow> {
+    async grant(subjectId: string, input: GrantConsentInput, audit: ActionAuditor, deadline?: Deadline): Promise<ConsentRow> {
       const purpose = input.purpose.trim();
       if (!PURPOSE_PATTERN.test(purpose)) {
         throw badInput('input.purpose', 'purpose must be a lower-case key of letters, digits and _ . - (max 64), e.g. order_fulfillment');
@@ -207,7 +208,7 @@ export function createConsentService(deps: {
       const receipt = await issueReceipt(consent, 'GRANT', grantedAt, policy, { ref: parties.ref, controllerName: parties.controllerName });
       return auditedEffect(audit, 'CONSENT_GRANT', { subjectId, tenantId: consent.tenantId, purpose, consentId: consent.id }, async () => {
         // Checked again under the grant's lock: of two identical grants racing, one is refused (recorded as FAILED).
-        if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate, outboxWrite('consent.granted', parties.ref as string, grantedAt)))) throw alreadyGranted();
+        if (!(await repo.insertGrantSuperseding(consent, receipt, isDuplicate, outboxWrite('consent.granted', parties.ref as string, grantedAt), deadline))) throw alreadyGranted();
         return consent;
       });
     },
@@ -216,7 +217,7 @@ export function createConsentService(deps: {
      * Withdraws one of the subject's own consents (GDPR Art. 7(3)): audited (CONSENT_WITHDRAW) first,
      * a signed withdrawal receipt stored with it. Withdrawing again changes nothing.
      */
-    async withdraw(subjectId: string, consentId: string, audit: ActionAuditor): Promise<ConsentRow> {
+    async withdraw(subjectId: string, consentId: string, audit: ActionAuditor, deadline?: Deadline): Promise<ConsentRow> {
       if (!isUuid(consentId)) throw badInput('id', 'id is not a valid consent id');
       const [own] = (await repo.findConsentsBySubjects([subjectId])).filter((c) => c.id === consentId);
       if (!own) throw consentNotFound();
@@ -228,7 +229,7 @@ export function createConsentService(deps: {
         ? await issueReceipt(own, 'WITHDRAWAL', withdrawnAt, policy, { ref: parties.ref, controllerName: parties.controllerName ?? own.tenantId })
         : null;
       return auditedEffect(audit, 'CONSENT_WITHDRAW', { subjectId, tenantId: own.tenantId, purpose: own.purpose, consentId }, async () => {
-        const withdrawn = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt));
+        const withdrawn = await repo.markConsentWithdrawn(consentId, subjectId, withdrawnAt, receipt, outboxWrite('consent.withdrawn', parties.ref, withdrawnAt), deadline);
         if (!withdrawn) throw consentNotFound();
         return withdrawn.consent;
       });

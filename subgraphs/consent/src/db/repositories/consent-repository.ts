@@ -1,5 +1,6 @@
 import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
+import { boundTransaction, rethrowAsDeadline, type Deadline } from '../../../../../shared/deadline';
 import type { SqlExecutor } from '../../../../../shared/jobs';
 import { ConsentEntity, ConsentEventEntity, ConsentReceiptEntity, type ConsentEventRow, type ConsentEventType, type ConsentReceiptRow, type ConsentRow } from '../entities';
 
@@ -71,8 +72,11 @@ export function createConsentRepository(dataSource: DataSource) {
       receipt: ConsentReceiptRow,
       isDuplicate: (open: ConsentRow) => boolean,
       outbox: OutboxWrite | null = null,
+      /** The request's: the transaction's statements and lock waits end by it (docs/security.md#deadlines). */
+      deadline?: Deadline,
     ): Promise<boolean> {
       return dataSource.transaction(async (manager) => {
+        await boundTransaction(manager, deadline);
         await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
           `consent:${consent.subjectId}:${consent.tenantId}:${consent.purpose}`,
         ]);
@@ -91,7 +95,7 @@ export function createConsentRepository(dataSource: DataSource) {
         await manager.getRepository(ConsentReceiptEntity).insert(receipt);
         await writeOutbox(manager, outbox, consent, open);
         return true;
-      });
+      }).catch(rethrowAsDeadline);
     },
 
     /** Marks the subject's own consent withdrawn (once) and records it; returns the row, or null if not theirs. */
@@ -101,8 +105,10 @@ export function createConsentRepository(dataSource: DataSource) {
       at: Date,
       receipt: ConsentReceiptRow | null,
       outbox: OutboxWrite | null = null,
+      deadline?: Deadline,
     ): Promise<{ consent: ConsentRow; changed: boolean } | null> {
       return dataSource.transaction(async (manager) => {
+        await boundTransaction(manager, deadline);
         const repo = manager.getRepository(ConsentEntity);
         const consent = await repo.findOne({ where: { id, subjectId }, lock: { mode: 'pessimistic_write' } });
         if (!consent) return null;
@@ -113,7 +119,7 @@ export function createConsentRepository(dataSource: DataSource) {
         if (receipt) await manager.getRepository(ConsentReceiptEntity).insert(receipt);
         await writeOutbox(manager, outbox, consent, []);
         return { consent, changed: true };
-      });
+      }).catch(rethrowAsDeadline);
     },
 
     findReceiptsByConsents(consentIds: readonly string[]): Promise<ConsentReceiptRow[]> {
