@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { privgraphError } from './errors';
 
 /**
@@ -59,7 +60,11 @@ export class Deadline {
 
   /** Aborts when the deadline passes. Made on first use and shared by every call of the request (one timer at most). */
   get signal(): AbortSignal {
-    this.abortSignal ??= AbortSignal.timeout(Math.max(1, this.remainingMs()));
+    if (!this.abortSignal) {
+      this.abortSignal = AbortSignal.timeout(Math.max(1, this.remainingMs()));
+      // Every subgraph fetch of the request listens on it at once; past 10, Node would warn of a leak.
+      setMaxListeners(1000, this.abortSignal);
+    }
     return this.abortSignal;
   }
 
