@@ -3,6 +3,7 @@ import { rule } from 'graphql-shield';
 import { forbidden } from '../../../shared/errors';
 import { allow, guardSchema, isAuthenticated, isPlatformAdmin, isSubject, type PiiField } from '../../../shared/permissions';
 import type { PiiContext } from './context';
+import { toGraphqlError } from './errors';
 import { breakGlassOf } from './services/break-glass';
 
 /**
@@ -12,7 +13,12 @@ import { breakGlassOf } from './services/break-glass';
  */
 const piiRule = (field: PiiField) =>
   rule(`pii:${field.typeName}.${field.fieldName}`, { cache: 'no_cache' })((parent: { id: string }, _args, ctx: PiiContext) =>
-    ctx.guard.authorizeRead(parent.id, field, breakGlassOf(parent), () => ctx.records.load(parent.id)),
+    ctx.guard.authorizeRead(parent.id, field, breakGlassOf(parent), () =>
+      // Key-provider failures keep their codes (KEY_VERSION_RETIRED, DEPENDENCY_UNAVAILABLE), as in the field's resolver.
+      ctx.records.load(parent.id).catch((error: unknown) => {
+        throw toGraphqlError(error);
+      }),
+    ),
   );
 
 /** A user's region (not PII): the user, a tenant the user is connected to, a platform admin. */

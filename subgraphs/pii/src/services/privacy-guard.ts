@@ -123,6 +123,7 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
           await prefetch();
         } catch (error) {
           if (isDeadlineError(error) || request.deadline?.expired()) return deadlineExceeded();
+          if (error instanceof GraphQLError) return error;
           // Returned, not thrown: a rule that throws is a plain denial. The error formatter maps it (a statement or
           // lock timeout to DEADLINE_EXCEEDED, a lost database to DEPENDENCY_UNAVAILABLE) and masks the rest.
           return new GraphQLError('the record could not be loaded', { originalError: error instanceof Error ? error : undefined });
