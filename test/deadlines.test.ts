@@ -114,6 +114,29 @@ describe('deadlines', () => {
     expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
   });
 
+  test('with the audit log locked, a read past its deadline releases nothing and leaves no ALLOW once the lock is gone', async () => {
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE "${stack.schemas.audit}".audit_event IN ACCESS EXCLUSIVE MODE`);
+    const id = requestId();
+    let response;
+    try {
+      // Held longer than the budget: the audit service's append must give up at the caller's deadline, not commit after it.
+      const [read] = await Promise.all([
+        readThroughGateway({ [DEADLINE_HEADER]: '600', 'x-request-id': id }),
+        new Promise((resolve) => setTimeout(resolve, 1200)),
+      ]);
+      response = read;
+    } finally {
+      await locker.query('ROLLBACK');
+    }
+    expect(response.status).toBe(504);
+    expect(codes(response)).toContain('DEADLINE_EXCEEDED');
+    expect(JSON.stringify(response)).not.toContain(EMAIL);
+    // A later read is recorded (so the writer has moved past the refused batch), and the refused one left no ALLOW.
+    expect((await readThroughGateway({})).data?.user.email).toBe(EMAIL);
+    expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
+  });
+
   test("without a header the pools' lock_timeout ceiling ends the wait: DEADLINE_EXCEEDED, never INTERNAL_SERVER_ERROR", async () => {
     const lock = await lockFields();
     const id = requestId();
