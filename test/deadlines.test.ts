@@ -114,7 +114,7 @@ describe('deadlines', () => {
     expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
   });
 
-  test('with the audit log locked, a read past its deadline releases nothing and leaves no ALLOW once the lock is gone', async () => {
+  test('with the audit log locked past the deadline, a read releases nothing and leaves no ALLOW once the lock is gone', async () => {
     await locker.query('BEGIN');
     await locker.query(`LOCK TABLE "${stack.schemas.audit}".audit_event IN ACCESS EXCLUSIVE MODE`);
     const id = requestId();
@@ -129,11 +129,12 @@ describe('deadlines', () => {
     } finally {
       await locker.query('ROLLBACK');
     }
-    expect(response.status).toBe(504);
-    expect(codes(response)).toContain('DEADLINE_EXCEEDED');
+    // The audit service gives up just before the deadline (with a margin for its answer): the read is refused as
+    // AUDIT_UNAVAILABLE, or as DEADLINE_EXCEEDED (504) when the deadline is reached first; either way without the value.
+    expect(codes(response).filter((code) => code === 'AUDIT_UNAVAILABLE' || code === 'DEADLINE_EXCEEDED').length).toBeGreaterThan(0);
+    expect(response.data?.user?.email ?? null).toBeNull();
     expect(JSON.stringify(response)).not.toContain(EMAIL);
-    // A later read is recorded (so the writer has moved past the refused batch), and the refused one left no ALLOW.
-    expect((await readThroughGateway({})).data?.user.email).toBe(EMAIL);
+    // The lock outlasted the budget, so the append had given up before it went: nothing of that read was committed.
     expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
   });
 
