@@ -5,7 +5,7 @@ import { load } from 'js-yaml';
 /** No Docker engine runs here, so the deployment files are checked statically. */
 describe('docker/compose.yaml', () => {
   const compose = load(readFileSync(join(__dirname, '..', 'docker', 'compose.yaml'), 'utf8')) as {
-    services: Record<string, { command?: string[]; environment?: Record<string, string>; healthcheck?: unknown }>;
+    services: Record<string, { command?: string[]; environment?: Record<string, string>; healthcheck?: unknown; networks?: unknown }>;
   };
   const scripts = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
@@ -25,5 +25,13 @@ describe('docker/compose.yaml', () => {
     expect(env.LOGTO_ENDPOINT).toMatch(/:\?/);
     expect(env.INTERNAL_API_TOKEN).toMatch(/:\?/);
     expect(env.PAIRWISE_REF_SECRET).toMatch(/:\?/);
+  });
+
+  test('the subgraphs believe forwarding headers from the gateway alone, whose address is fixed', () => {
+    const gateway = compose.services.gateway.networks as Record<string, { ipv4_address?: string }>;
+    const address = gateway.internal.ipv4_address;
+    expect(address).toMatch(/^172\.30\.0\.\d+$/);
+    for (const name of ['identity', 'pii', 'consent', 'audit']) expect(compose.services[name].environment?.TRUSTED_PROXIES).toBe(address);
+    expect(compose.services.gateway.environment?.TRUSTED_PROXIES).toBe('${GATEWAY_TRUSTED_PROXIES:-}');
   });
 });
