@@ -113,10 +113,10 @@ export function createErrorFormatter(logger: Logger) {
     }
     const original = unwrap(error);
     const sqlState = sqlStateOf(original);
-    if ((sqlState && DEADLINE_SQLSTATE.has(sqlState)) || original?.name === 'TimeoutError') {
+    if ((sqlState && DEADLINE_SQLSTATES.has(sqlState)) || original?.name === 'TimeoutError') {
       // statement_timeout (57014) or lock_timeout (55P03), the pool's ceiling or the request's budget (docs/security.md#deadlines).
       logger.warn({ err: { name: original?.name, code: sqlState }, path: formatted.path }, 'deadline exceeded');
-      return { message: DEADLINE_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'DEADLINE_EXCEEDED' } };
+      return { message: DEADLINE_EXCEEDED_MESSAGE, locations: formatted.locations, path: formatted.path, extensions: { code: 'DEADLINE_EXCEEDED' } };
     }
     if (original instanceof DependencyUnavailableError || databaseUnavailable(original, sqlState)) {
       logger.warn({ err: { name: original?.name, code: sqlState ?? (original as { code?: unknown } | undefined)?.code }, path: formatted.path }, 'dependency unavailable');
@@ -130,7 +130,10 @@ export function createErrorFormatter(logger: Logger) {
     if (sqlState?.startsWith('22')) {
       // Class 22 (data exception: 22P02 invalid text representation, 22003 out of range, 22021 NUL in text) is the
       // caller's value, not our failure. The driver's message quotes SQL and the value, so only the class is kept.
-      logger.warn({ err: { name: original?.name, code: sqlState }, path: formatted.path }, 'data exception answered as bad input');
+      // Any other data exception (division by zero, an invalid regular expression …) more likely is a bug of ours:
+      // still no 500 for the caller, but logged as an error so it is seen.
+      const level = INPUT_DATA_EXCEPTIONS.has(sqlState) ? 'warn' : 'error';
+      logger[level]({ err: { name: original?.name, code: sqlState }, path: formatted.path }, 'data exception answered as bad input');
       return { message: 'An argument is not a valid value', locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT' } };
     }
     logger.error(
@@ -146,9 +149,12 @@ export function createErrorFormatter(logger: Logger) {
   };
 }
 
-/** Kept here (not imported from shared/deadline.ts, which imports this module) so the formatter has no cycle. */
-const DEADLINE_SQLSTATE = new Set(['57014', '55P03']);
-const DEADLINE_MESSAGE = 'The request ran past its deadline; nothing more was released. Retry, or allow more time.';
+/** PostgreSQL's statement_timeout (57014, query_canceled) and lock_timeout (55P03, lock_not_available); shared/deadline.ts re-exports both. */
+export const DEADLINE_SQLSTATES: ReadonlySet<string> = new Set(['57014', '55P03']);
+export const DEADLINE_EXCEEDED_MESSAGE = 'The request ran past its deadline; nothing more was released. Retry, or allow more time.';
+
+/** Class-22 states a caller's value causes (bad text, out of range, NUL, bad date, too long, untranslatable). */
+const INPUT_DATA_EXCEPTIONS = new Set(['22P02', '22003', '22021', '22007', '22008', '22001', '22P05']);
 
 /** Socket errors of a database (or peer) that cannot be reached. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
