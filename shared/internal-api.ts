@@ -105,7 +105,6 @@ export function createInternalClient(options: InternalClientOptions): InternalCl
             path: `${prefix}${path}`,
             method: 'POST',
             agent,
-            timeout,
             headers,
           },
           (response) => {
@@ -113,6 +112,7 @@ export function createInternalClient(options: InternalClientOptions): InternalCl
             response.on('data', (chunk: Buffer) => chunks.push(chunk));
             response.on('error', () => reject(unavailable('unreachable')));
             response.on('end', () => {
+              clearTimeout(timer);
               if (response.statusCode !== 200) {
                 reject(unavailable(`answered ${response.statusCode}`));
                 return;
@@ -127,8 +127,12 @@ export function createInternalClient(options: InternalClientOptions): InternalCl
         );
         // Past the caller's deadline the call is abandoned as such, not as an unavailable peer.
         const ranOut = () => (deadline?.expired() ? deadlineExceeded() : unavailable('unreachable'));
-        request.on('timeout', () => request.destroy(new Error('timeout')));
-        request.on('error', () => reject(ranOut()));
+        // A total bound on the call, answer included (http.request's own `timeout` only bounds socket idleness).
+        const timer = setTimeout(() => request.destroy(new Error('timeout')), timeout);
+        request.on('error', () => {
+          clearTimeout(timer);
+          reject(ranOut());
+        });
         request.end(payload);
       });
     },

@@ -279,12 +279,12 @@ export function createVaultService(deps: {
       return placement.region;
     },
 
-    /** Re-encrypts every field of a subject under a fresh data key, then destroys the old keys. */
     /** Whether a profile is stored for the subject (admin operations refuse unknown subjects before auditing). */
     async hasProfile(subjectId: string): Promise<boolean> {
       return (await placements.findPlacements([subjectId])).has(subjectId);
     },
 
+    /** Re-encrypts every field of a subject under a fresh data key, then destroys the old keys. */
     async rekey(subjectId: string): Promise<{ region: string; generation: number }> {
       const placement = await requirePlacement(subjectId);
       const store = storeOf(placement.region);
