@@ -89,4 +89,39 @@ describe('audit writer', () => {
     expect(await count()).toBe(before + 1);
     expect((await verifyAuditLog(repo, [], {})).ok).toBe(true);
   });
+  test("one member's short deadline does not fail the others: queued together, the long ones are committed, the short one is refused and not written", async () => {
+    const repo = createAuditRepository(dataSource);
+    const writer = createAuditWriter(repo);
+    const requests = async (ids: string[]) =>
+      ((await dataSource.query(`SELECT request_id AS id FROM "${schema}".audit_event WHERE request_id = ANY($1::text[]) ORDER BY request_id`, [ids])) as { id: string }[]).map((r) => r.id);
+    const settle = (append: Promise<void>) =>
+      append.then(
+        () => 'committed',
+        () => 'refused',
+      );
+    const locker = dataSource.createQueryRunner();
+    await locker.connect();
+    await locker.startTransaction();
+    await locker.query(`LOCK TABLE "${schema}".audit_event IN ACCESS EXCLUSIVE MODE`);
+    let short: Promise<string>;
+    let long: Promise<string>[];
+    try {
+      // Two appends take both transactions in flight and give up soon; the next three queue meanwhile
+      // and are then written as one batch, whose first deadline is the short member's.
+      const first = [settle(writer.append([event(90020)], { deadline: Date.now() + 100 })), settle(writer.append([event(90021)], { deadline: Date.now() + 100 }))];
+      long = [settle(writer.append([event(90022)], { deadline: Date.now() + 20_000 }))];
+      short = settle(writer.append([event(90023)], { deadline: Date.now() + 400 }));
+      long.push(settle(writer.append([event(90024), event(90025)], { deadline: Date.now() + 20_000 })));
+      expect(await Promise.all(first)).toEqual(['refused', 'refused']);
+      // The table stays locked past the short deadline (on the embedded database nothing can start before the lock lifts).
+      await Promise.race([short, new Promise((resolve) => setTimeout(resolve, 1500))]);
+    } finally {
+      await locker.commitTransaction();
+      await locker.release();
+    }
+    expect(await short).toBe('refused');
+    expect(await Promise.all(long)).toEqual(['committed', 'committed']);
+    expect(await requests(['req-90020', 'req-90021', 'req-90022', 'req-90023', 'req-90024', 'req-90025'])).toEqual(['req-90022', 'req-90024', 'req-90025']);
+    expect((await verifyAuditLog(repo, [], {})).ok).toBe(true);
+  });
 });

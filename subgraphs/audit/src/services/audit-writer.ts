@@ -18,6 +18,10 @@ interface Prepared {
 
 /** Transactions in flight at once: one committing while the next waits for the chain lock. */
 const MAX_IN_FLIGHT = 2;
+/** A member with less than this left when its batch missed the deadline is refused rather than written again. */
+const RETRY_MARGIN_MS = 5;
+/** PostgreSQL's answers to a wait the repository bounded by the batch's deadline (statement_timeout, lock_timeout). */
+const DEADLINE_CODES = new Set(['57014', '55P03']);
 
 /**
  * Group commit: appends that arrive while a transaction is in flight are written together in the
@@ -32,9 +36,13 @@ const MAX_IN_FLIGHT = 2;
  * Deadlines: a caller that stops waiting (its request timed out) must not have its events committed
  * later — an ALLOW recorded after the read was refused would claim a release that never happened. A
  * batch therefore commits by the earliest deadline of its members or not at all (the repository bounds
- * every wait inside the transaction by it and checks it again right before COMMIT); the batch fails as
- * a whole and every member gets the error. A member whose deadline passed while it queued is refused
- * without being written.
+ * every wait inside the transaction by it and checks it again right before COMMIT). One member's
+ * deadline never shortens another's: when a batch misses its deadline, only the members whose own
+ * deadline has passed (or is within RETRY_MARGIN_MS) are refused, and the others are written again at
+ * once, by themselves, as the next transaction (hashed anew from the head under the lock), in the same
+ * in-flight slot. Each retry drops at least the member that set the missed deadline, so a member is
+ * only ever refused for its own deadline. A member whose deadline passed while it queued is refused
+ * without being written. Any other failure (a bad row) fails the batch as a whole.
  */
 export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: number } = {}): AuditSink {
   const maxBatch = options.maxBatch ?? 5000;
@@ -62,29 +70,53 @@ export function createAuditWriter(repo: AuditRepository, options: { maxBatch?: n
     while (queue.length > 0 && inFlight < MAX_IN_FLIGHT) {
       const batch = takeBatch();
       if (batch.length === 0) continue;
-      const events = batch.flatMap((p) => p.events);
-      const deadlines = batch.flatMap((p) => (p.deadline === undefined ? [] : [p.deadline]));
-      const deadline = deadlines.length > 0 ? Math.min(...deadlines) : undefined;
-      const prepared = expectedHead ? prepare(expectedHead, events) : null;
-      expectedHead = prepared ? lastOf(prepared) : null;
       inFlight += 1;
-      repo
-        .appendChained((head) => (prepared && sameHead(prepared.base, head) ? prepared.rows : prepare(head, events).rows), { deadline })
-        .then(
-          (written) => {
-            if (!expectedHead) expectedHead = written;
-            for (const pending of batch) pending.resolve();
-          },
-          (error: unknown) => {
-            expectedHead = null;
-            for (const pending of batch) pending.reject(error);
-          },
-        )
-        .finally(() => {
-          inFlight -= 1;
-          pump();
-        });
+      run(batch);
     }
+  }
+
+  /** Writes one batch in the in-flight slot already taken for it; frees the slot when no retry follows. */
+  function run(batch: Pending[]) {
+    const events = batch.flatMap((p) => p.events);
+    const deadlines = batch.flatMap((p) => (p.deadline === undefined ? [] : [p.deadline]));
+    const deadline = deadlines.length > 0 ? Math.min(...deadlines) : undefined;
+    const prepared = expectedHead ? prepare(expectedHead, events) : null;
+    expectedHead = prepared ? lastOf(prepared) : null;
+    const done = () => {
+      inFlight -= 1;
+      pump();
+    };
+    repo
+      .appendChained((head) => (prepared && sameHead(prepared.base, head) ? prepared.rows : prepare(head, events).rows), { deadline })
+      .then(
+        (written) => {
+          if (!expectedHead) expectedHead = written;
+          for (const pending of batch) pending.resolve();
+          done();
+        },
+        (error: unknown) => {
+          expectedHead = null;
+          const missedDeadline =
+            deadline !== undefined && (error instanceof AuditDeadlineExceeded || DEADLINE_CODES.has((error as { code?: string } | null)?.code ?? ''));
+          if (!missedDeadline) {
+            for (const pending of batch) pending.reject(error);
+            done();
+            return;
+          }
+          const now = Date.now();
+          const expired = batch.filter((p) => p.deadline !== undefined && p.deadline - now <= RETRY_MARGIN_MS);
+          const rest = batch.filter((p) => !expired.includes(p));
+          for (const pending of expired) pending.reject(new AuditDeadlineExceeded());
+          // No member's own deadline explains the failure: fail them all rather than retry without end.
+          if (expired.length === 0) {
+            for (const pending of rest) pending.reject(error);
+            done();
+            return;
+          }
+          if (rest.length > 0) run(rest);
+          else done();
+        },
+      );
   }
 
   return {
