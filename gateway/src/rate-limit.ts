@@ -195,10 +195,10 @@ function setHeaders(headers: Map<string, string>, limit: number, result: RateLim
 export async function createRateLimit(deps: { settings: RateLimitSettings; cost: OperationCostFn; logger: Logger; policyFor?: PolicyLookup }): Promise<RateLimit> {
   const { settings, logger } = deps;
   const limiters = await createLimiters(settings, logger);
-  const budgetOf = async (verified: VerifiedToken | undefined): Promise<number> => {
+  const budgetOf = async (verified: VerifiedToken | undefined, request: object): Promise<number> => {
     if (!verified) return settings.anonymousPoints;
     if (verified.organizationId === undefined || !deps.policyFor) return settings.points;
-    const policy = await deps.policyFor(verified.organizationId);
+    const policy = await deps.policyFor(verified.organizationId, request);
     return policy === 'unavailable' ? settings.points : (policy.rateLimitPoints ?? settings.points);
   };
   return {
@@ -207,7 +207,7 @@ export async function createRateLimit(deps: { settings: RateLimitSettings; cost:
         return {
           async didResolveOperation(requestContext) {
             const { kind, key } = principalKey(contextValue.verified, contextValue.peerAddress);
-            const limit = await budgetOf(contextValue.verified);
+            const limit = await budgetOf(contextValue.verified, contextValue);
             const points = Math.max(1, Math.ceil(deps.cost(requestContext)));
             if (points > limit) {
               // It could never run, whatever the caller waits: refused without charging, and not 429 (a

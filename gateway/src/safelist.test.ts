@@ -37,6 +37,17 @@ describe('tenant policy lookup', () => {
     expect(calls).toBe(2);
   });
 
+  test('an organization no tenant answers to is asked again on every request, but once per request', async () => {
+    const policyFor = lookup();
+    answer = { tenantId: null, mode: 'OFF', operationIds: [], rateLimitPoints: null };
+    const first = {};
+    expect(await policyFor('stranger', first)).toMatchObject({ tenantId: null });
+    expect(await policyFor('stranger', first)).toMatchObject({ tenantId: null });
+    expect(calls).toBe(1);
+    await policyFor('stranger', {});
+    expect(calls).toBe(2);
+  });
+
   test('identity unreachable: a never-read policy is unavailable; a recent one still decides; past 30 s only ENFORCE keeps deciding', async () => {
     answer = 'down';
     expect(await lookup()('org')).toBe('unavailable');

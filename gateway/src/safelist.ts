@@ -27,7 +27,11 @@ export interface KnownPolicy {
   fetchedAt: number;
 }
 
-export type PolicyLookup = (organizationId: string) => Promise<KnownPolicy | 'unavailable'>;
+/**
+ * `request`: the request's context. The rate limit and the safelist both read the policy of one request; with it
+ * they share one answer, so even an organization no tenant answers to (never cached) costs identity one call a request.
+ */
+export type PolicyLookup = (organizationId: string, request?: object) => Promise<KnownPolicy | 'unavailable'>;
 
 /**
  * The tenant's policy by IdP organization id, cached for TENANT_POLICY_CACHE_MS so a mode change takes
@@ -61,7 +65,8 @@ export function createPolicyLookup(client: Pick<TenantPolicyClient, 'policy'>, o
     }
     return pending;
   };
-  return async (organizationId) => {
+  const perRequest = new WeakMap<object, { organizationId: string; answer: Promise<KnownPolicy | 'unavailable'> }>();
+  const lookup = async (organizationId: string): Promise<KnownPolicy | 'unavailable'> => {
     const entry = known.get(organizationId);
     // "No such tenant" is asked again each time: it is refused, and identity answers a tenant that has just
     // been given this organization (updateTenant, createTenant) at once.
@@ -76,6 +81,14 @@ export function createPolicyLookup(client: Pick<TenantPolicyClient, 'policy'>, o
       );
       return usable ? entry : 'unavailable';
     }
+  };
+  return (organizationId, request) => {
+    if (!request) return lookup(organizationId);
+    const memo = perRequest.get(request);
+    if (memo?.organizationId === organizationId) return memo.answer;
+    const answer = lookup(organizationId);
+    perRequest.set(request, { organizationId, answer });
+    return answer;
   };
 }
 
@@ -165,7 +178,7 @@ export function createSafelist(deps: {
           async didResolveOperation(requestContext) {
             const { verified } = contextValue;
             if (verified?.organizationId === undefined) return;
-            const policy = await policyFor(verified.organizationId);
+            const policy = await policyFor(verified.organizationId, contextValue);
             if (policy === 'unavailable') {
               throw privgraphError('DEPENDENCY_UNAVAILABLE', "The tenant's safelist policy cannot be read; nothing was run", { httpStatus: 503 });
             }
