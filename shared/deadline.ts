@@ -1,5 +1,7 @@
 import { setMaxListeners } from 'node:events';
-import { privgraphError } from './errors';
+import { DEADLINE_EXCEEDED_MESSAGE, DEADLINE_SQLSTATES, privgraphError } from './errors';
+
+export { DEADLINE_EXCEEDED_MESSAGE, DEADLINE_SQLSTATES };
 
 /**
  * Request deadlines (docs/security.md#deadlines). The gateway fixes one per request and every hop passes on
@@ -133,8 +135,6 @@ export function deadlineFrom(req: HeaderSource, settings: DeadlineSettings = DEF
   return Deadline.in(Math.min(stated ?? settings.defaultMs, settings.maxMs));
 }
 
-export const DEADLINE_EXCEEDED_MESSAGE = 'The request ran past its deadline; nothing more was released. Retry, or allow more time.';
-
 /**
  * The coded error for work abandoned at its deadline. Pass `{ httpStatus: 504 }` when it refuses the whole request
  * before execution (context creation); inside a resolver it is a field error like any other.
@@ -142,8 +142,6 @@ export const DEADLINE_EXCEEDED_MESSAGE = 'The request ran past its deadline; not
 export const deadlineExceeded = (options: { httpStatus?: number } = {}) =>
   privgraphError('DEADLINE_EXCEEDED', DEADLINE_EXCEEDED_MESSAGE, options);
 
-/** PostgreSQL's statement_timeout (57014, query_canceled) and lock_timeout (55P03, lock_not_available). */
-export const DEADLINE_SQLSTATES: ReadonlySet<string> = new Set(['57014', '55P03']);
 
 /** True for an abandoned wait: an aborted or timed-out fetch (AbortSignal), or a DEADLINE_EXCEEDED error. */
 export function isDeadlineError(error: unknown): boolean {
@@ -176,6 +174,20 @@ export async function boundTransaction(runner: TransactionRunner, deadline: Dead
   const extra = runner.connection?.options?.extra;
   const capped = (ceiling: unknown) => String(typeof ceiling === 'number' && ceiling > 0 ? Math.min(left, ceiling) : left);
   await runner.query(SET_LOCAL_DEADLINE_SQL, [capped(extra?.statement_timeout), capped(extra?.lock_timeout)]);
+}
+
+/**
+ * `work` inside a transaction bounded by the deadline, from start to COMMIT: boundTransaction first, then the work, then
+ * the deadline once more as the last step before COMMIT. SET LOCAL bounds each statement and lock wait, not their sum,
+ * so a transaction of several statements could otherwise commit after its caller gave up; past the deadline it throws
+ * DEADLINE_EXCEEDED and the transaction rolls back (nothing is stored). Call it as the transaction's callback:
+ * `dataSource.transaction((manager) => withinDeadline(manager, deadline, () => …))`.
+ */
+export async function withinDeadline<T>(runner: TransactionRunner, deadline: Deadline | undefined, work: () => Promise<T>): Promise<T> {
+  await boundTransaction(runner, deadline);
+  const result = await work();
+  deadline?.check();
+  return result;
 }
 
 /** statement_timeout or lock_timeout ended the statement (raw from pg, or wrapped by TypeORM as QueryFailedError.driverError). */

@@ -6,7 +6,8 @@ import { Client } from 'pg';
 import { GraphQLError } from 'graphql';
 import { startGateway } from '../gateway/src/app';
 import { loadGatewayConfig } from '../gateway/src/config';
-import { DEADLINE_HEADER, deadlineFrom, parseDeadlineHeader } from '../shared/deadline';
+import { DataSource } from 'typeorm';
+import { Deadline, DEADLINE_HEADER, deadlineFrom, parseDeadlineHeader, withinDeadline } from '../shared/deadline';
 import { createErrorFormatter } from '../shared/errors';
 import { componentLogger } from '../shared/logger';
 import { startTestStack, type TestStack } from './kit/stack';
@@ -323,6 +324,54 @@ describe('deadline header parsing and the error mapping', () => {
     expect(formatted(new Error('timeout exceeded when trying to connect')).extensions?.code).toBe('DEPENDENCY_UNAVAILABLE');
     for (const code of ['57014', '57P01']) expect(formatted(pgError(code)).message).not.toMatch(/SELECT|secret/);
     expect(formatted(new Error('something else')).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+  });
+});
+
+describe('a transaction bounded by a deadline (withinDeadline)', () => {
+  let dataSource: DataSource;
+  const schema = `deadline_tx_${process.pid}`;
+
+  beforeAll(async () => {
+    dataSource = await new DataSource({ type: 'postgres', url: process.env.DATABASE_URL }).initialize();
+    await dataSource.query(`CREATE SCHEMA "${schema}"`);
+    await dataSource.query(`CREATE TABLE "${schema}".note (body text NOT NULL)`);
+  });
+  afterAll(async () => {
+    await dataSource?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await dataSource?.destroy();
+  });
+
+  const stored = async () => (await dataSource.query(`SELECT body FROM "${schema}".note ORDER BY body`)).map((row: { body: string }) => row.body);
+
+  test('a transaction whose statements each end in time but whose whole outlives the deadline rolls back: nothing is stored', async () => {
+    const deadline = Deadline.in(150);
+    const write = dataSource.transaction((manager) =>
+      withinDeadline(manager, deadline, async () => {
+        await manager.query(`INSERT INTO "${schema}".note (body) VALUES ('first')`);
+        // Work between the statements (no single statement is slow) until the budget is gone.
+        while (!deadline.expired()) await new Promise((resolve) => setTimeout(resolve, deadline.remainingMs() + 1));
+        await manager.query(`INSERT INTO "${schema}".note (body) VALUES ('second')`);
+      }),
+    );
+    await expect(write).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
+    expect(await stored()).toEqual([]);
+  });
+
+  test('within its deadline it commits, and without one it is unbounded', async () => {
+    await dataSource.transaction((manager) => withinDeadline(manager, Deadline.in(10_000), () => manager.query(`INSERT INTO "${schema}".note (body) VALUES ('kept')`)));
+    await dataSource.transaction((manager) => withinDeadline(manager, undefined, () => manager.query(`INSERT INTO "${schema}".note (body) VALUES ('unbounded')`)));
+    expect(await stored()).toEqual(['kept', 'unbounded']);
+  });
+
+  test('a spent deadline runs nothing', async () => {
+    let ran = false;
+    const write = dataSource.transaction((manager) =>
+      withinDeadline(manager, Deadline.in(0), async () => {
+        ran = true;
+      }),
+    );
+    await expect(write).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
+    expect(ran).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 import { In, IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
-import { boundTransaction, rethrowAsDeadline, type Deadline } from '../../../../../shared/deadline';
+import { rethrowAsDeadline, withinDeadline, type Deadline } from '../../../../../shared/deadline';
 import type { SqlExecutor } from '../../../../../shared/jobs';
 import { ConsentEntity, ConsentEventEntity, ConsentReceiptEntity, type ConsentEventRow, type ConsentEventType, type ConsentReceiptRow, type ConsentRow } from '../entities';
 
@@ -75,8 +75,7 @@ export function createConsentRepository(dataSource: DataSource) {
       /** The request's: the transaction's statements and lock waits end by it (docs/security.md#deadlines). */
       deadline?: Deadline,
     ): Promise<boolean> {
-      return dataSource.transaction(async (manager) => {
-        await boundTransaction(manager, deadline);
+      return dataSource.transaction((manager) => withinDeadline(manager, deadline, async () => {
         await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
           `consent:${consent.subjectId}:${consent.tenantId}:${consent.purpose}`,
         ]);
@@ -95,7 +94,7 @@ export function createConsentRepository(dataSource: DataSource) {
         await manager.getRepository(ConsentReceiptEntity).insert(receipt);
         await writeOutbox(manager, outbox, consent, open);
         return true;
-      }).catch(rethrowAsDeadline);
+      })).catch(rethrowAsDeadline);
     },
 
     /** Marks the subject's own consent withdrawn (once) and records it; returns the row, or null if not theirs. */
@@ -107,8 +106,7 @@ export function createConsentRepository(dataSource: DataSource) {
       outbox: OutboxWrite | null = null,
       deadline?: Deadline,
     ): Promise<{ consent: ConsentRow; changed: boolean } | null> {
-      return dataSource.transaction(async (manager) => {
-        await boundTransaction(manager, deadline);
+      return dataSource.transaction((manager) => withinDeadline(manager, deadline, async () => {
         const repo = manager.getRepository(ConsentEntity);
         const consent = await repo.findOne({ where: { id, subjectId }, lock: { mode: 'pessimistic_write' } });
         if (!consent) return null;
@@ -119,7 +117,7 @@ export function createConsentRepository(dataSource: DataSource) {
         if (receipt) await manager.getRepository(ConsentReceiptEntity).insert(receipt);
         await writeOutbox(manager, outbox, consent, []);
         return { consent, changed: true };
-      }).catch(rethrowAsDeadline);
+      })).catch(rethrowAsDeadline);
     },
 
     findReceiptsByConsents(consentIds: readonly string[]): Promise<ConsentReceiptRow[]> {

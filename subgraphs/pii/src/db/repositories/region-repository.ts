@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { changedRows, qualifiedTable } from '../../../../../shared/db/data-source';
-import { boundTransaction, type Deadline } from '../../../../../shared/deadline';
+import { rethrowAsDeadline, withinDeadline, type Deadline } from '../../../../../shared/deadline';
 import type { BlindIndexRow } from '../entities';
 
 export interface SealedField {
@@ -61,8 +61,7 @@ export function createRegionRepository(dataSource: DataSource) {
 
     /** All changes of one profile update, index entries included, in one transaction: nothing is half-written. */
     async saveFields(change: FieldChange): Promise<void> {
-      await dataSource.transaction(async (manager) => {
-        await boundTransaction(manager, change.deadline);
+      await dataSource.transaction((manager) => withinDeadline(manager, change.deadline, async () => {
         const query = (sql: string, params: unknown[]) => manager.query(sql, params);
         for (const row of change.upserts) {
           await query(
@@ -75,7 +74,7 @@ export function createRegionRepository(dataSource: DataSource) {
           await query(`DELETE FROM ${fieldTable} WHERE subject_id = $1 AND field = ANY($2::text[])`, [change.subjectId, change.deletes]);
         }
         await writeIndex(query, change.subjectId, change.index);
-      });
+      })).catch(rethrowAsDeadline);
     },
 
     /**
