@@ -7,6 +7,8 @@ import { GraphQLError } from 'graphql';
 import { startGateway } from '../gateway/src/app';
 import { loadGatewayConfig } from '../gateway/src/config';
 import { DataSource } from 'typeorm';
+import type { AuditEventInput, AuditSink } from '../shared/audit/events';
+import type { DeadlineBoundSink } from '../shared/audit/recorder';
 import { Deadline, DEADLINE_HEADER, deadlineFrom, parseDeadlineHeader, withinDeadline } from '../shared/deadline';
 import { createErrorFormatter } from '../shared/errors';
 import { componentLogger } from '../shared/logger';
@@ -29,9 +31,36 @@ describe('deadlines', () => {
   let cms: string;
   let locker: Client;
   let requestSeq = 0;
+  /**
+   * Requests whose audit answer the pii side receives only after their deadline has passed: the batch is committed,
+   * then held `ms` (longer than the request's budget) before the pii side sees it, so the deadline passes in between.
+   */
+  const answerLate = new Map<string, number>();
+  /** How many appends carried outcome events, by request id. */
+  const outcomeAppends = new Map<string, number>();
+  const holdAnswers = (sink: AuditSink): AuditSink => {
+    const real = sink as AuditSink & DeadlineBoundSink;
+    const hold = async (events: AuditEventInput[]) => {
+      for (const id of new Set(events.filter((e) => e.outcome).map((e) => e.requestId))) outcomeAppends.set(id, (outcomeAppends.get(id) ?? 0) + 1);
+      const ms = Math.max(0, ...events.filter((e) => !e.outcome).map((e) => answerLate.get(e.requestId) ?? 0));
+      if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    };
+    const held: AuditSink & DeadlineBoundSink = {
+      append: async (events) => {
+        await real.append(events);
+        await hold(events);
+      },
+      appendWithin: async (events, deadline) => {
+        await real.appendWithin(events, deadline);
+        await hold(events);
+      },
+    };
+    return held;
+  };
 
   beforeAll(async () => {
     stack = await startTestStack({
+      pii: { wrapAudit: holdAnswers },
       env: {
         // The pools' ceiling on lock waits, short enough to see it answer (requests here state shorter budgets).
         DB_LOCK_TIMEOUT_MS: '1500',
@@ -64,8 +93,8 @@ describe('deadlines', () => {
   };
 
   const readEvents = (id: string) =>
-    stack.sql<{ action: string; decision: string; field: string | null }>(
-      `SELECT action, decision, field FROM "${stack.schemas.audit}".audit_event WHERE request_id = $1`,
+    stack.sql<{ action: string; decision: string; field: string | null; reason: string; outcome: string | null }>(
+      `SELECT action, decision, field, reason, outcome FROM "${stack.schemas.audit}".audit_event WHERE request_id = $1 ORDER BY seq`,
       [id],
     );
 
@@ -139,6 +168,50 @@ describe('deadlines', () => {
     expect(await readEvents(id)).not.toContainEqual(expect.objectContaining({ action: 'PII_READ', decision: 'ALLOW' }));
   });
 
+  test('a read whose ALLOW was committed but whose deadline passed before the answer came back is withheld, and a FAILED outcome says so', async () => {
+    const id = requestId();
+    // The audit batch commits, then its answer reaches the pii side 800 ms later, past the request's 300 ms.
+    answerLate.set(id, 800);
+    let response;
+    try {
+      response = await readOnPiiPort({ [DEADLINE_HEADER]: '300', 'x-request-id': id });
+    } finally {
+      answerLate.delete(id);
+    }
+    expect(codes(response)).toEqual(['DEADLINE_EXCEEDED']);
+    expect(JSON.stringify(response)).not.toContain(EMAIL);
+    // The committed ALLOW is followed by its outcome (same request, subject, field): the value was not released.
+    const events = (await readEvents(id)).filter((e) => e.action === 'PII_READ');
+    expect(events.map((e) => [e.field, e.decision, e.reason, e.outcome])).toEqual([
+      ['User.email', 'ALLOW', 'CONSENT', null],
+      ['User.email', 'ALLOW', 'DEADLINE_EXCEEDED', 'FAILED'],
+    ]);
+  });
+
+  test('several withheld reads of one request get their outcomes in one append', async () => {
+    const id = requestId();
+    answerLate.set(id, 800);
+    let response;
+    try {
+      response = await stack.gql(
+        'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { email phone } } }',
+        { r: [{ __typename: 'User', id: subjectId }] },
+        { token: cms, purpose: 'crm', headers: { [DEADLINE_HEADER]: '300', 'x-request-id': id }, service: 'pii' },
+      );
+    } finally {
+      answerLate.delete(id);
+    }
+    expect(codes(response).every((code) => code === 'DEADLINE_EXCEEDED')).toBe(true);
+    expect(JSON.stringify(response)).not.toContain(EMAIL);
+    const events = (await readEvents(id)).filter((e) => e.action === 'PII_READ');
+    const allowed = events.filter((e) => e.decision === 'ALLOW' && e.outcome === null).map((e) => e.field);
+    const failed = events.filter((e) => e.outcome === 'FAILED');
+    expect(allowed.length).toBeGreaterThan(1);
+    expect(failed.map((e) => e.field).sort()).toEqual([...allowed].sort());
+    expect(failed.every((e) => e.reason === 'DEADLINE_EXCEEDED')).toBe(true);
+    expect(outcomeAppends.get(id)).toBe(1);
+  });
+
   test("without a header the pools' lock_timeout ceiling ends the wait: DEADLINE_EXCEEDED, never INTERNAL_SERVER_ERROR", async () => {
     const lock = await lockFields();
     const id = requestId();
@@ -159,17 +232,23 @@ describe('deadlines', () => {
     const lock = await lockFields();
     // The lock goes after 1 s, before the pool's 1.5 s ceiling: only the request's own 400 ms stops the write.
     const released = new Promise((resolve) => setTimeout(resolve, 1000)).then(() => lock.release());
+    const id = requestId();
     let response;
     try {
       response = await stack.gql(
         'mutation($input: ProfileInput!) { updateMyProfile(input: $input) { __typename } }',
         { input: { email: 'deadline.changed@example.com' } },
-        { token: reader.token, headers: { [DEADLINE_HEADER]: '400' }, service: 'pii' },
+        { token: reader.token, headers: { [DEADLINE_HEADER]: '400', 'x-request-id': id }, service: 'pii' },
       );
     } finally {
       await released;
     }
     expect(codes(response)).toEqual(['DEADLINE_EXCEEDED']);
+    // Its write-ahead PII_WRITE is followed by an outcome event that says it did not happen.
+    expect((await readEvents(id)).filter((e) => e.action === 'PII_WRITE').map((e) => [e.field, e.reason, e.outcome])).toEqual([
+      ['User.email', 'SELF', null],
+      ['User.email', 'DEADLINE_EXCEEDED', 'FAILED'],
+    ]);
     const me = await stack.gql('{ me { email } }', {}, { token: reader.token });
     expectNoErrors(me);
     expect(me.data?.me.email).toBe(EMAIL);

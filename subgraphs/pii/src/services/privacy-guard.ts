@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import type { AuditEventInput, AuditSink } from '../../../../shared/audit/events';
-import { auditedEffect, createActionAuditor } from '../../../../shared/audit/actions';
+import { auditedEffect, createActionAuditor, type ActionAuditor } from '../../../../shared/audit/actions';
 import { createRequestAuditRecorder } from '../../../../shared/audit/recorder';
 import { actorOf, type Principal, type TenantPrincipal } from '../../../../shared/auth/principal';
 import type { ActiveConsent, ConsentLookups } from '../../../../shared/consent-client';
@@ -41,6 +41,18 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
   const actor = actorOf(principal);
   const recorder = createRequestAuditRecorder(deps.audit, request.deadline);
   const adminAuditor = createActionAuditor(deps.audit, request, deps.now);
+  /**
+   * Outcome events of reads whose ALLOW was committed but whose value was then withheld (the deadline passed while the
+   * audit answer came back): FAILED, DEADLINE_EXCEEDED (docs/audit.md#outcomes). One append for all such reads of the
+   * request, sent without the spent deadline (bounded by INTERNAL_TIMEOUT_MS); best effort: a failure is logged.
+   */
+  const withheld = new DataLoader<AuditEventInput, true>(
+    async (events) => {
+      await deps.audit.append([...events]);
+      return events.map(() => true as const);
+    },
+    { cache: false, maxBatchSize: 1000 },
+  );
   /** Fields released only in their masked view, by `subjectId/field`. */
   const maskedReleases = new Map<string, PiiMask>();
   const consentOf = new DataLoader<string, ActiveConsent | null>(async (subjectIds) => {
@@ -129,16 +141,27 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
           return new GraphQLError('the record could not be loaded', { originalError: error instanceof Error ? error : undefined });
         }
       }
+      const purpose = breakGlass ? breakGlass.auditPurpose : request.purpose;
+      const recorded = event(subjectId, `${field.typeName}.${field.fieldName}`, decision, 'PII_READ', purpose);
       try {
-        const purpose = breakGlass ? breakGlass.auditPurpose : request.purpose;
-        await recorder.load(event(subjectId, `${field.typeName}.${field.fieldName}`, decision, 'PII_READ', purpose));
+        await recorder.load(recorded);
       } catch (error) {
         logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, requestId: request.requestId }, 'audit append failed; withholding PII');
         if (isDeadlineError(error) || request.deadline?.expired()) return deadlineExceeded();
         return privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; no PII was released');
       }
       // Past the deadline nothing is released, even with its audit committed: the caller has given up (docs/security.md#deadlines).
-      if (request.deadline?.expired()) return deadlineExceeded();
+      // A committed ALLOW then gets its outcome event, so the log does not say the value went out.
+      if (request.deadline?.expired()) {
+        if (decision.allow) {
+          await withheld
+            .load({ ...recorded, occurredAt: deps.now().toISOString(), reason: 'DEADLINE_EXCEEDED', outcome: 'FAILED' })
+            .catch((error: unknown) =>
+              logger.warn({ err: { name: (error as Error)?.name }, requestId: request.requestId }, 'outcome of a withheld read could not be audited'),
+            );
+        }
+        return deadlineExceeded();
+      }
       if (!decision.allow) return privgraphError(decision.code, decision.message);
       if (decision.masked && field.mask) maskedReleases.set(`${subjectId}/${field.fieldName}`, field.mask);
       return true;
@@ -158,14 +181,26 @@ export function createPrivacyGuard(deps: { consents: ConsentLookups; standing: S
     auditedAdminAction: <T>(action: AuditEventInput['action'], target: { subjectId?: string | null; field?: string | null; reason: string }, effect: () => Promise<T>) =>
       auditedEffect(adminAuditor, action, { subjectId: target.subjectId, field: target.field, purpose: target.reason }, effect),
 
-    /** Audits a subject's writes to their own fields; throws AUDIT_UNAVAILABLE (and nothing is written) if it cannot. */
-    async recordOwnWrites(subjectId: string, fields: string[]): Promise<void> {
+    /**
+     * A subject's write to their own fields, audited end to end (shared/audit/actions.ts auditedEffect): one PII_WRITE per
+     * field is committed before `write` runs (none committed: AUDIT_UNAVAILABLE, or DEADLINE_EXCEEDED past the deadline,
+     * and nothing is written); if `write` then fails, one FAILED outcome event per field with the caller's error code.
+     */
+    async auditedOwnWrites<T>(subjectId: string, fields: string[], write: () => Promise<T>): Promise<T> {
       const allowed: AccessDecision = { allow: true, reason: 'SELF', consentId: null, masked: false };
-      try {
-        await Promise.all(fields.map((f) => recorder.load(event(subjectId, `User.${f}`, allowed, 'PII_WRITE'))));
-      } catch {
-        throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; nothing was written');
-      }
+      const eventsOf = (failedWith?: string) =>
+        fields.map((f) => ({ ...event(subjectId, `User.${f}`, allowed, 'PII_WRITE'), ...(failedWith ? { reason: failedWith, outcome: 'FAILED' as const } : {}) }));
+      const record: ActionAuditor = async (_action, target) => {
+        // The outcome goes in one append without the request's deadline: the write may have failed because it ran out.
+        if (target.failedWith) return deps.audit.append(eventsOf(target.failedWith));
+        try {
+          await Promise.all(eventsOf().map((e) => recorder.load(e)));
+        } catch (error) {
+          if (isDeadlineError(error) || request.deadline?.expired()) throw deadlineExceeded();
+          throw privgraphError('AUDIT_UNAVAILABLE', 'The audit log is unavailable; nothing was written');
+        }
+      };
+      return auditedEffect(record, 'PII_WRITE', { subjectId }, write);
     },
   };
 }

@@ -9,7 +9,7 @@ export interface UserKey {
   id: string;
 }
 
-/** A subject updates their own profile: validate everything, audit, then write (nothing is half-written). */
+/** A subject updates their own profile: validate everything, audit, then write (nothing is half-written; a failed write's audit says so). */
 export async function updateOwnProfile(
   deps: { vault: VaultService; guard: PrivacyGuard; now: () => Date; deadline?: Deadline },
   subjectId: string,
@@ -19,7 +19,6 @@ export async function updateOwnProfile(
   const profile = validateProfile(fields, deps.now());
   // Region problems are found before anything is audited or written.
   const plan = await deps.vault.planPlacement(subjectId, profile, { region });
-  await deps.guard.recordOwnWrites(subjectId, Object.keys(profile));
-  await deps.vault.store(subjectId, profile, plan, deps.deadline);
+  await deps.guard.auditedOwnWrites(subjectId, Object.keys(profile), () => deps.vault.store(subjectId, profile, plan, deps.deadline));
   return { id: subjectId };
 }
