@@ -8,7 +8,7 @@ import { startGateway } from '../gateway/src/app';
 import { loadGatewayConfig } from '../gateway/src/config';
 import { DataSource } from 'typeorm';
 import type { AuditEventInput, AuditSink } from '../shared/audit/events';
-import type { DeadlineBoundSink } from '../shared/audit/recorder';
+import { appendBudget, type DeadlineBoundSink } from '../shared/audit/recorder';
 import { Deadline, DEADLINE_HEADER, deadlineFrom, parseDeadlineHeader, withinDeadline } from '../shared/deadline';
 import { createErrorFormatter } from '../shared/errors';
 import { componentLogger } from '../shared/logger';
@@ -388,6 +388,12 @@ describe('deadline header parsing and the error mapping', () => {
     expect(deadlineFrom(header('999999'), settings).remainingMs()).toBeLessThanOrEqual(5000);
     expect(deadlineFrom(header('nonsense'), settings).remainingMs()).toBeLessThanOrEqual(2000);
     expect(deadlineFrom(header('0'), settings).expired()).toBe(true);
+  });
+
+  test("a PII read's audit batch is sent with less than the request has left: the caller keeps a margin (a tenth, at most 20 ms)", () => {
+    expect(appendBudget(Deadline.in(1000)).remainingMs()).toBeLessThanOrEqual(980);
+    expect(appendBudget(Deadline.in(100)).remainingMs()).toBeLessThanOrEqual(90);
+    expect(appendBudget(Deadline.in(0)).expired()).toBe(true);
   });
 
   test('statement_timeout and lock_timeout answer DEADLINE_EXCEEDED; a database that cannot be reached answers DEPENDENCY_UNAVAILABLE', () => {

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { internalClientFor } from '../internal-api';
 import type { InternalApiConfig } from '../config';
-import type { Deadline } from '../deadline';
+import { Deadline } from '../deadline';
 import { AUDIT_INGEST_PATH, type AuditEventInput, type AuditSink } from './events';
 
 /**
@@ -30,6 +30,16 @@ function boundByDeadline(sink: AuditSink): sink is AuditSink & DeadlineBoundSink
 }
 
 /**
+ * The budget an append is sent with: the request's, less a margin the caller keeps for itself (a tenth, at most 20 ms),
+ * so the audit service commits by a time the caller can still act on (its answer parsed, the deadline checked) and a
+ * committed ALLOW is rarely followed by a value withheld at the deadline (docs/audit.md#deadlines).
+ */
+export function appendBudget(deadline: Deadline): Deadline {
+  const left = deadline.remainingMs();
+  return Deadline.in(left - Math.min(20, Math.floor(left / 10)));
+}
+
+/**
  * Per-request recorder: every decision made in the same tick of one request is sent as one batch
  * and committed in one transaction; each caller waits for that commit before releasing anything.
  */
@@ -38,7 +48,7 @@ export function createRequestAuditRecorder(sink: AuditSink, deadline?: Deadline)
     async (events) => {
       try {
         // With the request's deadline, where the sink can take it (a test's wrapped sink may not): the budget left goes along.
-        if (deadline && boundByDeadline(sink)) await sink.appendWithin([...events], deadline);
+        if (deadline && boundByDeadline(sink)) await sink.appendWithin([...events], appendBudget(deadline));
         else await sink.append([...events]);
         return events.map(() => true as const);
       } catch (error) {
