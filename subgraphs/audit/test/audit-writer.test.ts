@@ -103,22 +103,24 @@ describe('audit writer', () => {
     await locker.connect();
     await locker.startTransaction();
     await locker.query(`LOCK TABLE "${schema}".audit_event IN ACCESS EXCLUSIVE MODE`);
+    let first: Promise<string>[];
     let short: Promise<string>;
     let long: Promise<string>[];
     try {
       // Two appends take both transactions in flight and give up soon; the next three queue meanwhile
       // and are then written as one batch, whose first deadline is the short member's.
-      const first = [settle(writer.append([event(90020)], { deadline: Date.now() + 100 })), settle(writer.append([event(90021)], { deadline: Date.now() + 100 }))];
+      first = [settle(writer.append([event(90020)], { deadline: Date.now() + 100 })), settle(writer.append([event(90021)], { deadline: Date.now() + 100 }))];
       long = [settle(writer.append([event(90022)], { deadline: Date.now() + 20_000 }))];
       short = settle(writer.append([event(90023)], { deadline: Date.now() + 400 }));
       long.push(settle(writer.append([event(90024), event(90025)], { deadline: Date.now() + 20_000 })));
-      expect(await Promise.all(first)).toEqual(['refused', 'refused']);
-      // The table stays locked past the short deadline (on the embedded database nothing can start before the lock lifts).
-      await Promise.race([short, new Promise((resolve) => setTimeout(resolve, 1500))]);
+      // The table stays locked past the short deadline (on the embedded database, whose one session the locker
+      // holds, nothing can start before the lock lifts; the short member is then refused when its batch is formed).
+      await Promise.race([short, new Promise((resolve) => setTimeout(resolve, 1000))]);
     } finally {
       await locker.commitTransaction();
       await locker.release();
     }
+    expect(await Promise.all(first)).toEqual(['refused', 'refused']);
     expect(await short).toBe('refused');
     expect(await Promise.all(long)).toEqual(['committed', 'committed']);
     expect(await requests(['req-90020', 'req-90021', 'req-90022', 'req-90023', 'req-90024', 'req-90025'])).toEqual(['req-90022', 'req-90024', 'req-90025']);
