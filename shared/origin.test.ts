@@ -62,6 +62,15 @@ describe('addresses', () => {
     expect(ORIGIN_PATTERN.test('203.0.113.7')).toBe(false);
     expect(ORIGIN_PATTERN.test('203.0.113.7/24')).toBe(false);
     expect(ORIGIN_PATTERN.test('2001:db8::1')).toBe(false);
+    // The IPv6 shape is exactly what truncateIp writes: at most three groups, then ::/48.
+    for (const address of ['::1', '2001:db8::1', '2001:db8:85a3:1:2:3:4:5', '0:0:1::', 'fe80::1%eth0', '2001:0:1234::5']) {
+      expect(truncated(address)).toMatch(ORIGIN_PATTERN);
+    }
+    expect(ORIGIN_PATTERN.test('::/48')).toBe(true);
+    expect(ORIGIN_PATTERN.test('2001:db8::/48')).toBe(true);
+    for (const full of ['2001:db8:85a3:1:2:3:4:5/48', '2001:db8:85a3:1::/48', '2001:db8::1/48', '::1/48', '2001:db8:85a3/48', ':::/48', '2001:db8:85a3::1/48', '12345::/48']) {
+      expect(ORIGIN_PATTERN.test(full)).toBe(false);
+    }
     const hmac = originValue(parseIp('203.0.113.7'), { ...DEFAULT_ORIGIN_SETTINGS, mode: 'hmac', hmacSecret: 's'.repeat(32) });
     expect(hmac).toMatch(ORIGIN_PATTERN);
   });

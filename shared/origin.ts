@@ -53,7 +53,7 @@ export interface RequestOrigin {
 }
 
 /** The only shapes a stored origin may take: never a full address (the audit ingest and the table check it). */
-export const ORIGIN_PATTERN = /^(?:(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}0\/24|[0-9a-f:]{2,39}\/48|hmac:[A-Za-z0-9_-]{43})$/;
+export const ORIGIN_PATTERN = /^(?:(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}0\/24|(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,2})?::\/48|hmac:[A-Za-z0-9_-]{43})$/;
 
 const KEYWORDS: Record<string, string[]> = {
   loopback: ['127.0.0.0/8', '::1/128'],
