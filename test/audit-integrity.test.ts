@@ -103,7 +103,7 @@ describe('audit log integrity: chain + signed checkpoints', () => {
     expect(await verify()).toMatchObject({ ok: false, problem: 'CHAIN_BROKEN', firstBadSeq: top + 1 });
     // The plain INSERT claimed its number in the ledger; the owner's clean-up takes both away.
     await stack.tamper(`DELETE FROM ${table} WHERE seq = $1`, [top + 1]);
-    await stack.tamper(`DELETE FROM "${stack.schemas.audit}".audit_seq WHERE seq = $1`, [top + 1]);
+    await stack.tamper(`DELETE FROM "${stack.schemas.audit}".audit_seq_range WHERE seqs = int8range($1::bigint, $1::bigint, '[]')`, [top + 1]);
     expect(await verify()).toMatchObject({ ok: true });
   });
 
@@ -113,8 +113,11 @@ describe('audit log integrity: chain + signed checkpoints', () => {
     const forge = (at: string) =>
       `INSERT INTO ${table} SELECT seq, occurred_at + interval '${at}', actor_type, actor_id, tenant_id, subject_id, action, field, purpose,
               'DENY', 'FORBIDDEN', consent_id, request_id, prev_hash, hash FROM ${table} WHERE seq = $1`;
-    // The partition key lets (seq, occurred_at) differ; the seq ledger does not.
-    await expect(stack.sql(forge('1 millisecond'), [victim])).rejects.toThrow(/audit_seq_pkey/);
+    // The partition key lets (seq, occurred_at) differ; the seq ledger does not, whether the row goes in
+    // through the log or straight into its month's partition.
+    await expect(stack.sql(forge('1 millisecond'), [victim])).rejects.toThrow(/audit_seq_range_no_overlap/);
+    const [{ partition }] = await stack.sql<{ partition: string }>(`SELECT tableoid::regclass::text AS partition FROM ${table} WHERE seq = $1`, [victim]);
+    await expect(stack.sql(forge('1 millisecond').replace(`INSERT INTO ${table}`, `INSERT INTO ${partition}`), [victim])).rejects.toThrow(/audit_seq_range_no_overlap/);
     expect(await verify()).toMatchObject({ ok: true });
     // Forged later or earlier in time than the real event, so it sorts after or before it: named at its seq either way.
     for (const at of ['1 millisecond', '-1 millisecond']) {

@@ -155,9 +155,11 @@ describe('audit events say where a request came from (defaults: the gateway trus
         headers: { 'content-type': 'application/json', [INTERNAL_TOKEN_HEADER]: stack.reuse.internalToken },
         body: JSON.stringify({ events: [{ ...event, origin }] }),
       });
-    for (const full of ['203.0.113.7', '203.0.113.7/24', '2001:db8::1', '2001:db8::1/128']) expect((await ingest(full)).status).toBe(400);
+    for (const full of ['203.0.113.7', '203.0.113.7/24', '2001:db8::1', '2001:db8::1/128', '2001:db8:85a3:1:2:3:4:5/48']) expect((await ingest(full)).status).toBe(400);
     // The table refuses one too, whatever writes it.
-    await expect(stack.tamper(`UPDATE ${table} SET client_origin = '203.0.113.7' WHERE seq = (SELECT max(seq) FROM ${table})`)).rejects.toThrow(/audit_event_client_origin_shape/);
+    for (const full of ['203.0.113.7', '2001:db8:85a3:1:2:3:4:5/48']) {
+      await expect(stack.tamper(`UPDATE ${table} SET client_origin = $1 WHERE seq = (SELECT max(seq) FROM ${table})`, [full])).rejects.toThrow(/audit_event_client_origin_shape/);
+    }
   });
 });
 

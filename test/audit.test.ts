@@ -84,7 +84,7 @@ describe('audit log', () => {
     const [row] = await stack.sql<Record<string, unknown>>(`SELECT * FROM ${table} WHERE seq = 5`);
     await stack.tamper(`DELETE FROM ${table} WHERE seq = 5`);
     expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 5 });
-    // Put back as the tamperer would, triggers off: seq 5 is still taken in the sequence ledger (audit_seq), which
+    // Put back as the tamperer would, triggers off: seq 5 is still taken in the sequence ledger (audit_seq_range), which
     // refuses any second event with that number.
     const columns = Object.keys(row);
     await stack.tamper(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, Object.values(row));

@@ -111,8 +111,13 @@ async function grantApplicationRole(owner: DataSource, schema: string, appUrl: s
   const s = quoteIdent(schema);
   await owner.query(`GRANT USAGE ON SCHEMA ${s} TO ${quotedRole}`);
   await owner.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${s} FROM ${quotedRole}`);
-  // The service's tables only: the migrations table stays the owner's.
-  const tables: { name: string }[] = await owner.query(`SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND tablename <> 'migrations'`, [schema]);
+  // The service's tables only: the migrations table stays the owner's. A partitioned table is granted on its
+  // parent alone (rows reach its partitions through it), so nothing can be written into a partition directly.
+  const tables: { name: string }[] = await owner.query(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'migrations'`,
+    [schema],
+  );
   for (const { name } of tables) await owner.query(`GRANT ${privileges} ON ${s}.${quoteIdent(name)} TO ${quotedRole}`);
 }
 
