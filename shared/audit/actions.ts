@@ -1,5 +1,5 @@
 import { actorOf, type Principal } from '../auth/principal';
-import { privgraphError } from '../errors';
+import { isErrorCode, privgraphError } from '../errors';
 import { componentLogger } from '../logger';
 import type { RequestOrigin } from '../origin';
 import type { AuditAction, AuditEventInput, AuditSink } from './events';
@@ -79,7 +79,8 @@ function auditorFor(sink: AuditSink, now: () => Date, acting: () => Acting): Act
 /** The code a caller receives for an error (what a FAILED outcome event records as its reason). */
 export function codeOf(error: unknown): string {
   const code = (error as { extensions?: { code?: unknown } })?.extensions?.code;
-  return typeof code === 'string' && /^[A-Z_]{1,64}$/.test(code) ? code : 'INTERNAL_SERVER_ERROR';
+  // What the error formatter lets through: a code of the closed union; anything else reaches the caller masked.
+  return isErrorCode(code) ? code : 'INTERNAL_SERVER_ERROR';
 }
 
 /**
