@@ -1,39 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { JWK } from 'jose';
 import { auditedEffect, type ActionAuditor } from '../../../../shared/audit/actions';
 import type { ExtendedDirectory } from '../../../../shared/directory-client';
 import { isUuid } from '../../../../shared/db/data-source';
 import { badInput, notFound, privgraphError } from '../../../../shared/errors';
 import { componentLogger } from '../../../../shared/logger';
 import { checkAdminReason } from '../../../../shared/pii';
-import { openDocument, signDocument, type SigningKey } from '../../../../shared/signing-key';
+import type { SigningKey } from '../../../../shared/signing-key';
 import type { AuditRepository } from '../db/repositories/audit-repository';
-import type { AuditPartition, LegalHold, RetentionRepository, SeqRun, TenantRetention } from '../db/repositories/retention-repository';
+import type { AuditPartition, LegalHold, RetentionRepository, TenantRetention } from '../db/repositories/retention-repository';
+import { signPurgeRecord, type PurgeRecord } from './purge-records';
 import type { Verification, VerificationProblem } from './verification';
 
-export const PURGE_TYPE = 'privgraph-audit-purge+jws';
 const MAX_DAYS = 36_500;
-
-/** What a signed purge record says: which partition went, when, and the runs of events it held. */
-export interface PurgeRecord {
-  id: string;
-  partition: string;
-  from: string;
-  to: string;
-  events: number;
-  runs: SeqRun[];
-  purgedAt: string;
-}
-
-export function signPurgeRecord(key: SigningKey, record: PurgeRecord): Promise<string> {
-  return signDocument(key, PURGE_TYPE, record);
-}
-
-/** The record, if its signature verifies with the platform key; null otherwise. */
-export async function openPurgeRecord(publicJwk: JWK, jws: string): Promise<PurgeRecord | null> {
-  const record = (await openDocument(publicJwk, PURGE_TYPE, jws)) as PurgeRecord | null;
-  return record && Array.isArray(record.runs) ? record : null;
-}
 
 export type PartitionFate = 'REMOVED' | 'KEPT_RETENTION' | 'KEPT_LEGAL_HOLD' | 'CURRENT';
 

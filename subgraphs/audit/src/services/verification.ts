@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import type { AuditRepository } from '../db/repositories/audit-repository';
 import { openCheckpoint, type Checkpoint } from './checkpoints';
 import { canonicalTime, chainHash, GENESIS_HASH } from './hash-chain';
-import { openPurgeRecord } from './retention';
+import { openPurgeRecord } from './purge-records';
 
 /**
  * What verification found first:
