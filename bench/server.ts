@@ -16,7 +16,7 @@ import { Client } from 'pg';
 import { loadOrCreateDevIssuerKey } from '../shared/auth/dev-issuer';
 import { SERVICE_NAMES } from '../shared/config';
 import { startEmbeddedPostgres } from '../shared/db/embedded';
-import { startStack } from '../gateway/src/stack';
+import { startStack } from '../scripts/stack';
 import { loadSupergraph } from '../gateway/src/supergraph';
 import { startTwin, type TwinRow } from './twin/twin';
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { loadOrCreateDevIssuerKey } from '../shared/auth/dev-issuer';
 import { ConfigError, type Env } from '../shared/config';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../shared/db/embedded';
-import { startStack } from '../gateway/src/stack';
+import { startStack } from './stack';
 
 async function main() {
   const env: Env = { ...process.env };

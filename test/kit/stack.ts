@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { devTokens, loadOrCreateDevIssuerKey, type DevIssuerKey, type SubjectTokenOptions } from '../../shared/auth/dev-issuer';
 import { SERVICE_NAMES, type ServiceName } from '../../shared/config';
-import { startStack, type RunningStack } from '../../gateway/src/stack';
+import { startStack, type RunningStack } from '../../scripts/stack';
 import type { PiiOptions } from '../../subgraphs/pii/src/app';
 import type { IdentityOptions } from '../../subgraphs/identity/src/app';
 

@@ -1,15 +1,15 @@
-import type { Env, ServiceName } from '../../shared/config';
-import type { RunningService } from '../../shared/server/graphql-service';
-import { startAudit } from '../../subgraphs/audit/src/app';
-import { loadAuditConfig } from '../../subgraphs/audit/src/config';
-import { startConsent } from '../../subgraphs/consent/src/app';
-import { loadConsentConfig } from '../../subgraphs/consent/src/config';
-import { startIdentity, type IdentityOptions } from '../../subgraphs/identity/src/app';
-import { loadIdentityConfig } from '../../subgraphs/identity/src/config';
-import { startPii, type PiiOptions } from '../../subgraphs/pii/src/app';
-import { loadPiiConfig, type RegionConfig } from '../../subgraphs/pii/src/config';
-import { startGateway } from './app';
-import { loadGatewayConfig } from './config';
+import type { Env, ServiceName } from '../shared/config';
+import type { RunningService } from '../shared/server/graphql-service';
+import { startAudit } from '../subgraphs/audit/src/app';
+import { loadAuditConfig } from '../subgraphs/audit/src/config';
+import { startConsent } from '../subgraphs/consent/src/app';
+import { loadConsentConfig } from '../subgraphs/consent/src/config';
+import { startIdentity, type IdentityOptions } from '../subgraphs/identity/src/app';
+import { loadIdentityConfig } from '../subgraphs/identity/src/config';
+import { startPii, type PiiOptions } from '../subgraphs/pii/src/app';
+import { loadPiiConfig, type RegionConfig } from '../subgraphs/pii/src/config';
+import { startGateway } from '../gateway/src/app';
+import { loadGatewayConfig } from '../gateway/src/config';
 
 export interface StackOptions {
   env: Env;
